@@ -1,0 +1,402 @@
+//! The connector SDK: what a connector declares (`ConnectorSpec`) and what it can do
+//! (`Connector`). A method a connector does not support is absent from its spec's
+//! capabilities; callers check the spec first and the default method body says `Unsupported`.
+
+use crate::secret::SecretMap;
+use crate::validation::{self, FieldError};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+    Bidirectional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Pull,
+    Push,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    Oauth2,
+    Oauth2ClientCredentials,
+    ApiKey,
+    Basic,
+    BotToken,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Sync,
+    Webhooks,
+    Actions,
+    Proxy,
+    Signals,
+    Data,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Sync => "sync",
+            Capability::Webhooks => "webhooks",
+            Capability::Actions => "actions",
+            Capability::Proxy => "proxy",
+            Capability::Signals => "signals",
+            Capability::Data => "data",
+        }
+    }
+}
+
+/// Inbound webhook verification schemes a connector can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookScheme {
+    /// `X-Patchbay-Integration-Secret` compared with a connection secret.
+    SharedSecretHeader,
+    GithubHmacSha256,
+    SlackV0,
+    TelegramSecretToken,
+    DiscordEd25519,
+    StandardWebhooks,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EntitySpec {
+    pub key: String,
+    pub description: String,
+    /// Whether the connector can sync only what changed since a cursor.
+    pub incremental: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActionSpec {
+    pub key: String,
+    pub description: String,
+    /// JSON Schema of the action input.
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+}
+
+/// Shapes a live data endpoint can answer with (dashboard widgets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataShape {
+    Stat,
+    Gauge,
+    List,
+    Progress,
+    Alert,
+    Chart,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DataEndpointSpec {
+    pub key: String,
+    pub description: String,
+    pub shape: DataShape,
+    pub ttl_seconds: u32,
+}
+
+/// Everything a connector declares about itself; served by `GET /v1/connectors`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConnectorSpec {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub direction: Direction,
+    pub mode: Mode,
+    pub auth: AuthKind,
+    pub capabilities: Vec<Capability>,
+    pub entities: Vec<EntitySpec>,
+    pub actions: Vec<ActionSpec>,
+    pub data_endpoints: Vec<DataEndpointSpec>,
+    /// JSON Schema (an object schema) of the non-secret configuration.
+    #[schema(value_type = Object)]
+    pub config_schema: Value,
+    /// JSON Schema of the secrets; every property is stored encrypted.
+    #[schema(value_type = Object)]
+    pub secrets_schema: Value,
+    /// Config field whose value identifies the provider account (uniqueness per account).
+    pub account_field: Option<String>,
+    pub webhook_scheme: Option<WebhookScheme>,
+    /// Which secret field verifies inbound webhooks.
+    pub webhook_secret_field: Option<String>,
+}
+
+impl ConnectorSpec {
+    pub fn supports(&self, cap: Capability) -> bool {
+        self.capabilities.contains(&cap)
+    }
+
+    pub fn action(&self, key: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|a| a.key == key)
+    }
+
+    pub fn entity(&self, key: &str) -> Option<&EntitySpec> {
+        self.entities.iter().find(|e| e.key == key)
+    }
+
+    pub fn secret_fields(&self) -> Vec<String> {
+        self.secrets_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn action_keys(&self) -> Vec<String> {
+        self.actions.iter().map(|a| a.key.clone()).collect()
+    }
+}
+
+/// What validation sees: non-secret config and the names of secrets present (never values,
+/// except through `secrets` for connectors whose rules look at them, such as a length check).
+pub struct ValidationInput<'a> {
+    pub config: &'a Value,
+    pub secrets: &'a SecretMap,
+    pub scope: &'a Value,
+}
+
+/// What a connector method gets about the connection it works for.
+pub struct ConnectorContext {
+    pub connection_id: String,
+    pub config: Value,
+    pub secrets: SecretMap,
+}
+
+impl ConnectorContext {
+    pub fn config_str(&self, field: &str) -> Option<&str> {
+        self.config.get(field).and_then(Value::as_str)
+    }
+
+    pub fn secret(&self, field: &str) -> Result<&crate::Secret, ConnectorError> {
+        self.secrets
+            .get(field)
+            .ok_or_else(|| ConnectorError::Config(format!("secret '{field}' is not set")))
+    }
+}
+
+/// One record from a provider, as the record store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub entity: String,
+    pub id: String,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    Full,
+    Incremental,
+}
+
+/// One page request: which entity, where to resume, and for incremental runs the cursor left
+/// by the last completed run.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    pub entity: String,
+    pub mode: SyncMode,
+    pub page_cursor: Option<String>,
+    pub since: Option<String>,
+}
+
+/// One page of results. `next_page_cursor: None` ends the run; `checkpoint` is what the next
+/// incremental run should start from.
+#[derive(Debug, Clone, Default)]
+pub struct SyncPage {
+    pub records: Vec<Record>,
+    pub deleted_ids: Vec<String>,
+    pub next_page_cursor: Option<String>,
+    pub checkpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TestOutcome {
+    pub ok: bool,
+    pub message: String,
+    /// Account the credentials belong to, when the provider says.
+    pub account: Option<String>,
+}
+
+/// An inbound webhook as received: raw bytes, so signatures are checked over what was sent.
+pub struct WebhookRequest {
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl WebhookRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a verified webhook means for the record store.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookOutcome {
+    pub delivery_id: Option<String>,
+    pub event_type: String,
+    pub upserts: Vec<Record>,
+    /// (entity, id) pairs the provider reports deleted.
+    pub deletions: Vec<(String, String)>,
+    /// Entities that should be re-synced incrementally.
+    pub resync: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DataPayload {
+    pub shape: DataShape,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// Errors a connector reports, mapped to HTTP and health by the layers above.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("{connector} does not support {what}")]
+    Unsupported { connector: String, what: String },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("invalid input: {0:?}")]
+    InvalidInput(Vec<FieldError>),
+    #[error("unknown {kind} '{key}'")]
+    Unknown { kind: &'static str, key: String },
+    #[error("the provider rejected the credentials ({status}): {message}")]
+    Unauthorized { status: u16, message: String },
+    #[error("the provider is rate limiting; retry after {retry_after_secs:?} s")]
+    RateLimited { retry_after_secs: Option<u64> },
+    #[error("not found at the provider: {0}")]
+    NotFound(String),
+    #[error("the provider answered {status}: {message}")]
+    Provider { status: u16, message: String },
+    #[error("the provider's answer could not be read: {0}")]
+    BadResponse(String),
+    #[error("could not reach the provider: {0}")]
+    Network(String),
+    #[error("webhook verification failed: {0}")]
+    Verification(String),
+    #[error("webhook payload rejected: {0}")]
+    BadPayload(String),
+}
+
+impl ConnectorError {
+    pub fn unsupported(spec: &ConnectorSpec, what: &str) -> Self {
+        ConnectorError::Unsupported {
+            connector: spec.key.clone(),
+            what: what.to_string(),
+        }
+    }
+
+    /// Whether trying again later may succeed (network trouble, 429, 5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectorError::Network(_) | ConnectorError::RateLimited { .. } => true,
+            ConnectorError::Provider { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// A provider integration. Implementations hold their own HTTP client; everything about a
+/// particular connection arrives in the [`ConnectorContext`].
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    fn spec(&self) -> &ConnectorSpec;
+
+    /// Rules beyond the JSON Schemas (cross-field checks, formats). The schema checks run first
+    /// in [`validate_connection`]; this adds to them.
+    fn validate_rules(&self, _input: &ValidationInput<'_>) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// Checks the credentials against the provider with a cheap authenticated call.
+    async fn test_connection(&self, ctx: &ConnectorContext) -> Result<TestOutcome, ConnectorError>;
+
+    /// Fetches one page of `req.entity`.
+    async fn sync(
+        &self,
+        _ctx: &ConnectorContext,
+        _req: SyncRequest,
+    ) -> Result<SyncPage, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "sync"))
+    }
+
+    async fn fetch_entity(
+        &self,
+        _ctx: &ConnectorContext,
+        _entity: &str,
+        _id: &str,
+    ) -> Result<Record, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "fetch_entity"))
+    }
+
+    async fn run_action(
+        &self,
+        _ctx: &ConnectorContext,
+        _action: &str,
+        _input: Value,
+    ) -> Result<Value, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "actions"))
+    }
+
+    /// Verifies an inbound webhook over its raw bytes and maps it to record changes.
+    fn handle_webhook(
+        &self,
+        _ctx: &ConnectorContext,
+        _req: &WebhookRequest,
+    ) -> Result<WebhookOutcome, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "webhooks"))
+    }
+
+    async fn fetch_data(
+        &self,
+        _ctx: &ConnectorContext,
+        _endpoint: &str,
+    ) -> Result<DataPayload, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "data endpoints"))
+    }
+}
+
+/// Schema checks for config and secrets, then the connector's own rules. Field names are
+/// prefixed `config.` or `secrets.` so a form can place each error.
+pub fn validate_connection(
+    connector: &dyn Connector,
+    input: &ValidationInput<'_>,
+) -> Vec<FieldError> {
+    let spec = connector.spec();
+    let mut errors = validation::check_schema(&spec.config_schema, input.config, "config");
+    let secret_presence: serde_json::Map<String, Value> = input
+        .secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
+        .collect();
+    let mut secret_errors = validation::check_schema(
+        &spec.secrets_schema,
+        &Value::Object(secret_presence),
+        "secrets",
+    );
+    // Schema messages may quote the offending value; for secrets keep only the rule.
+    for e in &mut secret_errors {
+        e.message = validation::scrub_secret_message(&e.message, input.secrets);
+    }
+    errors.extend(secret_errors);
+    errors.extend(connector.validate_rules(input));
+    errors
+}

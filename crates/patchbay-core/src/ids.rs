@@ -1,0 +1,57 @@
+//! Prefixed, time-ordered identifiers (`conn_0192…`). Ordering by id follows creation order,
+//! which keyset pagination relies on.
+
+/// Kinds of ids, each with its own prefix so a pasted id says what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    Workspace,
+    ApiKey,
+    Connection,
+    Credential,
+    Principal,
+    Grant,
+    Activity,
+    Event,
+}
+
+impl IdKind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            IdKind::Workspace => "ws",
+            IdKind::ApiKey => "key",
+            IdKind::Connection => "conn",
+            IdKind::Credential => "cred",
+            IdKind::Principal => "prn",
+            IdKind::Grant => "grant",
+            IdKind::Activity => "act",
+            IdKind::Event => "evt",
+        }
+    }
+}
+
+/// A new id: prefix, underscore, UUIDv7 in lowercase hex.
+pub fn new_id(kind: IdKind) -> String {
+    format!("{}_{}", kind.prefix(), uuid::Uuid::now_v7().simple())
+}
+
+/// True when `id` looks like an id of `kind`; used to answer 404 early for garbage ids.
+pub fn is_id(kind: IdKind, id: &str) -> bool {
+    id.strip_prefix(kind.prefix())
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_creation_and_parse() {
+        let a = new_id(IdKind::Connection);
+        let b = new_id(IdKind::Connection);
+        assert!(a < b, "{a} should sort before {b}");
+        assert!(is_id(IdKind::Connection, &a));
+        assert!(!is_id(IdKind::Workspace, &a));
+        assert!(!is_id(IdKind::Connection, "conn_xyz"));
+    }
+}

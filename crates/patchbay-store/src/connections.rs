@@ -1,0 +1,382 @@
+//! Connections with their credentials, principal and grants. Every write goes through one
+//! transaction that also records its activity and outbox events.
+
+use crate::activity::{insert_activity, insert_event};
+use crate::{
+    with_pool, ActivityRow, ConnectionRow, CredentialRow, EventRow, GrantRow, PrincipalRow, Result,
+    Store, StoreError,
+};
+use std::future::Future;
+
+/// Everything one connection write changes, committed together.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionWrite {
+    pub connection: Option<ConnectionRow>,
+    /// Upserted by (owner, field); ids must match existing rows (the AAD binds them).
+    pub credentials: Vec<CredentialRow>,
+    /// Credential fields of this connection to delete.
+    pub remove_credentials: Vec<String>,
+    pub principal: Option<PrincipalRow>,
+    pub grants: Vec<GrantRow>,
+    pub activity: Vec<ActivityRow>,
+    pub events: Vec<EventRow>,
+}
+
+/// Filters for listing connections; `after` is the cursor (a connection id).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFilter {
+    /// `None` lists every workspace (operators only).
+    pub workspace_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub connector: Option<String>,
+    pub lifecycle: Option<String>,
+    pub health: Option<String>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+pub trait ConnectionStore {
+    fn insert_connection(&self, w: &ConnectionWrite) -> impl Future<Output = Result<()>> + Send;
+    /// Applies `w` if the stored version still equals `expected_version`; otherwise `Conflict`.
+    fn update_connection(
+        &self,
+        w: &ConnectionWrite,
+        expected_version: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the connection, its credentials, principal and grants; activity stays.
+    fn delete_connection(
+        &self,
+        id: &str,
+        activity: &ActivityRow,
+        event: &EventRow,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// A connection by id, confined to `workspace_id` when given.
+    fn get_connection(
+        &self,
+        workspace_id: Option<&str>,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ConnectionRow>>> + Send;
+    fn list_connections(
+        &self,
+        f: &ConnectionFilter,
+    ) -> impl Future<Output = Result<Vec<ConnectionRow>>> + Send;
+    /// (lifecycle, health, count) for a workspace or, with `None`, all of them.
+    fn connection_counts(
+        &self,
+        workspace_id: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<(String, String, i64)>>> + Send;
+    fn list_credentials(
+        &self,
+        owner_type: &str,
+        owner_id: &str,
+    ) -> impl Future<Output = Result<Vec<CredentialRow>>> + Send;
+    fn get_principal(
+        &self,
+        connection_id: &str,
+    ) -> impl Future<Output = Result<Option<PrincipalRow>>> + Send;
+    fn find_principal_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = Result<Option<PrincipalRow>>> + Send;
+    /// Replaces the principal's key id and hash; the old key stops working at commit.
+    fn rotate_principal(
+        &self,
+        principal_id: &str,
+        key_id: &str,
+        key_hash: &str,
+        at: i64,
+        activity: &ActivityRow,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn touch_principal(
+        &self,
+        principal_id: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn list_grants(&self, principal_id: &str)
+        -> impl Future<Output = Result<Vec<GrantRow>>> + Send;
+}
+
+const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+const UPDATE_CONNECTION: &str = "UPDATE connections SET owner_scope = $2, account_id = $3, name = $4, config = $5, lifecycle = $6, health = $7, health_reason = $8, last_sync_at = $9, last_tested_at = $10, updated_at = $11, version = $12 WHERE id = $1 AND version = $13";
+const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, workspace_id, owner_type, owner_id, field, key_id, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (owner_type, owner_id, field) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, hint = excluded.hint, updated_at = excluded.updated_at";
+const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, workspace_id, connection_id, subject, key_id, key_hash, scope, action_keys, created_at, rotated_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const INSERT_GRANT: &str = "INSERT INTO grants (id, workspace_id, principal_id, connection_id, permission, resource, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The parts of a write after the connection row itself, identical for insert and update.
+macro_rules! write_children {
+    ($tx:expr, $w:expr) => {{
+        let w: &ConnectionWrite = $w;
+        for c in &w.credentials {
+            sqlx::query(UPSERT_CREDENTIAL)
+                .bind(&c.id)
+                .bind(&c.workspace_id)
+                .bind(&c.owner_type)
+                .bind(&c.owner_id)
+                .bind(&c.field)
+                .bind(c.key_id)
+                .bind(&c.ciphertext)
+                .bind(&c.hint)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        if let Some(conn) = &w.connection {
+            for field in &w.remove_credentials {
+                sqlx::query("DELETE FROM credentials WHERE owner_type = 'connection' AND owner_id = $1 AND field = $2")
+                    .bind(&conn.id)
+                    .bind(field)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+        if let Some(p) = &w.principal {
+            sqlx::query(INSERT_PRINCIPAL)
+                .bind(&p.id)
+                .bind(&p.workspace_id)
+                .bind(&p.connection_id)
+                .bind(&p.subject)
+                .bind(&p.key_id)
+                .bind(&p.key_hash)
+                .bind(&p.scope)
+                .bind(&p.action_keys)
+                .bind(p.created_at)
+                .bind(p.rotated_at)
+                .bind(p.last_used_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for g in &w.grants {
+            sqlx::query(INSERT_GRANT)
+                .bind(&g.id)
+                .bind(&g.workspace_id)
+                .bind(&g.principal_id)
+                .bind(&g.connection_id)
+                .bind(&g.permission)
+                .bind(&g.resource)
+                .bind(g.created_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for a in &w.activity {
+            insert_activity!(&mut *$tx, a);
+        }
+        for e in &w.events {
+            insert_event!(&mut *$tx, e);
+        }
+    }};
+}
+
+impl ConnectionStore for Store {
+    async fn insert_connection(&self, w: &ConnectionWrite) -> Result<()> {
+        let c = w
+            .connection
+            .as_ref()
+            .ok_or(StoreError::NotFound("connection row in write"))?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(INSERT_CONNECTION)
+                .bind(&c.id)
+                .bind(&c.workspace_id)
+                .bind(&c.connector)
+                .bind(&c.owner_id)
+                .bind(&c.owner_scope)
+                .bind(&c.account_id)
+                .bind(&c.name)
+                .bind(&c.config)
+                .bind(&c.lifecycle)
+                .bind(&c.health)
+                .bind(&c.health_reason)
+                .bind(c.last_sync_at)
+                .bind(c.last_tested_at)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .bind(c.version)
+                .execute(&mut *tx)
+                .await?;
+            write_children!(tx, w);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn update_connection(&self, w: &ConnectionWrite, expected_version: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(c) = &w.connection {
+                let done = sqlx::query(UPDATE_CONNECTION)
+                    .bind(&c.id)
+                    .bind(&c.owner_scope)
+                    .bind(&c.account_id)
+                    .bind(&c.name)
+                    .bind(&c.config)
+                    .bind(&c.lifecycle)
+                    .bind(&c.health)
+                    .bind(&c.health_reason)
+                    .bind(c.last_sync_at)
+                    .bind(c.last_tested_at)
+                    .bind(c.updated_at)
+                    .bind(c.version)
+                    .bind(expected_version)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Conflict(format!("connection {} changed concurrently", c.id)));
+                }
+            }
+            write_children!(tx, w);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn delete_connection(
+        &self,
+        id: &str,
+        activity: &ActivityRow,
+        event: &EventRow,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM credentials WHERE owner_type = 'connection' AND owner_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM grants WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM principals WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
+            let done = sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("connection"));
+            }
+            insert_activity!(&mut *tx, activity);
+            insert_event!(&mut *tx, event);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn get_connection(
+        &self,
+        workspace_id: Option<&str>,
+        id: &str,
+    ) -> Result<Option<ConnectionRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, ConnectionRow>(
+            "SELECT * FROM connections WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR workspace_id = $2)")
+            .bind(id)
+            .bind(workspace_id)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<ConnectionRow>> {
+        let sql = "SELECT * FROM connections \
+            WHERE (CAST($1 AS TEXT) IS NULL OR workspace_id = $1) \
+              AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2) \
+              AND (CAST($3 AS TEXT) IS NULL OR connector = $3) \
+              AND (CAST($4 AS TEXT) IS NULL OR lifecycle = $4) \
+              AND (CAST($5 AS TEXT) IS NULL OR health = $5) \
+              AND (CAST($6 AS TEXT) IS NULL OR id > $6) \
+            ORDER BY id LIMIT $7";
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, ConnectionRow>(sql)
+            .bind(&f.workspace_id)
+            .bind(&f.owner_id)
+            .bind(&f.connector)
+            .bind(&f.lifecycle)
+            .bind(&f.health)
+            .bind(&f.after)
+            .bind(f.limit)
+            .fetch_all(pool)
+            .await?),
+        )
+    }
+
+    async fn connection_counts(
+        &self,
+        workspace_id: Option<&str>,
+    ) -> Result<Vec<(String, String, i64)>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT lifecycle, health, COUNT(*) FROM connections WHERE (CAST($1 AS TEXT) IS NULL OR workspace_id = $1) GROUP BY lifecycle, health ORDER BY lifecycle, health")
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?),
+        )
+    }
+
+    async fn list_credentials(
+        &self,
+        owner_type: &str,
+        owner_id: &str,
+    ) -> Result<Vec<CredentialRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, CredentialRow>(
+            "SELECT * FROM credentials WHERE owner_type = $1 AND owner_id = $2 ORDER BY field")
+            .bind(owner_type)
+            .bind(owner_id)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    async fn get_principal(&self, connection_id: &str) -> Result<Option<PrincipalRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE connection_id = $1")
+            .bind(connection_id)
+            .fetch_optional(pool)
+            .await?),
+        )
+    }
+
+    async fn find_principal_by_hash(&self, key_hash: &str) -> Result<Option<PrincipalRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE key_hash = $1")
+            .bind(key_hash)
+            .fetch_optional(pool)
+            .await?),
+        )
+    }
+
+    async fn rotate_principal(
+        &self,
+        principal_id: &str,
+        key_id: &str,
+        key_hash: &str,
+        at: i64,
+        activity: &ActivityRow,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE principals SET key_id = $2, key_hash = $3, rotated_at = $4 WHERE id = $1")
+                .bind(principal_id)
+                .bind(key_id)
+                .bind(key_hash)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("principal"));
+            }
+            insert_activity!(&mut *tx, activity);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn touch_principal(&self, principal_id: &str, at: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE principals SET last_used_at = $2 WHERE id = $1")
+            .bind(principal_id)
+            .bind(at)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    async fn list_grants(&self, principal_id: &str) -> Result<Vec<GrantRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, GrantRow>("SELECT * FROM grants WHERE principal_id = $1 ORDER BY id")
+            .bind(principal_id)
+            .fetch_all(pool)
+            .await?),
+        )
+    }
+}

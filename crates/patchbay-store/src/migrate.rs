@@ -1,0 +1,63 @@
+//! A small migration runner: numbered SQL files per backend, applied once each, in order, each
+//! in its own transaction. On PostgreSQL an advisory lock keeps concurrent starts from racing.
+
+use crate::{with_pool, Backend, Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+
+impl Store {
+    /// Applies pending migrations; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let mut applied_now = Vec::new();
+        with_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            sqlx::query(CREATE_TABLE).execute(&mut *conn).await?;
+            for m in MIGRATIONS {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                if matches!(self.backend, Backend::Postgres(_)) {
+                    sqlx::query("SELECT pg_advisory_xact_lock(727361)").execute(&mut *tx).await?;
+                }
+                let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if done.is_some() {
+                    continue;
+                }
+                let sql = match self.backend {
+                    Backend::Sqlite(_) => m.sqlite,
+                    Backend::Postgres(_) => m.postgres,
+                };
+                sqlx::raw_sql(sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| StoreError::Migration { version: m.version, source })?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(m.version)
+                    .bind(patchbay_core::now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                applied_now.push(m.version);
+            }
+        });
+        Ok(applied_now)
+    }
+
+    /// The highest migration version this binary knows.
+    pub fn latest_migration() -> i64 {
+        MIGRATIONS.last().map_or(0, |m| m.version)
+    }
+}

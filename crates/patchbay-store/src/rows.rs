@@ -1,0 +1,115 @@
+//! Rows as stored. JSON columns are text on both backends; times are epoch milliseconds.
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// An API key as stored: only its SHA-256 and a short prefix for recognition.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub connector: String,
+    pub owner_id: String,
+    pub owner_scope: String,
+    pub account_id: String,
+    pub name: String,
+    pub config: String,
+    pub lifecycle: String,
+    pub health: String,
+    pub health_reason: Option<String>,
+    pub last_sync_at: Option<i64>,
+    pub last_tested_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Bumped on every update; writers compare it to detect concurrent changes.
+    pub version: i64,
+}
+
+/// One sealed secret. `owner_type`/`owner_id` say what it belongs to (a connection, later an
+/// OAuth app or a subscription); `field` is the secret's name.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CredentialRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub owner_type: String,
+    pub owner_id: String,
+    pub field: String,
+    pub key_id: i64,
+    pub ciphertext: Vec<u8>,
+    pub hint: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PrincipalRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub connection_id: String,
+    pub subject: String,
+    pub key_id: String,
+    pub key_hash: String,
+    pub scope: String,
+    pub action_keys: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct GrantRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub principal_id: String,
+    pub connection_id: String,
+    pub permission: String,
+    pub resource: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub id: String,
+    pub workspace_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub details: String,
+    pub created_at: i64,
+}
+
+/// An outbox event, written in the same transaction as the change it reports.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub workspace_id: String,
+    #[sqlx(rename = "type")]
+    pub event_type: String,
+    pub connection_id: Option<String>,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct VaultKeyRow {
+    pub id: i64,
+    pub wrapped: Vec<u8>,
+    pub active: bool,
+    pub created_at: i64,
+}
