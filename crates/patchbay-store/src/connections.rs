@@ -17,6 +17,8 @@ pub struct ConnectionWrite {
     /// Credential fields of this connection to delete.
     pub remove_credentials: Vec<String>,
     pub principal: Option<PrincipalRow>,
+    /// Makes the connection's principal key unusable (revocation).
+    pub revoke_principal: bool,
     pub grants: Vec<GrantRow>,
     pub activity: Vec<ActivityRow>,
     pub events: Vec<EventRow>,
@@ -129,6 +131,12 @@ macro_rules! write_children {
                     .execute(&mut *$tx)
                     .await?;
             }
+        }
+        if let (true, Some(conn)) = (w.revoke_principal, &w.connection) {
+            sqlx::query("UPDATE principals SET key_hash = 'revoked:' || id WHERE connection_id = $1")
+                .bind(&conn.id)
+                .execute(&mut *$tx)
+                .await?;
         }
         if let Some(p) = &w.principal {
             sqlx::query(INSERT_PRINCIPAL)

@@ -1,0 +1,334 @@
+//! The outbound HTTP client every connector uses: private-network policy, no redirects,
+//! timeouts, and the mapping of provider answers to [`ConnectorError`].
+
+mod policy;
+
+pub use policy::{is_private, NetworkPolicy, Refused, ALLOW_PRIVATE_ENV};
+
+use patchbay_core::ConnectorError;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use url::{Host, Url};
+
+/// Largest provider answer read into memory.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Longest provider error message passed on.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    policy: Arc<NetworkPolicy>,
+}
+
+impl HttpClient {
+    /// A client enforcing `policy`, giving up on a request after `timeout`.
+    pub fn new(policy: NetworkPolicy, timeout: Duration) -> Self {
+        let inner = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // A redirect could lead to an address the policy refuses, past the URL check.
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, bypassing the resolver below.
+            .no_proxy()
+            .user_agent(concat!("patchbay/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(policy::PolicyResolver {
+                policy: policy.clone(),
+            }))
+            .build()
+            .expect("the TLS backend is compiled in, so building the HTTP client cannot fail");
+        HttpClient {
+            inner,
+            policy: Arc::new(policy),
+        }
+    }
+
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.policy
+    }
+
+    /// Starts a request, refusing URLs that name a forbidden address directly (the resolver
+    /// is never asked about IP literals).
+    pub fn request(
+        &self,
+        method: Method,
+        url: impl AsRef<str>,
+    ) -> Result<RequestBuilder, ConnectorError> {
+        let url = Url::parse(url.as_ref())
+            .map_err(|e| ConnectorError::Config(format!("invalid URL: {e}")))?;
+        self.check_url(&url)?;
+        Ok(self.inner.request(method, url))
+    }
+
+    fn check_url(&self, url: &Url) -> Result<(), ConnectorError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConnectorError::Config(format!(
+                "unsupported URL scheme '{}'; use http or https",
+                url.scheme()
+            )));
+        }
+        let ip = match url.host() {
+            Some(Host::Ipv4(v4)) => v4.into(),
+            Some(Host::Ipv6(v6)) => v6.into(),
+            Some(Host::Domain(_)) => return Ok(()),
+            None => return Err(ConnectorError::Config("the URL has no host".into())),
+        };
+        self.policy
+            .check(ip)
+            .map_err(|r| ConnectorError::Network(r.to_string()))
+    }
+
+    /// Sends a request and returns the response when its status is 2xx; any other status
+    /// becomes the matching [`ConnectorError`].
+    pub async fn send(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
+        let (_, built) = req.build_split();
+        let request =
+            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
+        // Checked again here because the builder may not have come from `request`.
+        self.check_url(request.url())?;
+        let scrub = Scrubber::from_headers(request.headers());
+        let resp = self
+            .inner
+            .execute(request)
+            .await
+            .map_err(|e| network_error(&e, &scrub))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        Err(status_error(resp, &scrub).await)
+    }
+
+    /// Sends a request and parses its JSON answer; an empty answer (such as 204) is `Null`.
+    pub async fn send_json(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<(Value, HeaderMap), ConnectorError> {
+        let resp = self.send(req).await?;
+        let headers = resp.headers().clone();
+        let body = read_body(resp).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok((Value::Null, headers));
+        }
+        let value = serde_json::from_slice(&body)
+            .map_err(|e| ConnectorError::BadResponse(format!("invalid JSON: {e}")))?;
+        Ok((value, headers))
+    }
+}
+
+async fn read_body(mut resp: Response) -> Result<Vec<u8>, ConnectorError> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ConnectorError::BadResponse(format!(
+                        "answer larger than {MAX_BODY_BYTES} bytes"
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => {
+                return Err(ConnectorError::Network(format!(
+                    "timed out reading answer: {e}"
+                )))
+            }
+            Err(e) => {
+                return Err(ConnectorError::BadResponse(format!(
+                    "could not read answer: {e}"
+                )))
+            }
+        }
+    }
+}
+
+async fn status_error(resp: Response, scrub: &Scrubber) -> ConnectorError {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = read_body(resp).await.unwrap_or_default();
+    let message = scrub.apply(&provider_message(&body, status));
+    match status {
+        401 | 403 => ConnectorError::Unauthorized { status, message },
+        404 => ConnectorError::NotFound(message),
+        429 => ConnectorError::RateLimited {
+            retry_after_secs: retry_after(&headers, chrono::Utc::now()),
+        },
+        _ => ConnectorError::Provider { status, message },
+    }
+}
+
+/// The human part of an error answer, in the shapes providers commonly use.
+fn provider_message(body: &[u8], status: u16) -> String {
+    let fallback = || {
+        reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("error")
+            .to_string()
+    };
+    let message = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => json_message(&v).unwrap_or_else(fallback),
+        Err(_) => match std::str::from_utf8(body) {
+            Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+            _ => fallback(),
+        },
+    };
+    truncate_chars(&message, MAX_MESSAGE_CHARS)
+}
+
+fn json_message(v: &Value) -> Option<String> {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let err = v.get("error");
+    let message = s(err.and_then(|e| e.get("message")))
+        .or_else(|| s(err))
+        .or_else(|| s(v.get("message")))
+        .or_else(|| s(v.get("detail")))
+        .or_else(|| s(v.get("error_description")))
+        .or_else(|| s(v.pointer("/errors/0/message")))?;
+    let kind = s(err.and_then(|e| e.get("type"))).or_else(|| s(v.get("code")));
+    Some(match kind {
+        Some(kind) => format!("{kind}: {message}"),
+        None => message,
+    })
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Seconds to wait, from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`
+/// (seconds, or a Unix time when it is that large).
+fn retry_after(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(v) = header(RETRY_AFTER.as_str()) {
+        if let Ok(secs) = v.parse::<f64>() {
+            return Some(secs.max(0.0).ceil() as u64);
+        }
+        if let Ok(date) = chrono::DateTime::parse_from_rfc2822(v) {
+            return Some((date.timestamp() - now.timestamp()).max(0) as u64);
+        }
+    }
+    let reset = header("x-ratelimit-reset")?
+        .parse::<f64>()
+        .ok()?
+        .max(0.0)
+        .ceil() as i64;
+    if reset > 1_000_000_000 {
+        Some((reset - now.timestamp()).max(0) as u64)
+    } else {
+        Some(reset as u64)
+    }
+}
+
+fn network_error(e: &reqwest::Error, scrub: &Scrubber) -> ConnectorError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut chain = Vec::new();
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            return ConnectorError::Network(refused.to_string());
+        }
+        chain.push(err.to_string());
+        source = err.source();
+    }
+    let text = scrub.apply(&chain.join(": "));
+    if e.is_timeout() {
+        ConnectorError::Network(format!("timed out: {text}"))
+    } else {
+        ConnectorError::Network(text)
+    }
+}
+
+/// Removes credential header values from text that came back from the provider, which may
+/// echo what it was sent.
+struct Scrubber {
+    values: Vec<String>,
+}
+
+impl Scrubber {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let mut values = Vec::new();
+        for (name, value) in headers {
+            let credential = value.is_sensitive()
+                || matches!(
+                    name.as_str(),
+                    "authorization" | "proxy-authorization" | "x-api-key" | "cookie"
+                );
+            let Ok(text) = value.to_str() else { continue };
+            if !credential {
+                continue;
+            }
+            if let Some((_, token)) = text.split_once(' ') {
+                values.push(token.trim().to_string());
+            }
+            values.push(text.to_string());
+        }
+        values.retain(|v| v.len() >= 4);
+        // Longest first, so a whole header value goes before its token part.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        Scrubber { values }
+    }
+
+    fn apply(&self, text: &str) -> String {
+        self.values
+            .iter()
+            .fold(text.to_string(), |t, v| t.replace(v.as_str(), "[redacted]"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reads_retry_after_forms() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:27:00Z")
+            .unwrap()
+            .to_utc();
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(7));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(60));
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("1445412510"));
+        assert_eq!(retry_after(&h, now), Some(30));
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("12"));
+        assert_eq!(retry_after(&h, now), Some(12));
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn extracts_messages_without_credentials() {
+        let body = br#"{"error":{"type":"authentication_error","message":"bad key pp_test_abcdefgh123456"}}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer pp_test_abcdefgh123456"),
+        );
+        let scrub = Scrubber::from_headers(&headers);
+        let msg = scrub.apply(&provider_message(body, 401));
+        assert_eq!(msg, "authentication_error: bad key [redacted]");
+        assert_eq!(
+            provider_message(br#"{"code":"not_found","detail":"no such booking"}"#, 404),
+            "not_found: no such booking"
+        );
+        assert_eq!(provider_message(b"", 502), "Bad Gateway");
+        assert_eq!(provider_message(b"{\"trunc", 500), "{\"trunc");
+    }
+}

@@ -1,0 +1,178 @@
+//! API keys and who a request comes from. Keys are random, high-entropy tokens, so a SHA-256
+//! of the token is a safe lookup key; only the hash is stored.
+
+use crate::error::Result;
+use crate::Engine;
+use base64::Engine as _;
+use patchbay_core::{ids, now_ms};
+use patchbay_store::{ActivityRow, ActivityStore, ConnectionStore, WorkspaceStore};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Workspace secret keys start with this; integration principal keys with `pbi_`.
+pub const WORKSPACE_KEY_PREFIX: &str = "pbk_";
+pub const PRINCIPAL_KEY_PREFIX: &str = "pbi_";
+const KEY_USE_INTERVAL_MS: i64 = 60_000;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An operator with the admin key: sees every workspace.
+    Admin,
+    /// An application with a workspace secret key.
+    Workspace {
+        workspace_id: String,
+        key_id: String,
+    },
+    /// A connection's integration principal: its own connection and its allowed actions only.
+    Integration {
+        workspace_id: String,
+        connection_id: String,
+        principal_id: String,
+        action_keys: Vec<String>,
+    },
+}
+
+impl Caller {
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Admin => "admin".into(),
+            Caller::Workspace { key_id, .. } => format!("api_key:{key_id}"),
+            Caller::Integration { connection_id, .. } => format!("integration:{connection_id}"),
+        }
+    }
+
+    pub fn workspace_id(&self) -> Option<&str> {
+        match self {
+            Caller::Admin => None,
+            Caller::Workspace { workspace_id, .. } | Caller::Integration { workspace_id, .. } => {
+                Some(workspace_id)
+            }
+        }
+    }
+}
+
+pub fn hash_key(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 random bytes, URL-safe base64 without padding.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A short random id for principal key ids.
+pub fn random_key_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "ik_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+impl Engine {
+    /// Resolves a bearer token to a caller; `None` when it matches nothing.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>> {
+        let hash = hash_key(token);
+        if let Some(admin) = &self.inner.admin_key_hash {
+            if bool::from(admin.as_bytes().ct_eq(hash.as_bytes())) {
+                return Ok(Some(Caller::Admin));
+            }
+        }
+        if token.starts_with(WORKSPACE_KEY_PREFIX) {
+            if let Some(key) = self.store().find_api_key(&hash).await? {
+                if self.should_record_use(&key.id) {
+                    let now = now_ms();
+                    self.store().touch_api_key(&key.id, now).await?;
+                    self.record_key_use(
+                        Some(&key.workspace_id),
+                        None,
+                        &format!("api_key:{}", key.id),
+                        "api_key.used",
+                    )
+                    .await?;
+                }
+                return Ok(Some(Caller::Workspace {
+                    workspace_id: key.workspace_id,
+                    key_id: key.id,
+                }));
+            }
+        } else if token.starts_with(PRINCIPAL_KEY_PREFIX) {
+            if let Some(p) = self.store().find_principal_by_hash(&hash).await? {
+                if self.should_record_use(&p.id) {
+                    self.store().touch_principal(&p.id, now_ms()).await?;
+                    self.record_key_use(
+                        Some(&p.workspace_id),
+                        Some(&p.connection_id),
+                        &p.subject,
+                        "principal.key_used",
+                    )
+                    .await?;
+                }
+                let action_keys = serde_json::from_str(&p.action_keys).unwrap_or_default();
+                return Ok(Some(Caller::Integration {
+                    workspace_id: p.workspace_id,
+                    connection_id: p.connection_id,
+                    principal_id: p.id,
+                    action_keys,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    fn should_record_use(&self, key_id: &str) -> bool {
+        let now = now_ms();
+        let mut seen = self.inner.key_use.lock().expect("key use lock");
+        match seen.get(key_id) {
+            Some(last) if now - last < KEY_USE_INTERVAL_MS => false,
+            _ => {
+                seen.insert(key_id.to_string(), now);
+                true
+            }
+        }
+    }
+
+    async fn record_key_use(
+        &self,
+        ws: Option<&str>,
+        conn: Option<&str>,
+        actor: &str,
+        action: &str,
+    ) -> Result<()> {
+        self.store()
+            .record_activity(&activity_row(
+                ws,
+                conn,
+                actor,
+                action,
+                serde_json::json!({}),
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+/// A new activity row.
+pub fn activity_row(
+    workspace_id: Option<&str>,
+    connection_id: Option<&str>,
+    actor: &str,
+    action: &str,
+    details: serde_json::Value,
+) -> ActivityRow {
+    ActivityRow {
+        id: ids::new_id(ids::IdKind::Activity),
+        workspace_id: workspace_id.map(str::to_string),
+        connection_id: connection_id.map(str::to_string),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        details: details.to_string(),
+        created_at: now_ms(),
+    }
+}

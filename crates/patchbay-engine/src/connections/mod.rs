@@ -1,0 +1,186 @@
+//! Connections: creation, lifecycle transitions, updates with secret rotation, deletion,
+//! tests against the provider, principals and actions. Every change writes its activity and
+//! outbox events in the same transaction.
+
+mod ops;
+mod write;
+
+pub use ops::ActionOutcome;
+pub use write::{CreateConnection, OwnerInput, PatchConnection};
+
+use crate::auth::Caller;
+use crate::error::{EngineError, Result};
+use crate::views::{ConnectionView, Page};
+use crate::Engine;
+use patchbay_core::{
+    ids, now_ms, validate_connection, Connector, FieldError, Lifecycle, SecretMap, ValidationInput,
+};
+use patchbay_store::{ConnectionFilter, ConnectionRow, ConnectionStore, CredentialRow, EventRow};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(crate) const OWNER_TYPE: &str = "connection";
+
+/// Query filters of `GET /v1/connections`.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+pub struct ListConnections {
+    pub owner_id: Option<String>,
+    pub connector: Option<String>,
+    pub lifecycle: Option<Lifecycle>,
+    pub health: Option<patchbay_core::Health>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl Engine {
+    /// A connection the caller may see; anything else is `NotFound` (never `Forbidden`), so ids
+    /// of other workspaces stay invisible.
+    pub(crate) async fn load_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionRow> {
+        if !ids::is_id(ids::IdKind::Connection, id) {
+            return Err(EngineError::NotFound("connection"));
+        }
+        if let Caller::Integration { connection_id, .. } = caller {
+            if connection_id != id {
+                return Err(EngineError::NotFound("connection"));
+            }
+        }
+        self.store()
+            .get_connection(caller.workspace_id(), id)
+            .await?
+            .ok_or(EngineError::NotFound("connection"))
+    }
+
+    pub(crate) async fn open_secrets(&self, creds: &[CredentialRow]) -> Result<SecretMap> {
+        let mut out = SecretMap::new();
+        for c in creds {
+            out.insert(c.field.clone(), self.vault().open_credential(c).await?);
+        }
+        Ok(out)
+    }
+
+    /// Validation errors of a stored connection against its connector's current spec.
+    pub(crate) fn validate_row(
+        &self,
+        connector: &dyn Connector,
+        row: &ConnectionRow,
+        secrets: &SecretMap,
+    ) -> Vec<FieldError> {
+        let config: Value = serde_json::from_str(&row.config).unwrap_or(Value::Null);
+        let scope: Value = serde_json::from_str(&row.owner_scope).unwrap_or(Value::Null);
+        validate_connection(
+            connector,
+            &ValidationInput {
+                config: &config,
+                secrets,
+                scope: &scope,
+            },
+        )
+    }
+
+    pub(crate) async fn view_of(&self, row: &ConnectionRow) -> Result<ConnectionView> {
+        let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        let secrets = self.open_secrets(&creds).await?;
+        let errors = match self.registry().get(&row.connector) {
+            Ok(c) => self.validate_row(c.as_ref(), row, &secrets),
+            Err(e) => vec![FieldError::new("connector", "unknown", e.to_string())],
+        };
+        Ok(ConnectionView::new(row, hints(&creds), errors))
+    }
+
+    pub async fn get_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionView> {
+        let row = self.load_connection(caller, id).await?;
+        self.view_of(&row).await
+    }
+
+    pub async fn list_connections(
+        &self,
+        caller: &Caller,
+        q: &ListConnections,
+    ) -> Result<Page<ConnectionView>> {
+        let limit = crate::page_limit(q.limit);
+        let filter = ConnectionFilter {
+            workspace_id: caller.workspace_id().map(str::to_string),
+            owner_id: q.owner_id.clone(),
+            connector: q.connector.clone(),
+            lifecycle: q.lifecycle.map(|l| l.as_str().to_string()),
+            health: q.health.map(|h| h.as_str().to_string()),
+            after: q.cursor.clone(),
+            limit: limit + 1,
+        };
+        if let Caller::Integration { .. } = caller {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot list connections".into(),
+            ));
+        }
+        let rows = self.store().list_connections(&filter).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(self.view_of(row).await?);
+        }
+        Ok(Page::from_overfetch(views, limit, |v| v.id.clone()))
+    }
+
+    pub(crate) fn connector_for(&self, row: &ConnectionRow) -> Result<Arc<dyn Connector>> {
+        Ok(self.registry().get(&row.connector)?)
+    }
+}
+
+/// Secret name → display hint.
+pub(crate) fn hints(creds: &[CredentialRow]) -> BTreeMap<String, String> {
+    creds
+        .iter()
+        .map(|c| (c.field.clone(), c.hint.clone()))
+        .collect()
+}
+
+/// An outbox event about a connection.
+pub(crate) fn connection_event(row: &ConnectionRow, event_type: &str, extra: Value) -> EventRow {
+    let mut data = serde_json::json!({
+        "connection_id": row.id,
+        "connector": row.connector,
+        "owner_id": row.owner_id,
+        "lifecycle": row.lifecycle,
+        "health": row.health,
+    });
+    if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
+        d.extend(e);
+    }
+    EventRow {
+        id: ids::new_id(ids::IdKind::Event),
+        workspace_id: row.workspace_id.clone(),
+        event_type: event_type.to_string(),
+        connection_id: Some(row.id.clone()),
+        payload: data.to_string(),
+        created_at: now_ms(),
+    }
+}
+
+/// RFC 7396 merge patch: objects merge, `null` removes, anything else replaces.
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc7396() {
+        let mut v = json!({"a": 1, "b": {"c": 2, "d": 3}});
+        merge_patch(&mut v, &json!({"a": null, "b": {"c": 9}, "e": [1]}));
+        assert_eq!(v, json!({"b": {"c": 9, "d": 3}, "e": [1]}));
+    }
+}

@@ -1,0 +1,403 @@
+//! Operations on existing connections: tests, principals, actions, drift checks, activity.
+
+use super::write::{is_drift, DRIFT_PREFIX};
+use super::{connection_event, OWNER_TYPE};
+use crate::auth::{
+    activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
+};
+use crate::error::{EngineError, Result};
+use crate::views::{ActivityView, EventView, GrantView, Page, PrincipalView, RotatedPrincipal};
+use crate::Engine;
+use patchbay_core::validation::check_schema;
+use patchbay_core::{
+    now_ms, Capability, ConnectorContext, ConnectorError, Health, Lifecycle, TestOutcome,
+};
+use patchbay_store::{
+    ActivityFilter, ActivityStore, ConnectionFilter, ConnectionRow, ConnectionStore,
+    ConnectionWrite, EventStore, StoreError,
+};
+use serde_json::{json, Value};
+
+/// The result of an action run.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ActionOutcome {
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub result: Value,
+}
+
+impl Engine {
+    async fn context_for(&self, row: &ConnectionRow) -> Result<ConnectorContext> {
+        let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        Ok(ConnectorContext {
+            connection_id: row.id.clone(),
+            config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
+            secrets: self.open_secrets(&creds).await?,
+        })
+    }
+
+    /// Writes a health change (and optional test time) with its event, re-reading on a
+    /// concurrent update so a test result is never lost.
+    async fn set_health(
+        &self,
+        id: &str,
+        health: Health,
+        reason: Option<String>,
+        tested_at: Option<i64>,
+        actor: &str,
+        activity: Option<(&str, Value)>,
+    ) -> Result<()> {
+        for _ in 0..3 {
+            let Some(row) = self.store().get_connection(None, id).await? else {
+                return Err(EngineError::NotFound("connection"));
+            };
+            let mut new = row.clone();
+            new.health = health.as_str().into();
+            new.health_reason = reason.clone();
+            if tested_at.is_some() {
+                new.last_tested_at = tested_at;
+            }
+            new.version = row.version + 1;
+            new.updated_at = now_ms();
+            let mut write = ConnectionWrite {
+                connection: Some(new.clone()),
+                ..Default::default()
+            };
+            if let Some((action, details)) = &activity {
+                write.activity.push(activity_row(
+                    Some(&row.workspace_id),
+                    Some(id),
+                    actor,
+                    action,
+                    details.clone(),
+                ));
+            }
+            if new.health != row.health {
+                write.activity.push(activity_row(
+                    Some(&row.workspace_id),
+                    Some(id),
+                    actor,
+                    "connection.health_changed",
+                    json!({"from": row.health, "to": new.health, "reason": reason}),
+                ));
+                write.events.push(connection_event(
+                    &new,
+                    "connection.health_changed",
+                    json!({"from": row.health, "reason": reason}),
+                ));
+            }
+            match self.store().update_connection(&write, row.version).await {
+                Err(StoreError::Conflict(_)) => continue,
+                other => return other.map_err(Into::into),
+            }
+        }
+        Err(EngineError::Conflict(
+            "the connection kept changing; try again".into(),
+        ))
+    }
+
+    /// Calls the provider with the stored credentials and records the outcome.
+    pub async fn test_connection(&self, caller: &Caller, id: &str) -> Result<TestOutcome> {
+        let row = self.load_connection(caller, id).await?;
+        if row.lifecycle == Lifecycle::Revoked.as_str() {
+            return Err(EngineError::Conflict("the connection is revoked".into()));
+        }
+        let connector = self.connector_for(&row)?;
+        let ctx = self.context_for(&row).await?;
+        let errors = self.validate_row(connector.as_ref(), &row, &ctx.secrets);
+        if !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        let outcome = match connector.test_connection(&ctx).await {
+            Ok(o) => o,
+            Err(e) => TestOutcome {
+                ok: false,
+                message: e.to_string(),
+                account: None,
+            },
+        };
+        let (health, reason) = if outcome.ok {
+            (Health::Healthy, None)
+        } else if outcome.message.contains("rejected the credentials") {
+            (Health::NeedsReconnect, Some(outcome.message.clone()))
+        } else {
+            (Health::Failing, Some(outcome.message.clone()))
+        };
+        let details =
+            json!({"ok": outcome.ok, "message": outcome.message, "account": outcome.account});
+        self.set_health(
+            id,
+            health,
+            reason,
+            Some(now_ms()),
+            &caller.actor(),
+            Some(("connection.tested", details)),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    pub async fn get_principal(&self, caller: &Caller, id: &str) -> Result<PrincipalView> {
+        let row = self.load_connection(caller, id).await?;
+        let p = self
+            .store()
+            .get_principal(&row.id)
+            .await?
+            .ok_or(EngineError::NotFound("principal"))?;
+        let grants = self.store().list_grants(&p.id).await?;
+        Ok(PrincipalView::new(
+            p,
+            grants
+                .into_iter()
+                .map(|g| GrantView {
+                    permission: g.permission,
+                    resource: g.resource,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Issues a new key id and key; the previous key stops working at once.
+    pub async fn rotate_principal(&self, caller: &Caller, id: &str) -> Result<RotatedPrincipal> {
+        let row = self.load_connection(caller, id).await?;
+        if row.lifecycle == Lifecycle::Revoked.as_str() {
+            return Err(EngineError::Conflict("the connection is revoked".into()));
+        }
+        let p = self
+            .store()
+            .get_principal(&row.id)
+            .await?
+            .ok_or(EngineError::NotFound("principal"))?;
+        let key = format!("{PRINCIPAL_KEY_PREFIX}{}", random_token());
+        let key_id = random_key_id();
+        let activity = activity_row(
+            Some(&row.workspace_id),
+            Some(id),
+            &caller.actor(),
+            "principal.rotated",
+            json!({"subject": p.subject, "old_key_id": p.key_id, "new_key_id": key_id}),
+        );
+        self.store()
+            .rotate_principal(&p.id, &key_id, &hash_key(&key), now_ms(), &activity)
+            .await?;
+        Ok(RotatedPrincipal {
+            principal: self.get_principal(caller, id).await?,
+            principal_key: key,
+        })
+    }
+
+    /// Runs a connector action on an enabled connection, as an allowed principal.
+    pub async fn run_action(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        input: Value,
+    ) -> Result<ActionOutcome> {
+        let row = self.load_connection(caller, id).await?;
+        let connector = self.connector_for(&row)?;
+        let spec = connector.spec();
+        let Some(action_spec) = spec
+            .action(action)
+            .filter(|_| spec.supports(Capability::Actions))
+        else {
+            return Err(EngineError::Unsupported(format!(
+                "{} has no action '{action}'; known: {}",
+                spec.key,
+                spec.action_keys().join(", ")
+            )));
+        };
+        if let Caller::Integration { action_keys, .. } = caller {
+            if !action_keys.iter().any(|k| k == action) {
+                return Err(EngineError::Forbidden(format!(
+                    "this principal may not run '{action}'"
+                )));
+            }
+        }
+        if row.lifecycle != Lifecycle::Enabled.as_str() {
+            return Err(EngineError::Conflict(format!(
+                "the connection is {}; actions need it enabled",
+                row.lifecycle
+            )));
+        }
+        let errors = check_schema(&action_spec.input_schema, &input, "input");
+        if !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        let ctx = self.context_for(&row).await?;
+        let result = connector.run_action(&ctx, action, input).await;
+        let actor = caller.actor();
+        let (name, details) = match &result {
+            Ok(_) => ("action.completed", json!({"action": action})),
+            Err(e) => (
+                "action.failed",
+                json!({"action": action, "error": e.to_string()}),
+            ),
+        };
+        let mut write = ConnectionWrite::default();
+        write.activity.push(activity_row(
+            Some(&row.workspace_id),
+            Some(id),
+            &actor,
+            name,
+            details.clone(),
+        ));
+        write.events.push(connection_event(&row, name, details));
+        self.store().update_connection(&write, row.version).await?;
+        if let Err(ConnectorError::Unauthorized { .. }) = &result {
+            self.set_health(
+                id,
+                Health::NeedsReconnect,
+                Some("the provider rejected the credentials".into()),
+                None,
+                &actor,
+                None,
+            )
+            .await?;
+        }
+        Ok(ActionOutcome {
+            action: action.to_string(),
+            result: result.map_err(EngineError::Connector)?,
+        })
+    }
+
+    /// Marks connections whose stored config no longer satisfies their connector's current
+    /// spec as `degraded`, and clears the mark where it does again. Returns how many changed.
+    pub async fn scan_config_drift(&self) -> Result<u64> {
+        let mut changed = 0;
+        let mut after = None;
+        loop {
+            let rows = self
+                .store()
+                .list_connections(&ConnectionFilter {
+                    after: after.clone(),
+                    limit: 200,
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.id.clone());
+            for row in rows
+                .iter()
+                .filter(|r| r.lifecycle != Lifecycle::Revoked.as_str())
+            {
+                let Ok(connector) = self.connector_for(row) else {
+                    continue;
+                };
+                let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+                let secrets = self.open_secrets(&creds).await?;
+                let errors = self.validate_row(connector.as_ref(), row, &secrets);
+                if !errors.is_empty() && row.health == Health::Healthy.as_str() {
+                    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                    let reason = format!("{DRIFT_PREFIX}: {}", fields.join(", "));
+                    self.set_health(
+                        &row.id,
+                        Health::Degraded,
+                        Some(reason),
+                        None,
+                        "system",
+                        None,
+                    )
+                    .await?;
+                    changed += 1;
+                } else if errors.is_empty()
+                    && row.health == Health::Degraded.as_str()
+                    && is_drift(&row.health_reason)
+                {
+                    self.set_health(&row.id, Health::Healthy, None, None, "system", None)
+                        .await?;
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    pub async fn list_activity(
+        &self,
+        caller: &Caller,
+        connection_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Page<ActivityView>> {
+        let connection_id = match (caller, connection_id) {
+            (
+                Caller::Integration {
+                    connection_id: own, ..
+                },
+                None,
+            ) => Some(own.as_str()),
+            (_, c) => c,
+        };
+        if let Some(c) = connection_id {
+            self.load_connection(caller, c).await?;
+        }
+        let limit = crate::page_limit(limit);
+        let rows = self
+            .store()
+            .list_activity(&ActivityFilter {
+                workspace_id: caller.workspace_id().map(str::to_string),
+                connection_id: connection_id.map(str::to_string),
+                before: cursor.map(str::to_string),
+                limit: limit + 1,
+            })
+            .await?;
+        Ok(Page::from_overfetch(
+            rows.into_iter().map(ActivityView::from).collect(),
+            limit,
+            |a| a.id.clone(),
+        ))
+    }
+
+    pub async fn list_events(
+        &self,
+        caller: &Caller,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Page<EventView>> {
+        let Caller::Workspace { workspace_id, .. } = caller else {
+            return Err(EngineError::Forbidden(
+                "events are read with a workspace secret key".into(),
+            ));
+        };
+        let limit = crate::page_limit(limit);
+        let rows = self
+            .store()
+            .list_events(workspace_id, cursor, limit + 1)
+            .await?;
+        Ok(Page::from_overfetch(
+            rows.into_iter().map(EventView::from).collect(),
+            limit,
+            |e| e.id.clone(),
+        ))
+    }
+
+    /// Connection counts by lifecycle and health, plus failing connections, for operators.
+    pub async fn stats(&self, caller: &Caller) -> Result<Value> {
+        let counts = self
+            .store()
+            .connection_counts(caller.workspace_id())
+            .await?;
+        let mut by_lifecycle = serde_json::Map::new();
+        let mut by_health = serde_json::Map::new();
+        let mut total = 0;
+        for (lifecycle, health, n) in counts {
+            total += n;
+            let l = by_lifecycle
+                .get(&lifecycle)
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + n;
+            by_lifecycle.insert(lifecycle, json!(l));
+            let h = by_health.get(&health).and_then(Value::as_i64).unwrap_or(0) + n;
+            by_health.insert(health, json!(h));
+        }
+        let failing = ["failing", "needs_reconnect", "degraded"]
+            .iter()
+            .filter_map(|h| by_health.get(*h).and_then(Value::as_i64))
+            .sum::<i64>();
+        Ok(
+            json!({"connections": total, "by_lifecycle": by_lifecycle, "by_health": by_health, "failing_connections": failing}),
+        )
+    }
+}

@@ -1,0 +1,522 @@
+//! Creating, updating and deleting connections.
+
+use super::{connection_event, hints, merge_patch, OWNER_TYPE};
+use crate::auth::{
+    activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
+};
+use crate::error::{EngineError, Result};
+use crate::views::{ConnectionView, CreatedConnection};
+use crate::Engine;
+use patchbay_core::{
+    ids, now_ms, validate_connection, ConnectorSpec, FieldError, Health, Lifecycle, Secret,
+    SecretMap, ValidationInput,
+};
+use patchbay_store::{
+    ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow, GrantRow, PrincipalRow,
+    StoreError,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerInput {
+    /// The application's id for the user, team or object that owns the connection.
+    pub id: String,
+    /// Explicit scope, e.g. `{"type": "event", "id": "evt_1"}`; defaults to `{"type": "platform"}`.
+    #[serde(default = "default_scope")]
+    #[schema(value_type = Object)]
+    pub scope: Value,
+}
+
+fn default_scope() -> Value {
+    json!({"type": "platform"})
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    pub connector: String,
+    pub owner: OwnerInput,
+    pub name: Option<String>,
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub config: Value,
+    /// Secret values by field name; stored encrypted, never returned.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: BTreeMap<String, Secret>,
+    /// Enable at once (refused with 422 while validation fails); otherwise a draft.
+    #[serde(default)]
+    pub enable: bool,
+    /// Action keys the integration principal may run; all of the connector's by default.
+    pub allowed_actions: Option<Vec<String>>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchConnection {
+    pub name: Option<String>,
+    /// A JSON merge patch over the stored config (`null` removes a field).
+    #[schema(value_type = Object)]
+    pub config: Option<Value>,
+    /// New secret values (rotation); `null` removes a secret.
+    #[schema(value_type = Object)]
+    pub secrets: Option<BTreeMap<String, Option<Secret>>>,
+    pub lifecycle: Option<Lifecycle>,
+}
+
+fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if owner.id.trim().is_empty() || owner.id.len() > 200 {
+        errs.push(FieldError::new(
+            "owner.id",
+            "length",
+            "owner id must be 1 to 200 characters",
+        ));
+    }
+    match owner.scope.get("type").and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => {}
+        _ => errs.push(FieldError::new(
+            "owner.scope.type",
+            "required",
+            "scope needs a type such as platform, workspace, occasion or event",
+        )),
+    }
+    errs
+}
+
+/// Secrets must be declared by the connector: an undeclared name is a mistake, never stored.
+fn check_secret_names<'a>(
+    spec: &ConnectorSpec,
+    names: impl Iterator<Item = &'a String>,
+) -> Vec<FieldError> {
+    let known = spec.secret_fields();
+    names
+        .filter(|n| !known.contains(n))
+        .map(|n| {
+            FieldError::new(
+                format!("secrets.{n}"),
+                "unknown",
+                format!(
+                    "{} has no secret field '{n}'; known: {}",
+                    spec.key,
+                    known.join(", ")
+                ),
+            )
+        })
+        .collect()
+}
+
+fn account_of(spec: &ConnectorSpec, config: &Value) -> String {
+    spec.account_field
+        .as_deref()
+        .and_then(|f| config.get(f))
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "default".to_string())
+}
+
+impl Engine {
+    fn seal_all(
+        &self,
+        ws: &str,
+        conn_id: &str,
+        existing: &[CredentialRow],
+        secrets: &BTreeMap<String, &Secret>,
+    ) -> Result<Vec<CredentialRow>> {
+        let now = now_ms();
+        secrets
+            .iter()
+            .map(|(field, secret)| {
+                let prior = existing.iter().find(|c| &c.field == field);
+                let id =
+                    prior.map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
+                let (ciphertext, key_id) = self.vault().seal_credential(&id, field, secret)?;
+                Ok(CredentialRow {
+                    id,
+                    workspace_id: ws.to_string(),
+                    owner_type: OWNER_TYPE.into(),
+                    owner_id: conn_id.to_string(),
+                    field: field.clone(),
+                    key_id,
+                    ciphertext,
+                    hint: secret.hint(),
+                    created_at: prior.map_or(now, |c| c.created_at),
+                    updated_at: now,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_connection(
+        &self,
+        caller: &Caller,
+        req: CreateConnection,
+    ) -> Result<CreatedConnection> {
+        let workspace_id = match caller {
+            Caller::Workspace { workspace_id, .. } => workspace_id.clone(),
+            Caller::Admin => {
+                return Err(EngineError::BadRequest(
+                    "use a workspace secret key to create connections".into(),
+                ))
+            }
+            Caller::Integration { .. } => {
+                return Err(EngineError::Forbidden(
+                    "integration keys cannot create connections".into(),
+                ))
+            }
+        };
+        let connector = self.registry().get(&req.connector)?;
+        let spec = connector.spec();
+        let mut hard = check_owner(&req.owner);
+        hard.extend(check_secret_names(spec, req.secrets.keys()));
+        if !req.config.is_object() {
+            hard.push(FieldError::new(
+                "config",
+                "type",
+                "config must be a JSON object",
+            ));
+        }
+        let allowed_actions = match &req.allowed_actions {
+            None => spec.action_keys(),
+            Some(keys) => {
+                for k in keys.iter().filter(|k| spec.action(k).is_none()) {
+                    hard.push(FieldError::new(
+                        "allowed_actions",
+                        "unknown",
+                        format!(
+                            "{} has no action '{k}'; known: {}",
+                            spec.key,
+                            spec.action_keys().join(", ")
+                        ),
+                    ));
+                }
+                keys.clone()
+            }
+        };
+        if !hard.is_empty() {
+            return Err(EngineError::Validation(hard));
+        }
+        let errors = validate_connection(
+            connector.as_ref(),
+            &ValidationInput {
+                config: &req.config,
+                secrets: &req.secrets,
+                scope: &req.owner.scope,
+            },
+        );
+        if req.enable && !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        let lifecycle = if req.enable {
+            Lifecycle::Enabled
+        } else {
+            Lifecycle::Draft
+        };
+        let now = now_ms();
+        let id = ids::new_id(ids::IdKind::Connection);
+        let row = ConnectionRow {
+            id: id.clone(),
+            workspace_id: workspace_id.clone(),
+            connector: spec.key.clone(),
+            owner_id: req.owner.id.clone(),
+            owner_scope: req.owner.scope.to_string(),
+            account_id: account_of(spec, &req.config),
+            name: req.name.clone().unwrap_or_else(|| spec.name.clone()),
+            config: req.config.to_string(),
+            lifecycle: lifecycle.as_str().into(),
+            health: Health::Healthy.as_str().into(),
+            health_reason: None,
+            last_sync_at: None,
+            last_tested_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let secrets: BTreeMap<String, &Secret> =
+            req.secrets.iter().map(|(k, v)| (k.clone(), v)).collect();
+        let credentials = self.seal_all(&workspace_id, &id, &[], &secrets)?;
+        let principal_key = format!("{PRINCIPAL_KEY_PREFIX}{}", random_token());
+        let principal = PrincipalRow {
+            id: ids::new_id(ids::IdKind::Principal),
+            workspace_id: workspace_id.clone(),
+            connection_id: id.clone(),
+            subject: format!("integration:{id}"),
+            key_id: random_key_id(),
+            key_hash: hash_key(&principal_key),
+            scope: req.owner.scope.to_string(),
+            action_keys: serde_json::to_string(&allowed_actions).unwrap_or_else(|_| "[]".into()),
+            created_at: now,
+            rotated_at: None,
+            last_used_at: None,
+        };
+        let resource = format!("connection:{id}");
+        let grant = |permission: String| GrantRow {
+            id: ids::new_id(ids::IdKind::Grant),
+            workspace_id: workspace_id.clone(),
+            principal_id: principal.id.clone(),
+            connection_id: id.clone(),
+            permission,
+            resource: resource.clone(),
+            created_at: now,
+        };
+        let mut grants = vec![grant("connection:read".into())];
+        grants.extend(allowed_actions.iter().map(|a| grant(format!("action:{a}"))));
+        let actor = caller.actor();
+        let mut activity = vec![activity_row(
+            Some(&workspace_id),
+            Some(&id),
+            &actor,
+            "connection.created",
+            json!({"connector": spec.key, "lifecycle": lifecycle, "secrets": secrets.keys().collect::<Vec<_>>(),
+                   "principal": {"subject": principal.subject, "key_id": principal.key_id, "action_keys": allowed_actions}}),
+        )];
+        let mut events = vec![connection_event(&row, "connection.created", json!({}))];
+        if lifecycle == Lifecycle::Enabled {
+            activity.push(activity_row(
+                Some(&workspace_id),
+                Some(&id),
+                &actor,
+                "connection.enabled",
+                json!({"from": "draft"}),
+            ));
+            events.push(connection_event(&row, "connection.enabled", json!({})));
+        }
+        let write = ConnectionWrite {
+            connection: Some(row.clone()),
+            credentials: credentials.clone(),
+            principal: Some(principal),
+            grants,
+            activity,
+            events,
+            ..Default::default()
+        };
+        self.store()
+            .insert_connection(&write)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => EngineError::Conflict(format!(
+                    "a {} connection for owner '{}' and account '{}' already exists",
+                    row.connector, row.owner_id, row.account_id
+                )),
+                other => other.into(),
+            })?;
+        Ok(CreatedConnection {
+            connection: ConnectionView::new(&row, hints(&credentials), errors),
+            principal_key,
+        })
+    }
+
+    pub async fn patch_connection(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: PatchConnection,
+    ) -> Result<ConnectionView> {
+        if matches!(caller, Caller::Integration { .. }) {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot change connections".into(),
+            ));
+        }
+        let row = self.load_connection(caller, id).await?;
+        let connector = self.connector_for(&row)?;
+        let spec = connector.spec();
+        let current: Lifecycle = row.lifecycle.parse().map_err(EngineError::BadRequest)?;
+        if current == Lifecycle::Revoked {
+            return Err(EngineError::Conflict(
+                "the connection is revoked; revoked is terminal".into(),
+            ));
+        }
+        let target = req.lifecycle.unwrap_or(current);
+        if target != current {
+            current.transition(target)?;
+        }
+        if let Some(secrets) = &req.secrets {
+            let errs = check_secret_names(spec, secrets.keys());
+            if !errs.is_empty() {
+                return Err(EngineError::Validation(errs));
+            }
+        }
+        let mut config: Value = serde_json::from_str(&row.config).unwrap_or_else(|_| json!({}));
+        if let Some(patch) = &req.config {
+            if !patch.is_object() {
+                return Err(EngineError::Validation(vec![FieldError::new(
+                    "config",
+                    "type",
+                    "config must be a JSON object",
+                )]));
+            }
+            merge_patch(&mut config, patch);
+        }
+        let existing = self.store().list_credentials(OWNER_TYPE, id).await?;
+        let mut secrets: SecretMap = self.open_secrets(&existing).await?;
+        let mut removed = Vec::new();
+        let mut rotated: BTreeMap<String, &Secret> = BTreeMap::new();
+        for (field, value) in req.secrets.iter().flatten() {
+            match value {
+                Some(s) => {
+                    secrets.insert(field.clone(), s.clone());
+                    rotated.insert(field.clone(), s);
+                }
+                None => {
+                    secrets.remove(field);
+                    removed.push(field.clone());
+                }
+            }
+        }
+        let scope: Value = serde_json::from_str(&row.owner_scope).unwrap_or(Value::Null);
+        let errors = validate_connection(
+            connector.as_ref(),
+            &ValidationInput {
+                config: &config,
+                secrets: &secrets,
+                scope: &scope,
+            },
+        );
+        if target == Lifecycle::Enabled && !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        let actor = caller.actor();
+        let ws = row.workspace_id.clone();
+        let mut new = row.clone();
+        new.name = req.name.clone().unwrap_or(new.name);
+        new.config = config.to_string();
+        new.account_id = account_of(spec, &config);
+        new.lifecycle = target.as_str().into();
+        new.updated_at = now_ms();
+        new.version = row.version + 1;
+        // A config that satisfies the spec again ends a drift-degraded state.
+        if errors.is_empty()
+            && new.health == Health::Degraded.as_str()
+            && is_drift(&new.health_reason)
+        {
+            new.health = Health::Healthy.as_str().into();
+            new.health_reason = None;
+        }
+        let mut activity = Vec::new();
+        let mut events = Vec::new();
+        let config_changed = req.config.is_some() || req.name.is_some();
+        if config_changed {
+            let changed: Vec<&String> = req
+                .config
+                .as_ref()
+                .and_then(Value::as_object)
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            activity.push(activity_row(
+                Some(&ws),
+                Some(id),
+                &actor,
+                "connection.updated",
+                json!({"config_fields": changed, "name": req.name}),
+            ));
+            events.push(connection_event(&new, "connection.updated", json!({})));
+        }
+        if !rotated.is_empty() || !removed.is_empty() {
+            activity.push(activity_row(
+                Some(&ws),
+                Some(id),
+                &actor,
+                "connection.secrets_rotated",
+                json!({"rotated": rotated.keys().collect::<Vec<_>>(), "removed": removed}),
+            ));
+            if !config_changed {
+                events.push(connection_event(
+                    &new,
+                    "connection.updated",
+                    json!({"secrets_rotated": true}),
+                ));
+            }
+        }
+        if target != current {
+            activity.push(activity_row(
+                Some(&ws),
+                Some(id),
+                &actor,
+                &format!("connection.{target}"),
+                json!({"from": current}),
+            ));
+            events.push(connection_event(
+                &new,
+                &format!("connection.{target}"),
+                json!({"from": current}),
+            ));
+        }
+        if new.health != row.health {
+            events.push(connection_event(
+                &new,
+                "connection.health_changed",
+                json!({"from": row.health}),
+            ));
+        }
+        let mut credentials = self.seal_all(&ws, id, &existing, &rotated)?;
+        let mut revoke_principal = false;
+        if target == Lifecycle::Revoked {
+            // A revoked connection keeps its audit trail, not its secrets or a working key.
+            removed = existing.iter().map(|c| c.field.clone()).collect();
+            credentials.clear();
+            revoke_principal = true;
+        }
+        let write = ConnectionWrite {
+            connection: Some(new.clone()),
+            credentials,
+            remove_credentials: removed,
+            revoke_principal,
+            activity,
+            events,
+            ..Default::default()
+        };
+        self.store()
+            .update_connection(&write, row.version)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(msg) if msg.contains("concurrently") => EngineError::Conflict(
+                    "the connection was changed by another request; fetch it and try again".into(),
+                ),
+                StoreError::Conflict(_) => EngineError::Conflict(format!(
+                    "a {} connection for owner '{}' and account '{}' already exists",
+                    new.connector, new.owner_id, new.account_id
+                )),
+                other => other.into(),
+            })?;
+        self.view_of(&new).await
+    }
+
+    pub async fn delete_connection(&self, caller: &Caller, id: &str) -> Result<()> {
+        if matches!(caller, Caller::Integration { .. }) {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot delete connections".into(),
+            ));
+        }
+        let row = self.load_connection(caller, id).await?;
+        let activity = activity_row(
+            Some(&row.workspace_id),
+            Some(id),
+            &caller.actor(),
+            "connection.deleted",
+            json!({"connector": row.connector}),
+        );
+        let event = connection_event(&row, "connection.deleted", json!({}));
+        self.store()
+            .delete_connection(id, &activity, &event)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(crate) const DRIFT_PREFIX: &str = "config drift";
+
+pub(crate) fn is_drift(reason: &Option<String>) -> bool {
+    reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with(DRIFT_PREFIX))
+}

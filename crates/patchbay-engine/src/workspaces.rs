@@ -1,0 +1,63 @@
+//! Workspaces and their secret keys.
+
+use crate::auth::{activity_row, hash_key, random_token, WORKSPACE_KEY_PREFIX};
+use crate::error::{EngineError, Result};
+use crate::views::{CreatedWorkspace, Page, WorkspaceView};
+use crate::Engine;
+use patchbay_core::{ids, now_ms};
+use patchbay_store::{ApiKeyRow, WorkspaceRow, WorkspaceStore};
+
+impl Engine {
+    /// Creates a workspace and its first secret key; the key is returned this once.
+    pub async fn create_workspace(&self, name: &str, actor: &str) -> Result<CreatedWorkspace> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(EngineError::Validation(vec![
+                patchbay_core::FieldError::new(
+                    "name",
+                    "length",
+                    "name must be 1 to 200 characters",
+                ),
+            ]));
+        }
+        let now = now_ms();
+        let ws = WorkspaceRow {
+            id: ids::new_id(ids::IdKind::Workspace),
+            name: name.to_string(),
+            created_at: now,
+        };
+        let secret = format!("{WORKSPACE_KEY_PREFIX}{}", random_token());
+        let key = ApiKeyRow {
+            id: ids::new_id(ids::IdKind::ApiKey),
+            workspace_id: ws.id.clone(),
+            name: "default".into(),
+            prefix: secret[..12].to_string(),
+            key_hash: hash_key(&secret),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let activity = activity_row(
+            Some(&ws.id),
+            None,
+            actor,
+            "workspace.created",
+            serde_json::json!({"name": ws.name, "key_id": key.id}),
+        );
+        self.store().create_workspace(&ws, &key, &activity).await?;
+        Ok(CreatedWorkspace {
+            workspace: ws.into(),
+            secret_key: secret,
+        })
+    }
+
+    pub async fn list_workspaces(
+        &self,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<Page<WorkspaceView>> {
+        let rows = self.store().list_workspaces(cursor, limit + 1).await?;
+        let views = rows.into_iter().map(WorkspaceView::from).collect();
+        Ok(Page::from_overfetch(views, limit, |w| w.id.clone()))
+    }
+}
