@@ -78,7 +78,10 @@ pub fn base_url(ctx: &ConnectorContext) -> Result<Url, ConnectorError> {
     Ok(url)
 }
 
-pub fn required_config<'a>(ctx: &'a ConnectorContext, field: &str) -> Result<&'a str, ConnectorError> {
+pub fn required_config<'a>(
+    ctx: &'a ConnectorContext,
+    field: &str,
+) -> Result<&'a str, ConnectorError> {
     ctx.config_str(field)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ConnectorError::Config(format!("'{field}' is not set")))
@@ -112,7 +115,9 @@ pub fn verify_shared_secret(
 ) -> Result<(), ConnectorError> {
     let expected: &Secret = ctx.secret(secret_field)?;
     if expected.is_empty() {
-        return Err(ConnectorError::Config(format!("secret '{secret_field}' is empty")));
+        return Err(ConnectorError::Config(format!(
+            "secret '{secret_field}' is empty"
+        )));
     }
     let given = req.header(SHARED_SECRET_HEADER).ok_or_else(|| {
         ConnectorError::Verification(format!("missing {SHARED_SECRET_HEADER} header"))
@@ -133,7 +138,9 @@ pub fn callback_json(body: &[u8]) -> Result<Value, ConnectorError> {
     if v.is_object() {
         Ok(v)
     } else {
-        Err(ConnectorError::BadPayload("body is not a JSON object".into()))
+        Err(ConnectorError::BadPayload(
+            "body is not a JSON object".into(),
+        ))
     }
 }
 
@@ -167,7 +174,10 @@ pub fn checkpoint(since: Option<&str>, items: &[Value], field: &str) -> Option<S
     let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
     let mut best: Option<(chrono::DateTime<chrono::FixedOffset>, String)> =
         since.and_then(|s| parse(s).map(|t| (t, s.to_string())));
-    for ts in items.iter().filter_map(|i| i.get(field).and_then(Value::as_str)) {
+    for ts in items
+        .iter()
+        .filter_map(|i| i.get(field).and_then(Value::as_str))
+    {
         if let Some(t) = parse(ts) {
             if best.as_ref().is_none_or(|(b, _)| t > *b) {
                 best = Some((t, ts.to_string()));

@@ -1,5 +1,23 @@
-//! Built-in connectors and the outbound HTTP client they share.
+//! Built-in connectors (the printing partner and venue operations integrations) and the
+//! outbound HTTP client they share, which enforces the private-network policy.
 
+mod common;
 pub mod http;
+pub mod printing_partner;
+pub mod venue_ops;
 
+use std::sync::Arc;
+
+pub use common::SHARED_SECRET_HEADER;
 pub use http::{HttpClient, NetworkPolicy};
+pub use printing_partner::PrintingPartner;
+pub use venue_ops::VenueOps;
+
+/// A registry holding every built-in connector, all sharing `http`.
+pub fn builtin(http: HttpClient) -> patchbay_core::Registry {
+    let mut registry = patchbay_core::Registry::new();
+    registry
+        .register(Arc::new(PrintingPartner::new(http.clone())))
+        .register(Arc::new(VenueOps::new(http)));
+    registry
+}

@@ -1,1 +1,68 @@
-//! placeholder
+//! The HTTP edge: axum routes for the v1 API, operator endpoints (`/healthz`, `/readyz`,
+//! `/metrics`), the OpenAPI document and its `/docs` page, bearer authentication and the one
+//! JSON error shape. Handlers stay thin and call the engine.
+
+mod auth;
+mod error;
+mod extract;
+mod metrics;
+pub mod openapi;
+mod routes;
+
+pub use auth::Auth;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use patchbay_engine::Engine;
+use std::future::Future;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Default request body limit (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Server settings the binary passes in.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub body_limit: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { body_limit: DEFAULT_BODY_LIMIT }
+    }
+}
+
+/// The whole application router.
+pub fn router(engine: Engine, options: &ServerOptions) -> Router {
+    let state = AppState { engine, metrics: Arc::new(Metrics::default()) };
+    Router::new()
+        .merge(routes::ops::router())
+        .merge(routes::admin::router())
+        .merge(routes::connectors::router())
+        .merge(routes::connections::router())
+        .merge(routes::activity::router())
+        .merge(routes::docs::router())
+        .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

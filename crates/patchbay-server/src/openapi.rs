@@ -1,0 +1,35 @@
+//! The OpenAPI document, collected from the handlers' annotations.
+
+use crate::routes::{activity, admin, connections, connectors, ops};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "patchbay", description = "Self-hostable integrations hub. Authenticate with `Authorization: Bearer KEY` (admin key, workspace secret key or integration principal key). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`."),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        admin::create_workspace, admin::list_workspaces, admin::list_connections, admin::stats, admin::activity,
+        connectors::list, connectors::show,
+        connections::create, connections::list, connections::show, connections::update, connections::remove,
+        connections::test, connections::principal, connections::rotate_principal, connections::run_action,
+        activity::activity, activity::events,
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}

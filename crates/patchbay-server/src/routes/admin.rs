@@ -1,0 +1,80 @@
+//! Operator routes: workspaces, every connection, stats and activity across workspaces.
+
+use crate::auth::{AdminAuth, Auth};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::PageQuery;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use patchbay_engine::connections::ListConnections;
+use patchbay_engine::views::{ActivityView, ConnectionView, CreatedWorkspace, Page, WorkspaceView};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/workspaces", get(list_workspaces).post(create_workspace))
+        .route("/v1/admin/connections", get(list_connections))
+        .route("/v1/admin/stats", get(stats))
+        .route("/v1/admin/activity", get(activity))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    pub name: String,
+}
+
+/// Creates a workspace; its secret key is in the answer and nowhere else.
+#[utoipa::path(post, path = "/v1/admin/workspaces", tag = "admin", request_body = CreateWorkspace,
+    responses((status = 201, body = CreatedWorkspace), (status = 401), (status = 403)), security(("bearer" = [])))]
+pub async fn create_workspace(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiJson(body): ApiJson<CreateWorkspace>,
+) -> ApiResult<(StatusCode, Json<CreatedWorkspace>)> {
+    let created = state.engine.create_workspace(&body.name, "admin").await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/v1/admin/workspaces", tag = "admin", params(PageQuery),
+    responses((status = 200, body = Page<WorkspaceView>)), security(("bearer" = [])))]
+pub async fn list_workspaces(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<WorkspaceView>>> {
+    let limit = patchbay_engine::page_limit(q.limit);
+    Ok(Json(state.engine.list_workspaces(q.cursor.as_deref(), limit).await?))
+}
+
+/// Connections of every workspace.
+#[utoipa::path(get, path = "/v1/admin/connections", tag = "admin", params(ListConnections),
+    responses((status = 200, body = Page<ConnectionView>)), security(("bearer" = [])))]
+pub async fn list_connections(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiQuery(q): ApiQuery<ListConnections>,
+) -> ApiResult<Json<Page<ConnectionView>>> {
+    Ok(Json(state.engine.list_connections(&patchbay_engine::Caller::Admin, &q).await?))
+}
+
+/// Connection counts by lifecycle and health, and how many are failing.
+#[utoipa::path(get, path = "/v1/admin/stats", tag = "admin", responses((status = 200)), security(("bearer" = [])))]
+pub async fn stats(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(state.engine.stats(&caller).await?))
+}
+
+#[utoipa::path(get, path = "/v1/admin/activity", tag = "admin", params(PageQuery),
+    responses((status = 200, body = Page<ActivityView>)), security(("bearer" = [])))]
+pub async fn activity(
+    State(state): State<AppState>,
+    _admin: AdminAuth,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<ActivityView>>> {
+    Ok(Json(
+        state.engine.list_activity(&patchbay_engine::Caller::Admin, None, q.cursor.as_deref(), q.limit).await?,
+    ))
+}

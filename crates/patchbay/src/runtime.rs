@@ -1,0 +1,199 @@
+//! Starting patchbay: configuration, logging, keys, the engine, and the server loop.
+
+use crate::config::{self, Config, Layer};
+use patchbay_core::Secret;
+use patchbay_engine::{Engine, Vault};
+use patchbay_store::Store;
+use patchbay_vault::MasterKey;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub type AnyResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Resolves the configuration layers and starts logging; prints warnings once logging is up.
+pub fn load_config(config_path: &Option<PathBuf>, flags: Layer, dev: bool) -> Result<Config, String> {
+    let file = match config_path {
+        Some(p) => Some(config::file_layer(p)?),
+        None if Path::new("patchbay.toml").exists() => Some(config::file_layer(Path::new("patchbay.toml"))?),
+        None => None,
+    };
+    let (env, warnings) = config::env_layer(std::env::vars())?;
+    let cfg = config::resolve(file, env, flags, dev)?;
+    init_logging(&cfg);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(cfg)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.json_logs {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+const NO_MASTER_KEY: &str = "no master key configured. Set PATCHBAY_MASTER_KEY to a base64-encoded 32-byte key \
+(generate one with `patchbay keys generate` or `openssl rand -base64 32`), or set master_key_file in \
+patchbay.toml / PATCHBAY_MASTER_KEY_FILE. For a local trial, `patchbay serve --dev` creates one.";
+
+/// Writes `contents` to a new file readable only by its owner.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Dev mode: creates the data directory and the key files it needs.
+fn prepare_dev(cfg: &Config) -> AnyResult<Option<String>> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let mut new_admin = None;
+    if std::env::var("PATCHBAY_MASTER_KEY").is_err() {
+        if let Some(p) = &cfg.master_key_file {
+            if !p.exists() {
+                write_private(p, &MasterKey::generate_base64())?;
+            }
+        }
+    }
+    if std::env::var("PATCHBAY_ADMIN_KEY").is_err() {
+        if let Some(p) = &cfg.admin_key_file {
+            if !p.exists() {
+                let key = format!("pbadmin_{}", patchbay_engine::auth::random_token());
+                write_private(p, &key)?;
+                new_admin = Some(key);
+            }
+        }
+    }
+    Ok(new_admin)
+}
+
+fn master_key(cfg: &Config) -> AnyResult<MasterKey> {
+    if let Ok(text) = std::env::var("PATCHBAY_MASTER_KEY") {
+        return Ok(MasterKey::from_base64(&text)?);
+    }
+    match &cfg.master_key_file {
+        Some(p) => Ok(MasterKey::from_file(p)?),
+        None => Err(NO_MASTER_KEY.into()),
+    }
+}
+
+fn admin_key(cfg: &Config) -> AnyResult<Option<Secret>> {
+    if let Ok(text) = std::env::var("PATCHBAY_ADMIN_KEY") {
+        if text.trim().len() < 16 {
+            return Err("PATCHBAY_ADMIN_KEY must be at least 16 characters".into());
+        }
+        return Ok(Some(Secret::new(text.trim())));
+    }
+    match &cfg.admin_key_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read admin key file {}: {e}", p.display()))?;
+            Ok(Some(Secret::new(text.trim())))
+        }
+        None => Ok(None),
+    }
+}
+
+pub async fn open_store(cfg: &Config) -> AnyResult<Store> {
+    if cfg.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir).ok();
+    }
+    let store = Store::connect(&cfg.database_url).await.map_err(|e| {
+        format!("cannot open database {}: {e}", patchbay_store::redact_url(&cfg.database_url))
+    })?;
+    Ok(store)
+}
+
+pub fn registry(cfg: &Config) -> AnyResult<patchbay_core::Registry> {
+    let policy = patchbay_connectors::NetworkPolicy::parse(&cfg.allow_private_networks)?;
+    let http = patchbay_connectors::HttpClient::new(policy, Duration::from_secs(cfg.http_timeout_seconds));
+    Ok(patchbay_connectors::builtin(http))
+}
+
+/// Opens store and vault and builds the engine.
+pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
+    let master = master_key(cfg)?;
+    let admin = admin_key(cfg)?;
+    let store = open_store(cfg).await?;
+    let vault = Vault::load(store.clone(), master)
+        .await
+        .map_err(|e| format!("cannot load the keyring (is this the master key the data was created with?): {e}"))?;
+    Ok(Engine::new(store, vault, registry(cfg)?, admin.as_ref()))
+}
+
+pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
+    let new_admin = if dev { prepare_dev(&cfg)? } else { None };
+    let engine = engine(&cfg).await?;
+    let drifted = engine.scan_config_drift().await?;
+    if drifted > 0 {
+        tracing::warn!(connections = drifted, "connections changed health after the config drift check");
+    }
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let refresher = engine.vault().spawn_refresher(Duration::from_secs(cfg.keyring_refresh_seconds), cancel_rx);
+    let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let addr = listener.local_addr()?;
+    if dev {
+        print_dev_banner(&cfg, addr, new_admin.as_deref());
+    }
+    if !no_worker {
+        tracing::debug!("no background jobs are defined yet; workers idle");
+    }
+    tracing::info!(%addr, backend = ?engine.store().kind(), "patchbay listening");
+    let app = patchbay_server::router(engine.clone(), &patchbay_server::ServerOptions { body_limit: cfg.body_limit_bytes });
+    patchbay_server::serve(listener, app, shutdown_signal()).await?;
+    let _ = cancel_tx.send(true);
+    let _ = refresher.await;
+    engine.store().close().await;
+    tracing::info!("patchbay stopped");
+    Ok(())
+}
+
+fn print_dev_banner(cfg: &Config, addr: std::net::SocketAddr, new_admin: Option<&str>) {
+    let admin_file = cfg.admin_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let admin = match (new_admin, std::env::var("PATCHBAY_ADMIN_KEY").is_ok()) {
+        (Some(k), _) => k.to_string(),
+        (None, true) => "(from PATCHBAY_ADMIN_KEY)".to_string(),
+        (None, false) => std::fs::read_to_string(&admin_file).map(|s| s.trim().to_string()).unwrap_or_default(),
+    };
+    println!(
+        "\n==> patchbay is running in DEV MODE. THIS IS NOT A PRODUCTION SETUP.\n\
+         \x20   The master key and the admin key are plain files in {dir}; anyone who can read\n\
+         \x20   them can read every stored secret. Use PATCHBAY_MASTER_KEY and PATCHBAY_ADMIN_KEY\n\
+         \x20   from a secret store in production.\n\n\
+         \x20   Admin key: {admin}\n\
+         \x20   API:       http://{addr}\n\
+         \x20   Docs:      http://{addr}/docs\n",
+        dir = cfg.data_dir.display(),
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
