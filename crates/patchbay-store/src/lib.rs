@@ -8,6 +8,7 @@ mod connections;
 mod migrate;
 mod rows;
 mod vault_keys;
+pub mod testing;
 mod workspaces;
 
 pub use activity::{ActivityFilter, ActivityStore, EventStore};
