@@ -306,7 +306,7 @@ mod tests {
         );
         assert_eq!(retry_after(&h, now), Some(60));
         let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-reset", HeaderValue::from_static("1445412510"));
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("1445412450"));
         assert_eq!(retry_after(&h, now), Some(30));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("12"));
         assert_eq!(retry_after(&h, now), Some(12));

@@ -19,7 +19,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -36,7 +42,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     fn internal(cause: &dyn std::error::Error) -> Self {
@@ -48,7 +58,11 @@ impl ApiError {
             source = s.source();
         }
         tracing::error!(error = %chain, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 }
 
@@ -57,15 +71,22 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::NotFound(what) => ApiError::not_found(what),
             EngineError::UnknownConnector(u) => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_connector", u.to_string()).with_details(json!({"known": u.known}))
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_connector", u.to_string())
+                    .with_details(json!({"known": u.known}))
             }
             EngineError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            EngineError::InvalidTransition(t) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
-                .with_details(json!({"from": t.from, "to": t.to, "allowed": t.from.next_states()})),
-            EngineError::Validation(errors) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "validation failed")
-                    .with_details(json!({"fields": errors}))
+            EngineError::InvalidTransition(t) => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", t.to_string())
+                    .with_details(
+                        json!({"from": t.from, "to": t.to, "allowed": t.from.next_states()}),
+                    )
             }
+            EngineError::Validation(errors) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "validation failed",
+            )
+            .with_details(json!({"fields": errors})),
             EngineError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
             EngineError::Forbidden(m) => ApiError::forbidden(m),
             EngineError::Unsupported(m) => ApiError::new(StatusCode::NOT_FOUND, "unsupported", m),
@@ -80,27 +101,48 @@ impl From<EngineError> for ApiError {
 fn from_connector(e: ConnectorError) -> ApiError {
     let message = e.to_string();
     match e {
-        ConnectorError::InvalidInput(fields) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message).with_details(json!({"fields": fields}))
-        }
+        ConnectorError::InvalidInput(fields) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+        .with_details(json!({"fields": fields})),
         ConnectorError::Unsupported { .. } | ConnectorError::Unknown { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "unsupported", message)
         }
-        ConnectorError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "provider_not_found", message),
+        ConnectorError::NotFound(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "provider_not_found", message)
+        }
         ConnectorError::RateLimited { retry_after_secs } => {
-            let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "provider_rate_limited", message);
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "provider_rate_limited",
+                message,
+            );
             err.retry_after = retry_after_secs;
             err
         }
-        ConnectorError::Provider { status: 409, .. } => ApiError::new(StatusCode::CONFLICT, "provider_conflict", message),
-        ConnectorError::Provider { status, .. } if (400..500).contains(&status) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "provider_rejected", message)
+        ConnectorError::Provider { status: 409, .. } => {
+            ApiError::new(StatusCode::CONFLICT, "provider_conflict", message)
         }
-        ConnectorError::Config(_) | ConnectorError::Verification(_) | ConnectorError::BadPayload(_) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "provider_rejected", message)
+        ConnectorError::Provider { status, .. } if (400..500).contains(&status) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "provider_rejected",
+            message,
+        ),
+        ConnectorError::Config(_)
+        | ConnectorError::Verification(_)
+        | ConnectorError::BadPayload(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "provider_rejected",
+            message,
+        ),
+        ConnectorError::Unauthorized { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "provider_unauthorized", message)
         }
-        ConnectorError::Unauthorized { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "provider_unauthorized", message),
-        ConnectorError::Provider { .. } | ConnectorError::BadResponse(_) | ConnectorError::Network(_) => {
+        ConnectorError::Provider { .. }
+        | ConnectorError::BadResponse(_)
+        | ConnectorError::Network(_) => {
             ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
         }
     }
@@ -114,7 +156,8 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -37,13 +37,18 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { body_limit: DEFAULT_BODY_LIMIT }
+        ServerOptions {
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
     }
 }
 
 /// The whole application router.
 pub fn router(engine: Engine, options: &ServerOptions) -> Router {
-    let state = AppState { engine, metrics: Arc::new(Metrics::default()) };
+    let state = AppState {
+        engine,
+        metrics: Arc::new(Metrics::default()),
+    };
     Router::new()
         .merge(routes::ops::router())
         .merge(routes::admin::router())
@@ -52,7 +57,10 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         .merge(routes::activity::router())
         .merge(routes::docs::router())
         .fallback(routes::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(options.body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -64,5 +72,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -48,7 +48,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str("# HELP patchbay_up Whether the server is up.\n# TYPE patchbay_up gauge\npatchbay_up 1\n");
-        out.push_str("# HELP patchbay_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP patchbay_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE patchbay_http_requests_total counter\n");
         for ((method, route, status), n) in self.requests.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "patchbay_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
@@ -59,9 +61,21 @@ impl Metrics {
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(out, "patchbay_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {}", h.buckets[i]);
             }
-            let _ = writeln!(out, "patchbay_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "patchbay_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "patchbay_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "patchbay_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "patchbay_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "patchbay_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
         }
         out
     }
@@ -75,6 +89,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
-    state.metrics.observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     resp
 }

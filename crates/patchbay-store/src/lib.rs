@@ -7,8 +7,8 @@ mod activity;
 mod connections;
 mod migrate;
 mod rows;
-mod vault_keys;
 pub mod testing;
+mod vault_keys;
 mod workspaces;
 
 pub use activity::{ActivityFilter, ActivityStore, EventStore};

@@ -24,7 +24,8 @@ pub struct TestDatabase {
 }
 
 pub fn postgres_url() -> String {
-    std::env::var("PATCHBAY_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_string())
+    std::env::var("PATCHBAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_string())
 }
 
 /// A unique, empty test database description (nothing is created yet).
@@ -60,7 +61,9 @@ impl TestDatabase {
     /// Creates the database (and schema), migrates it and opens a store.
     pub async fn open(&self) -> Result<Store> {
         let store = match (&self.backend, &self.postgres_schema) {
-            (TestBackend::Postgres, Some(schema)) => Store::open_postgres_schema(&postgres_url(), schema).await?,
+            (TestBackend::Postgres, Some(schema)) => {
+                Store::open_postgres_schema(&postgres_url(), schema).await?
+            }
             _ => Store::open(&self.url).await?,
         };
         store.migrate().await?;

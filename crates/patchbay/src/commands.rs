@@ -16,7 +16,10 @@ pub async fn migrate(cfg: Config) -> AnyResult {
     let store = patchbay_store::Store::open(&cfg.database_url).await?;
     let applied = store.migrate().await?;
     if applied.is_empty() {
-        println!("database is up to date (version {})", patchbay_store::Store::latest_migration());
+        println!(
+            "database is up to date (version {})",
+            patchbay_store::Store::latest_migration()
+        );
     } else {
         println!("applied migrations: {applied:?}");
     }
@@ -25,7 +28,10 @@ pub async fn migrate(cfg: Config) -> AnyResult {
 
 pub async fn workspace_create(cfg: Config, name: &str) -> AnyResult {
     let engine = runtime::engine(&cfg).await?;
-    let created = engine.create_workspace(name, "cli").await.map_err(|e| e.to_string())?;
+    let created = engine
+        .create_workspace(name, "cli")
+        .await
+        .map_err(|e| e.to_string())?;
     println!("workspace:  {}", created.workspace.id);
     println!("name:       {}", created.workspace.name);
     println!("secret key: {}", created.secret_key);
@@ -40,7 +46,12 @@ pub async fn workspace_list(cfg: Config) -> AnyResult {
     loop {
         let rows = store.list_workspaces(after.as_deref(), 200).await?;
         for w in &rows {
-            println!("{:<40} {:<24} {}", w.id, patchbay_core::ms_to_rfc3339(w.created_at), w.name);
+            println!(
+                "{:<40} {:<24} {}",
+                w.id,
+                patchbay_core::ms_to_rfc3339(w.created_at),
+                w.name
+            );
         }
         match rows.last() {
             Some(last) if rows.len() == 200 => after = Some(last.id.clone()),
@@ -77,8 +88,17 @@ pub fn connectors_list(cfg: Config) -> AnyResult {
     println!("{:<20} {:<24} {:<10} CAPABILITIES", "KEY", "NAME", "AUTH");
     for spec in registry.specs() {
         let caps: Vec<&str> = spec.capabilities.iter().map(|c| c.as_str()).collect();
-        let auth = serde_json::to_value(spec.auth).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        println!("{:<20} {:<24} {:<10} {}", spec.key, spec.name, auth, caps.join(","));
+        let auth = serde_json::to_value(spec.auth)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{:<20} {:<24} {:<10} {}",
+            spec.key,
+            spec.name,
+            auth,
+            caps.join(",")
+        );
     }
     Ok(())
 }

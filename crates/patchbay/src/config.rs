@@ -38,8 +38,19 @@ impl Layer {
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
         }
-        take!(bind, database_url, data_dir, master_key_file, admin_key_file, log_format, log_level,
-              body_limit_bytes, allow_private_networks, http_timeout_seconds, keyring_refresh_seconds);
+        take!(
+            bind,
+            database_url,
+            data_dir,
+            master_key_file,
+            admin_key_file,
+            log_format,
+            log_level,
+            body_limit_bytes,
+            allow_private_networks,
+            http_timeout_seconds,
+            keyring_refresh_seconds
+        );
     }
 }
 
@@ -94,12 +105,19 @@ fn defaults() -> Layer {
 }
 
 /// Reads `PATCHBAY_*` variables into a layer; returns warnings for unknown ones.
-pub fn env_layer(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer, Vec<String>), String> {
+pub fn env_layer(
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(Layer, Vec<String>), String> {
     let mut layer = Layer::default();
     let mut warnings = Vec::new();
     for (name, value) in vars {
-        let Some(field) = name.strip_prefix("PATCHBAY_") else { continue };
-        let parse_num = |v: &str| v.parse().map_err(|_| format!("{name} must be a whole number, got '{v}'"));
+        let Some(field) = name.strip_prefix("PATCHBAY_") else {
+            continue;
+        };
+        let parse_num = |v: &str| {
+            v.parse()
+                .map_err(|_| format!("{name} must be a whole number, got '{v}'"))
+        };
         match field {
             "BIND" => layer.bind = Some(value),
             "DATABASE_URL" => layer.database_url = Some(value),
@@ -111,11 +129,18 @@ pub fn env_layer(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer,
             "BODY_LIMIT_BYTES" => layer.body_limit_bytes = Some(parse_num(&value)?),
             "ALLOW_PRIVATE_NETWORKS" => layer.allow_private_networks = Some(value),
             "HTTP_TIMEOUT_SECONDS" => layer.http_timeout_seconds = Some(parse_num(&value)? as u64),
-            "KEYRING_REFRESH_SECONDS" => layer.keyring_refresh_seconds = Some(parse_num(&value)? as u64),
+            "KEYRING_REFRESH_SECONDS" => {
+                layer.keyring_refresh_seconds = Some(parse_num(&value)? as u64)
+            }
             f if ENV_OTHER.contains(&f) => {}
             _ => warnings.push(format!(
                 "unknown environment variable {name} is ignored (known: {})",
-                ENV_FIELDS.iter().chain(ENV_OTHER).map(|f| format!("PATCHBAY_{f}")).collect::<Vec<_>>().join(", ")
+                ENV_FIELDS
+                    .iter()
+                    .chain(ENV_OTHER)
+                    .map(|f| format!("PATCHBAY_{f}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -123,7 +148,8 @@ pub fn env_layer(vars: impl Iterator<Item = (String, String)>) -> Result<(Layer,
 }
 
 pub fn file_layer(path: &Path) -> Result<Layer, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
 }
 
@@ -144,7 +170,10 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}?mode=rwc", data_dir.join("patchbay.db").display()));
-    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres:")
+        || database_url.starts_with("postgresql:"))
+    {
         return Err(format!(
             "database_url must start with sqlite: or postgres: (got '{}')",
             patchbay_store::redact_url(&database_url)
@@ -160,7 +189,8 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         return Err("body_limit_bytes must be greater than 0".into());
     }
     let allow = l.allow_private_networks.clone().unwrap_or_default();
-    patchbay_connectors::NetworkPolicy::parse(&allow).map_err(|e| format!("allow_private_networks: {e}"))?;
+    patchbay_connectors::NetworkPolicy::parse(&allow)
+        .map_err(|e| format!("allow_private_networks: {e}"))?;
     let http_timeout_seconds = l.http_timeout_seconds.unwrap_or(30);
     if http_timeout_seconds == 0 {
         return Err("http_timeout_seconds must be greater than 0".into());
@@ -231,16 +261,31 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
     fn layers_apply_in_order() {
-        let file: Layer = toml::from_str("bind = \"127.0.0.1:9000\"\nlog_format = \"json\"\nhttp_timeout_seconds = 5").unwrap();
-        let (env, warnings) = env_layer(env(&[("PATCHBAY_BIND", "127.0.0.1:9100"), ("PATCHBAY_NOPE", "1"), ("HOME", "/")])).unwrap();
+        let file: Layer = toml::from_str(
+            "bind = \"127.0.0.1:9000\"\nlog_format = \"json\"\nhttp_timeout_seconds = 5",
+        )
+        .unwrap();
+        let (env, warnings) = env_layer(env(&[
+            ("PATCHBAY_BIND", "127.0.0.1:9100"),
+            ("PATCHBAY_NOPE", "1"),
+            ("HOME", "/"),
+        ]))
+        .unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("PATCHBAY_NOPE"));
-        let flags = Layer { bind: Some("127.0.0.1:9200".into()), ..Layer::default() };
+        let flags = Layer {
+            bind: Some("127.0.0.1:9200".into()),
+            ..Layer::default()
+        };
         let c = resolve(Some(file.clone()), env.clone(), Layer::default(), false).unwrap();
         assert_eq!(c.bind.port(), 9100, "env beats file");
         assert!(c.json_logs, "file beats defaults");
@@ -253,11 +298,30 @@ mod tests {
     #[test]
     fn invalid_values_are_explained() {
         let bad = |l: Layer| resolve(None, l, Layer::default(), false).unwrap_err();
-        assert!(bad(Layer { bind: Some("nope".into()), ..Layer::default() }).contains("bind"));
-        assert!(bad(Layer { database_url: Some("mysql://x".into()), ..Layer::default() }).contains("sqlite: or postgres:"));
-        assert!(bad(Layer { log_format: Some("xml".into()), ..Layer::default() }).contains("text or json"));
-        assert!(bad(Layer { allow_private_networks: Some("maybe".into()), ..Layer::default() }).contains("allow_private_networks"));
-        assert!(toml::from_str::<Layer>("bnd = 1").unwrap_err().to_string().contains("bnd"));
+        assert!(bad(Layer {
+            bind: Some("nope".into()),
+            ..Layer::default()
+        })
+        .contains("bind"));
+        assert!(bad(Layer {
+            database_url: Some("mysql://x".into()),
+            ..Layer::default()
+        })
+        .contains("sqlite: or postgres:"));
+        assert!(bad(Layer {
+            log_format: Some("xml".into()),
+            ..Layer::default()
+        })
+        .contains("text or json"));
+        assert!(bad(Layer {
+            allow_private_networks: Some("maybe".into()),
+            ..Layer::default()
+        })
+        .contains("allow_private_networks"));
+        assert!(toml::from_str::<Layer>("bnd = 1")
+            .unwrap_err()
+            .to_string()
+            .contains("bnd"));
         assert!(env_layer(env(&[("PATCHBAY_BODY_LIMIT_BYTES", "lots")])).is_err());
     }
 

@@ -105,11 +105,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Commands that need no configuration.
     match &cli.command {
-        Command::Config { command: ConfigCommand::Default } => {
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => {
             print!("{}", config::DEFAULT_TOML);
             return ExitCode::SUCCESS;
         }
-        Command::Keys { command: KeyCommand::Generate } => {
+        Command::Keys {
+            command: KeyCommand::Generate,
+        } => {
             println!("{}", patchbay_vault::MasterKey::generate_base64());
             return ExitCode::SUCCESS;
         }
@@ -119,21 +123,27 @@ fn main() -> ExitCode {
         Command::Serve { bind, .. } => bind.clone(),
         _ => None,
     };
-    let cfg = match runtime::load_config(&cli.config, config::Layer {
-        bind,
-        database_url: cli.database_url.clone(),
-        data_dir: cli.data_dir.clone(),
-        log_format: cli.log_format.clone(),
-        ..config::Layer::default()
-    }, cli.dev)
-    {
+    let cfg = match runtime::load_config(
+        &cli.config,
+        config::Layer {
+            bind,
+            database_url: cli.database_url.clone(),
+            data_dir: cli.data_dir.clone(),
+            log_format: cli.log_format.clone(),
+            ..config::Layer::default()
+        },
+        cli.dev,
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("patchbay: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("patchbay: cannot start the async runtime: {e}");
@@ -145,11 +155,22 @@ fn main() -> ExitCode {
             Command::Serve { no_worker, .. } => runtime::serve(cfg, cli.dev, no_worker).await,
             Command::Worker => commands::worker(cfg).await,
             Command::Migrate => commands::migrate(cfg).await,
-            Command::Workspaces { command: WorkspaceCommand::Create { name } } => commands::workspace_create(cfg, &name).await,
-            Command::Workspaces { command: WorkspaceCommand::List } => commands::workspace_list(cfg).await,
-            Command::Keys { command: KeyCommand::Rotate { settle_seconds } } => commands::keys_rotate(cfg, settle_seconds).await,
-            Command::Connectors { command: ConnectorCommand::List } => commands::connectors_list(cfg),
-            Command::Keys { command: KeyCommand::Generate } | Command::Config { .. } => Ok(()),
+            Command::Workspaces {
+                command: WorkspaceCommand::Create { name },
+            } => commands::workspace_create(cfg, &name).await,
+            Command::Workspaces {
+                command: WorkspaceCommand::List,
+            } => commands::workspace_list(cfg).await,
+            Command::Keys {
+                command: KeyCommand::Rotate { settle_seconds },
+            } => commands::keys_rotate(cfg, settle_seconds).await,
+            Command::Connectors {
+                command: ConnectorCommand::List,
+            } => commands::connectors_list(cfg),
+            Command::Keys {
+                command: KeyCommand::Generate,
+            }
+            | Command::Config { .. } => Ok(()),
         }
     });
     match result {

@@ -11,10 +11,16 @@ use std::time::Duration;
 pub type AnyResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Resolves the configuration layers and starts logging; prints warnings once logging is up.
-pub fn load_config(config_path: &Option<PathBuf>, flags: Layer, dev: bool) -> Result<Config, String> {
+pub fn load_config(
+    config_path: &Option<PathBuf>,
+    flags: Layer,
+    dev: bool,
+) -> Result<Config, String> {
     let file = match config_path {
         Some(p) => Some(config::file_layer(p)?),
-        None if Path::new("patchbay.toml").exists() => Some(config::file_layer(Path::new("patchbay.toml"))?),
+        None if Path::new("patchbay.toml").exists() => {
+            Some(config::file_layer(Path::new("patchbay.toml"))?)
+        }
         None => None,
     };
     let (env, warnings) = config::env_layer(std::env::vars())?;
@@ -29,7 +35,9 @@ pub fn load_config(config_path: &Option<PathBuf>, flags: Layer, dev: bool) -> Re
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.json_logs {
         builder.json().init();
     } else {
@@ -96,7 +104,8 @@ fn admin_key(cfg: &Config) -> AnyResult<Option<Secret>> {
     }
     match &cfg.admin_key_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read admin key file {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read admin key file {}: {e}", p.display()))?;
             Ok(Some(Secret::new(text.trim())))
         }
         None => Ok(None),
@@ -108,14 +117,18 @@ pub async fn open_store(cfg: &Config) -> AnyResult<Store> {
         std::fs::create_dir_all(&cfg.data_dir).ok();
     }
     let store = Store::connect(&cfg.database_url).await.map_err(|e| {
-        format!("cannot open database {}: {e}", patchbay_store::redact_url(&cfg.database_url))
+        format!(
+            "cannot open database {}: {e}",
+            patchbay_store::redact_url(&cfg.database_url)
+        )
     })?;
     Ok(store)
 }
 
 pub fn registry(cfg: &Config) -> AnyResult<patchbay_core::Registry> {
     let policy = patchbay_connectors::NetworkPolicy::parse(&cfg.allow_private_networks)?;
-    let http = patchbay_connectors::HttpClient::new(policy, Duration::from_secs(cfg.http_timeout_seconds));
+    let http =
+        patchbay_connectors::HttpClient::new(policy, Duration::from_secs(cfg.http_timeout_seconds));
     Ok(patchbay_connectors::builtin(http))
 }
 
@@ -124,9 +137,9 @@ pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
     let master = master_key(cfg)?;
     let admin = admin_key(cfg)?;
     let store = open_store(cfg).await?;
-    let vault = Vault::load(store.clone(), master)
-        .await
-        .map_err(|e| format!("cannot load the keyring (is this the master key the data was created with?): {e}"))?;
+    let vault = Vault::load(store.clone(), master).await.map_err(|e| {
+        format!("cannot load the keyring (is this the master key the data was created with?): {e}")
+    })?;
     Ok(Engine::new(store, vault, registry(cfg)?, admin.as_ref()))
 }
 
@@ -135,11 +148,18 @@ pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     let engine = engine(&cfg).await?;
     let drifted = engine.scan_config_drift().await?;
     if drifted > 0 {
-        tracing::warn!(connections = drifted, "connections changed health after the config drift check");
+        tracing::warn!(
+            connections = drifted,
+            "connections changed health after the config drift check"
+        );
     }
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let refresher = engine.vault().spawn_refresher(Duration::from_secs(cfg.keyring_refresh_seconds), cancel_rx);
-    let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let refresher = engine
+        .vault()
+        .spawn_refresher(Duration::from_secs(cfg.keyring_refresh_seconds), cancel_rx);
+    let listener = tokio::net::TcpListener::bind(cfg.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
     let addr = listener.local_addr()?;
     if dev {
         print_dev_banner(&cfg, addr, new_admin.as_deref());
@@ -148,7 +168,12 @@ pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
         tracing::debug!("no background jobs are defined yet; workers idle");
     }
     tracing::info!(%addr, backend = ?engine.store().kind(), "patchbay listening");
-    let app = patchbay_server::router(engine.clone(), &patchbay_server::ServerOptions { body_limit: cfg.body_limit_bytes });
+    let app = patchbay_server::router(
+        engine.clone(),
+        &patchbay_server::ServerOptions {
+            body_limit: cfg.body_limit_bytes,
+        },
+    );
     patchbay_server::serve(listener, app, shutdown_signal()).await?;
     let _ = cancel_tx.send(true);
     let _ = refresher.await;
@@ -158,11 +183,17 @@ pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
 }
 
 fn print_dev_banner(cfg: &Config, addr: std::net::SocketAddr, new_admin: Option<&str>) {
-    let admin_file = cfg.admin_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let admin_file = cfg
+        .admin_key_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let admin = match (new_admin, std::env::var("PATCHBAY_ADMIN_KEY").is_ok()) {
         (Some(k), _) => k.to_string(),
         (None, true) => "(from PATCHBAY_ADMIN_KEY)".to_string(),
-        (None, false) => std::fs::read_to_string(&admin_file).map(|s| s.trim().to_string()).unwrap_or_default(),
+        (None, false) => std::fs::read_to_string(&admin_file)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
     };
     println!(
         "\n==> patchbay is running in DEV MODE. THIS IS NOT A PRODUCTION SETUP.\n\

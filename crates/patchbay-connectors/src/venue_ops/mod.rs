@@ -75,11 +75,10 @@ impl VenueOps {
             })
         };
         let (occupied, capacity) = (count("occupied")?, count("capacity")?);
-        let percent = if capacity == 0 {
-            0
-        } else {
-            occupied * 100 / capacity
-        };
+        let percent = occupied
+            .saturating_mul(100)
+            .checked_div(capacity)
+            .unwrap_or(0);
         let threshold = ctx
             .config
             .get("capacity_alert_percent")

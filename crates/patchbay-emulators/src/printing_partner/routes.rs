@@ -14,7 +14,16 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 type App = State<Arc<Shop>>;
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, ApiError>;
+
+/// An error answer in the partner's format.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(error_body(self.0, &self.1))).into_response()
+    }
+}
 
 pub fn error_body(status: StatusCode, message: &str) -> Value {
     let kind = match status.as_u16() {
@@ -26,11 +35,11 @@ pub fn error_body(status: StatusCode, message: &str) -> Value {
     json!({"error": {"type": kind, "message": message}})
 }
 
-fn error(status: StatusCode, message: impl AsRef<str>) -> Response {
-    (status, Json(error_body(status, message.as_ref()))).into_response()
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, message.into())
 }
 
-fn not_found(what: &str, id: &str) -> Response {
+fn not_found(what: &str, id: &str) -> ApiError {
     error(StatusCode::NOT_FOUND, format!("No such {what}: '{id}'"))
 }
 
@@ -58,12 +67,12 @@ async fn authenticate(State(shop): App, req: Request, next: Next) -> Response {
         .map(|v| v.as_bytes());
     match given {
         Some(g) if g == expected.as_bytes() => next.run(req).await,
-        Some(_) => error(StatusCode::UNAUTHORIZED, "Invalid API key provided"),
-        None => error(StatusCode::UNAUTHORIZED, "No API key provided"),
+        Some(_) => error(StatusCode::UNAUTHORIZED, "Invalid API key provided").into_response(),
+        None => error(StatusCode::UNAUTHORIZED, "No API key provided").into_response(),
     }
 }
 
-fn check_shop(shop: &Shop, shop_id: &str) -> Result<(), Response> {
+fn check_shop(shop: &Shop, shop_id: &str) -> Result<(), ApiError> {
     if shop_id == shop.config.shop_id {
         Ok(())
     } else {

@@ -15,7 +15,16 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 type App = State<Arc<Venue>>;
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, ApiError>;
+
+/// An error answer in the partner's format.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(error_body(self.0, &self.1))).into_response()
+    }
+}
 
 pub fn error_body(status: StatusCode, detail: &str) -> Value {
     let code = match status.as_u16() {
@@ -29,11 +38,11 @@ pub fn error_body(status: StatusCode, detail: &str) -> Value {
     json!({"code": code, "detail": detail})
 }
 
-fn error(status: StatusCode, detail: impl AsRef<str>) -> Response {
-    (status, Json(error_body(status, detail.as_ref()))).into_response()
+fn error(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    ApiError(status, detail.into())
 }
 
-fn not_found(what: &str, id: &str) -> Response {
+fn not_found(what: &str, id: &str) -> ApiError {
     error(StatusCode::NOT_FOUND, format!("{what} {id} does not exist"))
 }
 
@@ -58,12 +67,12 @@ pub fn router(venue: Arc<Venue>, faults: Arc<Faults>) -> Router {
 async fn authenticate(State(venue): App, req: Request, next: Next) -> Response {
     match req.headers().get("x-api-key").map(|v| v.as_bytes()) {
         Some(t) if t == venue.config.api_token.as_bytes() => next.run(req).await,
-        Some(_) => error(StatusCode::UNAUTHORIZED, "invalid API token"),
-        None => error(StatusCode::UNAUTHORIZED, "missing X-Api-Key header"),
+        Some(_) => error(StatusCode::UNAUTHORIZED, "invalid API token").into_response(),
+        None => error(StatusCode::UNAUTHORIZED, "missing X-Api-Key header").into_response(),
     }
 }
 
-fn check_venue(venue: &Venue, venue_id: &str) -> Result<(), Response> {
+fn check_venue(venue: &Venue, venue_id: &str) -> Result<(), ApiError> {
     if venue_id == venue.config.venue_id {
         Ok(())
     } else {

@@ -11,7 +11,9 @@ use patchbay_engine::views::{ActivityView, EventView, Page};
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/activity", get(activity)).route("/v1/events", get(events))
+    Router::new()
+        .route("/v1/activity", get(activity))
+        .route("/v1/events", get(events))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -30,7 +32,15 @@ pub async fn activity(
     ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<Json<Page<ActivityView>>> {
     Ok(Json(
-        state.engine.list_activity(&caller, q.connection_id.as_deref(), q.cursor.as_deref(), q.limit).await?,
+        state
+            .engine
+            .list_activity(
+                &caller,
+                q.connection_id.as_deref(),
+                q.cursor.as_deref(),
+                q.limit,
+            )
+            .await?,
     ))
 }
 
@@ -42,5 +52,10 @@ pub async fn events(
     Auth(caller): Auth,
     ApiQuery(q): ApiQuery<crate::routes::PageQuery>,
 ) -> ApiResult<Json<Page<EventView>>> {
-    Ok(Json(state.engine.list_events(&caller, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(
+        state
+            .engine
+            .list_events(&caller, q.cursor.as_deref(), q.limit)
+            .await?,
+    ))
 }

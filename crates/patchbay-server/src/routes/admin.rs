@@ -15,7 +15,10 @@ use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/workspaces", get(list_workspaces).post(create_workspace))
+        .route(
+            "/v1/admin/workspaces",
+            get(list_workspaces).post(create_workspace),
+        )
         .route("/v1/admin/connections", get(list_connections))
         .route("/v1/admin/stats", get(stats))
         .route("/v1/admin/activity", get(activity))
@@ -47,7 +50,12 @@ pub async fn list_workspaces(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<WorkspaceView>>> {
     let limit = patchbay_engine::page_limit(q.limit);
-    Ok(Json(state.engine.list_workspaces(q.cursor.as_deref(), limit).await?))
+    Ok(Json(
+        state
+            .engine
+            .list_workspaces(q.cursor.as_deref(), limit)
+            .await?,
+    ))
 }
 
 /// Connections of every workspace.
@@ -58,12 +66,20 @@ pub async fn list_connections(
     _admin: AdminAuth,
     ApiQuery(q): ApiQuery<ListConnections>,
 ) -> ApiResult<Json<Page<ConnectionView>>> {
-    Ok(Json(state.engine.list_connections(&patchbay_engine::Caller::Admin, &q).await?))
+    Ok(Json(
+        state
+            .engine
+            .list_connections(&patchbay_engine::Caller::Admin, &q)
+            .await?,
+    ))
 }
 
 /// Connection counts by lifecycle and health, and how many are failing.
 #[utoipa::path(get, path = "/v1/admin/stats", tag = "admin", responses((status = 200)), security(("bearer" = [])))]
-pub async fn stats(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<serde_json::Value>> {
+pub async fn stats(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(state.engine.stats(&caller).await?))
 }
 
@@ -75,6 +91,14 @@ pub async fn activity(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<ActivityView>>> {
     Ok(Json(
-        state.engine.list_activity(&patchbay_engine::Caller::Admin, None, q.cursor.as_deref(), q.limit).await?,
+        state
+            .engine
+            .list_activity(
+                &patchbay_engine::Caller::Admin,
+                None,
+                q.cursor.as_deref(),
+                q.limit,
+            )
+            .await?,
     ))
 }

@@ -10,16 +10,26 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchbay_core::TestOutcome;
-use patchbay_engine::connections::{ActionOutcome, CreateConnection, ListConnections, PatchConnection};
-use patchbay_engine::views::{ConnectionView, CreatedConnection, Page, PrincipalView, RotatedPrincipal};
+use patchbay_engine::connections::{
+    ActionOutcome, CreateConnection, ListConnections, PatchConnection,
+};
+use patchbay_engine::views::{
+    ConnectionView, CreatedConnection, Page, PrincipalView, RotatedPrincipal,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/connections", get(list).post(create))
-        .route("/v1/connections/{id}", get(show).patch(update).delete(remove))
+        .route(
+            "/v1/connections/{id}",
+            get(show).patch(update).delete(remove),
+        )
         .route("/v1/connections/{id}/test", post(test))
         .route("/v1/connections/{id}/principal", get(principal))
-        .route("/v1/connections/{id}/principal/rotate", post(rotate_principal))
+        .route(
+            "/v1/connections/{id}/principal/rotate",
+            post(rotate_principal),
+        )
         .route("/v1/connections/{id}/actions/{action}", post(run_action))
 }
 
@@ -34,7 +44,10 @@ pub async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<CreateConnection>,
 ) -> ApiResult<(StatusCode, Json<CreatedConnection>)> {
-    Ok((StatusCode::CREATED, Json(state.engine.create_connection(&caller, body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.engine.create_connection(&caller, body).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/connections", tag = "connections", params(ListConnections),
@@ -49,7 +62,11 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections", params(("id" = String, Path)),
     responses((status = 200, body = ConnectionView), (status = 404)), security(("bearer" = [])))]
-pub async fn show(State(state): State<AppState>, Auth(caller): Auth, ApiPath(id): ApiPath<String>) -> ApiResult<Json<ConnectionView>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<ConnectionView>> {
     Ok(Json(state.engine.get_connection(&caller, &id).await?))
 }
 
@@ -63,13 +80,19 @@ pub async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchConnection>,
 ) -> ApiResult<Json<ConnectionView>> {
-    Ok(Json(state.engine.patch_connection(&caller, &id, body).await?))
+    Ok(Json(
+        state.engine.patch_connection(&caller, &id, body).await?,
+    ))
 }
 
 /// Deletes the connection with its credentials and principal; its activity stays.
 #[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections", params(("id" = String, Path)),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
-pub async fn remove(State(state): State<AppState>, Auth(caller): Auth, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+pub async fn remove(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     state.engine.delete_connection(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -77,13 +100,21 @@ pub async fn remove(State(state): State<AppState>, Auth(caller): Auth, ApiPath(i
 /// Checks the stored credentials against the provider and records the result in health.
 #[utoipa::path(post, path = "/v1/connections/{id}/test", tag = "connections", params(("id" = String, Path)),
     responses((status = 200, body = TestOutcome), (status = 404), (status = 422)), security(("bearer" = [])))]
-pub async fn test(State(state): State<AppState>, Auth(caller): Auth, ApiPath(id): ApiPath<String>) -> ApiResult<Json<TestOutcome>> {
+pub async fn test(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TestOutcome>> {
     Ok(Json(state.engine.test_connection(&caller, &id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/connections/{id}/principal", tag = "connections", params(("id" = String, Path)),
     responses((status = 200, body = PrincipalView), (status = 404)), security(("bearer" = [])))]
-pub async fn principal(State(state): State<AppState>, Auth(caller): Auth, ApiPath(id): ApiPath<String>) -> ApiResult<Json<PrincipalView>> {
+pub async fn principal(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<PrincipalView>> {
     Ok(Json(state.engine.get_principal(&caller, &id).await?))
 }
 
@@ -109,5 +140,10 @@ pub async fn run_action(
     ApiPath((id, action)): ApiPath<(String, String)>,
     ApiJson(input): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<ActionOutcome>> {
-    Ok(Json(state.engine.run_action(&caller, &id, &action, input).await?))
+    Ok(Json(
+        state
+            .engine
+            .run_action(&caller, &id, &action, input)
+            .await?,
+    ))
 }

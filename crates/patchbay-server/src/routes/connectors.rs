@@ -24,13 +24,23 @@ pub struct ConnectorList {
 /// Every connector this server knows, with its declared metadata.
 #[utoipa::path(get, path = "/v1/connectors", tag = "connectors", responses((status = 200, body = ConnectorList)), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, _auth: Auth) -> Json<ConnectorList> {
-    Json(ConnectorList { data: state.engine.registry().specs().cloned().collect() })
+    Json(ConnectorList {
+        data: state.engine.registry().specs().cloned().collect(),
+    })
 }
 
 /// One connector; 404 lists the known keys.
 #[utoipa::path(get, path = "/v1/connectors/{key}", tag = "connectors", params(("key" = String, Path)),
     responses((status = 200, body = ConnectorSpec), (status = 404)), security(("bearer" = [])))]
-pub async fn show(State(state): State<AppState>, _auth: Auth, ApiPath(key): ApiPath<String>) -> ApiResult<Json<ConnectorSpec>> {
-    let connector = state.engine.registry().get(&key).map_err(|e| ApiError::from(EngineError::from(e)))?;
+pub async fn show(
+    State(state): State<AppState>,
+    _auth: Auth,
+    ApiPath(key): ApiPath<String>,
+) -> ApiResult<Json<ConnectorSpec>> {
+    let connector = state
+        .engine
+        .registry()
+        .get(&key)
+        .map_err(|e| ApiError::from(EngineError::from(e)))?;
     Ok(Json(connector.spec().clone()))
 }

@@ -7,7 +7,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi)).route("/docs", get(docs))
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
 }
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -18,5 +18,9 @@ pub struct PageQuery {
 }
 
 pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()))
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
 }

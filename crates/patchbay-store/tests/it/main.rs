@@ -27,7 +27,11 @@ both_backends!(
 );
 
 fn ws(id: &str) -> WorkspaceRow {
-    WorkspaceRow { id: id.into(), name: format!("name of {id}"), created_at: 1 }
+    WorkspaceRow {
+        id: id.into(),
+        name: format!("name of {id}"),
+        created_at: 1,
+    }
 }
 
 fn key(id: &str, ws: &str, hash: &str) -> ApiKeyRow {
@@ -111,7 +115,11 @@ async fn setup(backend: TestBackend, workspaces: &[&str]) -> Store {
     let (store, _) = fresh_store(backend).await;
     for w in workspaces {
         store
-            .create_workspace(&ws(w), &key(&format!("key_{w}"), w, &format!("hash_{w}")), &act(&format!("a_{w}"), w, None))
+            .create_workspace(
+                &ws(w),
+                &key(&format!("key_{w}"), w, &format!("hash_{w}")),
+                &act(&format!("a_{w}"), w, None),
+            )
             .await
             .unwrap();
     }
@@ -119,12 +127,18 @@ async fn setup(backend: TestBackend, workspaces: &[&str]) -> Store {
 }
 
 fn write_of(c: ConnectionRow) -> ConnectionWrite {
-    ConnectionWrite { connection: Some(c), ..Default::default() }
+    ConnectionWrite {
+        connection: Some(c),
+        ..Default::default()
+    }
 }
 
 async fn migrations_are_idempotent(backend: TestBackend) {
     let (store, _) = fresh_store(backend).await;
-    assert!(store.migrate().await.unwrap().is_empty(), "second run applies nothing");
+    assert!(
+        store.migrate().await.unwrap().is_empty(),
+        "second run applies nothing"
+    );
     store.ping().await.unwrap();
     assert_eq!(store.count_workspaces().await.unwrap(), 0);
 }
@@ -132,7 +146,10 @@ async fn migrations_are_idempotent(backend: TestBackend) {
 async fn workspaces_and_keys(backend: TestBackend) {
     let store = setup(backend, &["ws_a", "ws_b", "ws_c"]).await;
     let first = store.list_workspaces(None, 2).await.unwrap();
-    assert_eq!(first.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), ["ws_a", "ws_b"]);
+    assert_eq!(
+        first.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(),
+        ["ws_a", "ws_b"]
+    );
     let rest = store.list_workspaces(Some("ws_b"), 2).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].id, "ws_c");
@@ -140,25 +157,74 @@ async fn workspaces_and_keys(backend: TestBackend) {
     assert_eq!(found.workspace_id, "ws_b");
     assert!(store.find_api_key("nope").await.unwrap().is_none());
     store.touch_api_key(&found.id, 99).await.unwrap();
-    assert_eq!(store.find_api_key("hash_ws_b").await.unwrap().unwrap().last_used_at, Some(99));
+    assert_eq!(
+        store
+            .find_api_key("hash_ws_b")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(99)
+    );
     let mut revoked = key("key_r", "ws_a", "hash_r");
     revoked.revoked_at = Some(5);
     store.create_api_key(&revoked).await.unwrap();
-    assert!(store.find_api_key("hash_r").await.unwrap().is_none(), "revoked keys do not authenticate");
-    let dup = store.create_workspace(&ws("ws_a"), &key("key_z", "ws_a", "hash_z"), &act("a_z", "ws_a", None)).await;
+    assert!(
+        store.find_api_key("hash_r").await.unwrap().is_none(),
+        "revoked keys do not authenticate"
+    );
+    let dup = store
+        .create_workspace(
+            &ws("ws_a"),
+            &key("key_z", "ws_a", "hash_z"),
+            &act("a_z", "ws_a", None),
+        )
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    assert!(store.find_api_key("hash_z").await.unwrap().is_none(), "failed create leaves no key behind");
+    assert!(
+        store.find_api_key("hash_z").await.unwrap().is_none(),
+        "failed create leaves no key behind"
+    );
 }
 
 async fn connection_crud_and_tenancy(backend: TestBackend) {
     let store = setup(backend, &["ws_a", "ws_b"]).await;
     for (i, owner) in ["u1", "u1", "u2"].iter().enumerate() {
-        store.insert_connection(&write_of(conn(&format!("conn_{i}"), "ws_a", owner, &format!("acct{i}")))).await.unwrap();
+        store
+            .insert_connection(&write_of(conn(
+                &format!("conn_{i}"),
+                "ws_a",
+                owner,
+                &format!("acct{i}"),
+            )))
+            .await
+            .unwrap();
     }
-    store.insert_connection(&write_of(conn("conn_9", "ws_b", "u1", "acct"))).await.unwrap();
-    assert!(store.get_connection(Some("ws_a"), "conn_0").await.unwrap().is_some());
-    assert!(store.get_connection(Some("ws_b"), "conn_0").await.unwrap().is_none(), "other workspace sees nothing");
-    assert!(store.get_connection(None, "conn_9").await.unwrap().is_some(), "operators see all");
+    store
+        .insert_connection(&write_of(conn("conn_9", "ws_b", "u1", "acct")))
+        .await
+        .unwrap();
+    assert!(store
+        .get_connection(Some("ws_a"), "conn_0")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        store
+            .get_connection(Some("ws_b"), "conn_0")
+            .await
+            .unwrap()
+            .is_none(),
+        "other workspace sees nothing"
+    );
+    assert!(
+        store
+            .get_connection(None, "conn_9")
+            .await
+            .unwrap()
+            .is_some(),
+        "operators see all"
+    );
     let f = |owner: Option<&str>, after: Option<&str>, limit| ConnectionFilter {
         workspace_id: Some("ws_a".into()),
         owner_id: owner.map(str::to_string),
@@ -166,35 +232,61 @@ async fn connection_crud_and_tenancy(backend: TestBackend) {
         limit,
         ..Default::default()
     };
-    let u1 = store.list_connections(&f(Some("u1"), None, 10)).await.unwrap();
+    let u1 = store
+        .list_connections(&f(Some("u1"), None, 10))
+        .await
+        .unwrap();
     assert_eq!(u1.len(), 2);
     let page1 = store.list_connections(&f(None, None, 2)).await.unwrap();
-    let page2 = store.list_connections(&f(None, Some(&page1[1].id), 2)).await.unwrap();
+    let page2 = store
+        .list_connections(&f(None, Some(&page1[1].id), 2))
+        .await
+        .unwrap();
     let ids: Vec<_> = page1.iter().chain(&page2).map(|c| c.id.clone()).collect();
     assert_eq!(ids, ["conn_0", "conn_1", "conn_2"]);
-    let mut enabled = ConnectionFilter { lifecycle: Some("enabled".into()), ..f(None, None, 10) };
+    let mut enabled = ConnectionFilter {
+        lifecycle: Some("enabled".into()),
+        ..f(None, None, 10)
+    };
     assert!(store.list_connections(&enabled).await.unwrap().is_empty());
     enabled.lifecycle = Some("draft".into());
     enabled.health = Some("healthy".into());
     assert_eq!(store.list_connections(&enabled).await.unwrap().len(), 3);
     let counts = store.connection_counts(Some("ws_a")).await.unwrap();
-    assert_eq!(counts, vec![("draft".to_string(), "healthy".to_string(), 3)]);
+    assert_eq!(
+        counts,
+        vec![("draft".to_string(), "healthy".to_string(), 3)]
+    );
 }
 
 async fn unique_account_per_owner(backend: TestBackend) {
     let store = setup(backend, &["ws_a"]).await;
     let mut first = conn("conn_1", "ws_a", "u1", "shop-1");
     first.lifecycle = "enabled".into();
-    store.insert_connection(&write_of(first.clone())).await.unwrap();
-    let dup = store.insert_connection(&write_of(conn("conn_2", "ws_a", "u1", "shop-1"))).await;
+    store
+        .insert_connection(&write_of(first.clone()))
+        .await
+        .unwrap();
+    let dup = store
+        .insert_connection(&write_of(conn("conn_2", "ws_a", "u1", "shop-1")))
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    store.insert_connection(&write_of(conn("conn_3", "ws_a", "u2", "shop-1"))).await.unwrap();
+    store
+        .insert_connection(&write_of(conn("conn_3", "ws_a", "u2", "shop-1")))
+        .await
+        .unwrap();
     // A revoked connection no longer holds the account.
     let mut revoked = first.clone();
     revoked.lifecycle = "revoked".into();
     revoked.version = 2;
-    store.update_connection(&write_of(revoked), 1).await.unwrap();
-    store.insert_connection(&write_of(conn("conn_4", "ws_a", "u1", "shop-1"))).await.unwrap();
+    store
+        .update_connection(&write_of(revoked), 1)
+        .await
+        .unwrap();
+    store
+        .insert_connection(&write_of(conn("conn_4", "ws_a", "u1", "shop-1")))
+        .await
+        .unwrap();
 }
 
 async fn optimistic_concurrency(backend: TestBackend) {
@@ -214,19 +306,38 @@ async fn optimistic_concurrency(backend: TestBackend) {
     w.activity.push(act("act_2", "ws_a", Some("conn_1")));
     let err = store.update_connection(&w, 1).await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
-    assert_eq!(store.get_connection(None, "conn_1").await.unwrap().unwrap().name, "second");
+    assert_eq!(
+        store
+            .get_connection(None, "conn_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "second"
+    );
     let acts = store
-        .list_activity(&ActivityFilter { connection_id: Some("conn_1".into()), limit: 10, ..Default::default() })
+        .list_activity(&ActivityFilter {
+            connection_id: Some("conn_1".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_eq!(acts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["act_1"], "a rejected write records nothing");
+    assert_eq!(
+        acts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["act_1"],
+        "a rejected write records nothing"
+    );
 }
 
 async fn credentials_and_deletion(backend: TestBackend) {
     let store = setup(backend, &["ws_a"]).await;
     let c = conn("conn_1", "ws_a", "u1", "a");
     let mut w = write_of(c.clone());
-    w.credentials = vec![cred("cred_1", "ws_a", "conn_1", "api_key", 1, b"one"), cred("cred_2", "ws_a", "conn_1", "callback_secret", 1, b"two")];
+    w.credentials = vec![
+        cred("cred_1", "ws_a", "conn_1", "api_key", 1, b"one"),
+        cred("cred_2", "ws_a", "conn_1", "callback_secret", 1, b"two"),
+    ];
     w.principal = Some(principal("prn_1", "ws_a", "conn_1", "phash"));
     w.grants = vec![GrantRow {
         id: "grant_1".into(),
@@ -247,8 +358,14 @@ async fn credentials_and_deletion(backend: TestBackend) {
         created_at: 1,
     });
     store.insert_connection(&w).await.unwrap();
-    let creds = store.list_credentials("connection", "conn_1").await.unwrap();
-    assert_eq!(creds.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), ["api_key", "callback_secret"]);
+    let creds = store
+        .list_credentials("connection", "conn_1")
+        .await
+        .unwrap();
+    assert_eq!(
+        creds.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
+        ["api_key", "callback_secret"]
+    );
     // Upsert by field keeps the row id; removal deletes.
     let mut next = c.clone();
     next.version = 2;
@@ -256,22 +373,53 @@ async fn credentials_and_deletion(backend: TestBackend) {
     w2.credentials = vec![cred("cred_1", "ws_a", "conn_1", "api_key", 2, b"one-b")];
     w2.remove_credentials = vec!["callback_secret".into()];
     store.update_connection(&w2, 1).await.unwrap();
-    let creds = store.list_credentials("connection", "conn_1").await.unwrap();
+    let creds = store
+        .list_credentials("connection", "conn_1")
+        .await
+        .unwrap();
     assert_eq!(creds.len(), 1);
-    assert_eq!((creds[0].id.as_str(), creds[0].ciphertext.as_slice(), creds[0].key_id), ("cred_1", &b"one-b"[..], 2));
+    assert_eq!(
+        (
+            creds[0].id.as_str(),
+            creds[0].ciphertext.as_slice(),
+            creds[0].key_id
+        ),
+        ("cred_1", &b"one-b"[..], 2)
+    );
     assert_eq!(store.list_grants("prn_1").await.unwrap().len(), 1);
-    let gone = EventRow { id: "evt_2".into(), event_type: "connection.deleted".into(), ..w.events[0].clone() };
-    store.delete_connection("conn_1", &act("act_2", "ws_a", Some("conn_1")), &gone).await.unwrap();
-    assert!(store.get_connection(None, "conn_1").await.unwrap().is_none());
-    assert!(store.list_credentials("connection", "conn_1").await.unwrap().is_empty());
+    let gone = EventRow {
+        id: "evt_2".into(),
+        event_type: "connection.deleted".into(),
+        ..w.events[0].clone()
+    };
+    store
+        .delete_connection("conn_1", &act("act_2", "ws_a", Some("conn_1")), &gone)
+        .await
+        .unwrap();
+    assert!(store
+        .get_connection(None, "conn_1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .list_credentials("connection", "conn_1")
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store.get_principal("conn_1").await.unwrap().is_none());
     assert!(store.list_grants("prn_1").await.unwrap().is_empty());
     let acts = store
-        .list_activity(&ActivityFilter { connection_id: Some("conn_1".into()), limit: 10, ..Default::default() })
+        .list_activity(&ActivityFilter {
+            connection_id: Some("conn_1".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(acts.len(), 2, "the audit trail outlives the connection");
-    let missing = store.delete_connection("conn_1", &act("act_3", "ws_a", None), &gone).await;
+    let missing = store
+        .delete_connection("conn_1", &act("act_3", "ws_a", None), &gone)
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 }
 
@@ -281,26 +429,72 @@ async fn principals_rotate_and_revoke(backend: TestBackend) {
     let mut w = write_of(c.clone());
     w.principal = Some(principal("prn_1", "ws_a", "conn_1", "old_hash"));
     store.insert_connection(&w).await.unwrap();
-    assert_eq!(store.find_principal_by_hash("old_hash").await.unwrap().unwrap().id, "prn_1");
-    store.rotate_principal("prn_1", "ik_new", "new_hash", 7, &act("act_r", "ws_a", Some("conn_1"))).await.unwrap();
-    assert!(store.find_principal_by_hash("old_hash").await.unwrap().is_none(), "old key invalid after rotation");
-    let p = store.find_principal_by_hash("new_hash").await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .find_principal_by_hash("old_hash")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "prn_1"
+    );
+    store
+        .rotate_principal(
+            "prn_1",
+            "ik_new",
+            "new_hash",
+            7,
+            &act("act_r", "ws_a", Some("conn_1")),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_principal_by_hash("old_hash")
+            .await
+            .unwrap()
+            .is_none(),
+        "old key invalid after rotation"
+    );
+    let p = store
+        .find_principal_by_hash("new_hash")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((p.key_id.as_str(), p.rotated_at), ("ik_new", Some(7)));
     store.touch_principal("prn_1", 11).await.unwrap();
-    assert_eq!(store.get_principal("conn_1").await.unwrap().unwrap().last_used_at, Some(11));
+    assert_eq!(
+        store
+            .get_principal("conn_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(11)
+    );
     let mut revoked = c.clone();
     revoked.lifecycle = "revoked".into();
     revoked.version = 2;
     let mut w = write_of(revoked);
     w.revoke_principal = true;
     store.update_connection(&w, 1).await.unwrap();
-    assert!(store.find_principal_by_hash("new_hash").await.unwrap().is_none(), "revocation kills the key");
+    assert!(
+        store
+            .find_principal_by_hash("new_hash")
+            .await
+            .unwrap()
+            .is_none(),
+        "revocation kills the key"
+    );
 }
 
 async fn activity_and_events_paginate(backend: TestBackend) {
     let store = setup(backend, &["ws_a", "ws_b"]).await;
     for i in 0..5 {
-        store.record_activity(&act(&format!("act_{i}"), "ws_a", None)).await.unwrap();
+        store
+            .record_activity(&act(&format!("act_{i}"), "ws_a", None))
+            .await
+            .unwrap();
     }
     let f = |before: Option<&str>| ActivityFilter {
         workspace_id: Some("ws_a".into()),
@@ -309,31 +503,91 @@ async fn activity_and_events_paginate(backend: TestBackend) {
         ..Default::default()
     };
     let p1 = store.list_activity(&f(None)).await.unwrap();
-    assert_eq!(p1.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["act_4", "act_3", "act_2"], "newest first");
+    assert_eq!(
+        p1.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["act_4", "act_3", "act_2"],
+        "newest first"
+    );
     let p2 = store.list_activity(&f(Some("act_2"))).await.unwrap();
     // "a_ws_a" is the workspace creation entry, which sorts before "act_*".
-    assert_eq!(p2.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["act_1", "act_0", "a_ws_a"]);
-    let other = store.list_activity(&ActivityFilter { workspace_id: Some("ws_b".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(
+        p2.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["act_1", "act_0", "a_ws_a"]
+    );
+    let other = store
+        .list_activity(&ActivityFilter {
+            workspace_id: Some("ws_b".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(other.len(), 1);
-    assert!(store.list_events("ws_a", None, 10).await.unwrap().is_empty());
+    assert!(store
+        .list_events("ws_a", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn vault_keys_and_reseal(backend: TestBackend) {
     let store = setup(backend, &["ws_a"]).await;
-    store.add_active_vault_key(&VaultKeyRow { id: 1, wrapped: b"k1".to_vec(), active: true, created_at: 1 }).await.unwrap();
-    store.add_active_vault_key(&VaultKeyRow { id: 2, wrapped: b"k2".to_vec(), active: true, created_at: 2 }).await.unwrap();
+    store
+        .add_active_vault_key(&VaultKeyRow {
+            id: 1,
+            wrapped: b"k1".to_vec(),
+            active: true,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    store
+        .add_active_vault_key(&VaultKeyRow {
+            id: 2,
+            wrapped: b"k2".to_vec(),
+            active: true,
+            created_at: 2,
+        })
+        .await
+        .unwrap();
     let keys = store.list_vault_keys().await.unwrap();
-    assert_eq!(keys.iter().map(|k| (k.id, k.active)).collect::<Vec<_>>(), [(1, false), (2, true)]);
-    let dup = store.add_active_vault_key(&VaultKeyRow { id: 2, wrapped: b"x".to_vec(), active: true, created_at: 3 }).await;
+    assert_eq!(
+        keys.iter().map(|k| (k.id, k.active)).collect::<Vec<_>>(),
+        [(1, false), (2, true)]
+    );
+    let dup = store
+        .add_active_vault_key(&VaultKeyRow {
+            id: 2,
+            wrapped: b"x".to_vec(),
+            active: true,
+            created_at: 3,
+        })
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))));
-    assert_eq!(store.list_vault_keys().await.unwrap()[1].wrapped, b"k2", "failed add changes nothing");
+    assert_eq!(
+        store.list_vault_keys().await.unwrap()[1].wrapped,
+        b"k2",
+        "failed add changes nothing"
+    );
     let mut w = write_of(conn("conn_1", "ws_a", "u1", "a"));
-    w.credentials = vec![cred("cred_1", "ws_a", "conn_1", "api_key", 1, b"old1"), cred("cred_2", "ws_a", "conn_1", "x", 2, b"new2")];
+    w.credentials = vec![
+        cred("cred_1", "ws_a", "conn_1", "api_key", 1, b"old1"),
+        cred("cred_2", "ws_a", "conn_1", "x", 2, b"new2"),
+    ];
     store.insert_connection(&w).await.unwrap();
     assert_eq!(store.count_credentials_not_on_key(2).await.unwrap(), 1);
     let todo = store.credentials_not_on_key(2, 10).await.unwrap();
     assert_eq!(todo.len(), 1);
-    assert!(!store.reseal_credential("cred_1", b"stale", b"new1", 2).await.unwrap(), "CAS refuses a stale value");
-    assert!(store.reseal_credential("cred_1", b"old1", b"new1", 2).await.unwrap());
+    assert!(
+        !store
+            .reseal_credential("cred_1", b"stale", b"new1", 2)
+            .await
+            .unwrap(),
+        "CAS refuses a stale value"
+    );
+    assert!(store
+        .reseal_credential("cred_1", b"old1", b"new1", 2)
+        .await
+        .unwrap());
     assert_eq!(store.count_credentials_not_on_key(2).await.unwrap(), 0);
 }

@@ -1,0 +1,175 @@
+//! API tests: each runs against SQLite and PostgreSQL, with the server on a loopback port and
+//! partner APIs served by the emulators.
+
+mod api;
+mod drift;
+mod lifecycle;
+mod principals;
+mod vault;
+
+use patchbay_core::{Registry, Secret};
+use patchbay_engine::{Engine, Vault};
+use patchbay_store::testing::{new_database, TestBackend, TestDatabase};
+use patchbay_vault::MasterKey;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Generates `name::sqlite` and `name::postgres` tests from `async fn name(TestBackend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(patchbay_store::testing::TestBackend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(patchbay_store::testing::TestBackend::Postgres).await }
+        })*
+    };
+}
+
+pub const ADMIN_KEY: &str = "pbadmin_test_key_0123456789abcdef";
+
+pub fn registry() -> Registry {
+    let http = patchbay_connectors::HttpClient::new(
+        patchbay_connectors::NetworkPolicy::AllowAll,
+        Duration::from_secs(5),
+    );
+    patchbay_connectors::builtin(http)
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub engine: Engine,
+    pub db: TestDatabase,
+    pub master: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: TestBackend) -> TestApp {
+        Self::spawn_on(
+            new_database(backend),
+            MasterKey::generate_base64(),
+            registry(),
+        )
+        .await
+    }
+
+    /// A server on an existing database (a restart), with the given master key and registry.
+    pub async fn spawn_on(db: TestDatabase, master: String, registry: Registry) -> TestApp {
+        let store = db.open().await.expect("test database");
+        let vault = Vault::load(store.clone(), MasterKey::from_base64(&master).unwrap())
+            .await
+            .expect("vault");
+        let engine = Engine::new(store, vault, registry, Some(&Secret::new(ADMIN_KEY)));
+        engine.scan_config_drift().await.expect("drift scan");
+        let app = patchbay_server::router(
+            engine.clone(),
+            &patchbay_server::ServerOptions {
+                body_limit: 64 * 1024,
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(patchbay_server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            engine,
+            db,
+            master,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(key)
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = self.req(method, path, key);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        read(rb.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.call(Method::GET, path, key, None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, key, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PATCH, path, key, Some(body)).await
+    }
+
+    /// Creates a workspace; returns (id, secret key).
+    pub async fn workspace(&self, name: &str) -> (String, String) {
+        let (status, body) = self
+            .post("/v1/admin/workspaces", ADMIN_KEY, json!({"name": name}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["workspace"]["id"].as_str().unwrap().to_string(),
+            body["secret_key"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Creates a connection and returns its JSON (with `principal_key`).
+    pub async fn connection(&self, key: &str, body: Value) -> Value {
+        let (status, created) = self.post("/v1/connections", key, body).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+}
+
+pub async fn read(resp: Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// A valid printing partner connection body against `base_url`.
+pub fn printing_body(owner: &str, shop: &str, base_url: &str, api_key: &str) -> Value {
+    json!({
+        "connector": "printing_partner",
+        "owner": {"id": owner, "scope": {"type": "event", "id": "evt_1"}},
+        "config": {"shop_id": shop, "api_base_url": base_url},
+        "secrets": {"api_key": api_key, "callback_secret": "callback-secret-0123456789abcdef"}
+    })
+}
+
+pub const EMULATOR_KEY: &str = "pp_test_emulator_key_0001";
+
+/// Fails if `secret` occurs anywhere in `body`.
+pub fn assert_hidden(body: &Value, secret: &str) {
+    assert!(
+        !body.to_string().contains(secret),
+        "secret leaked in {body}"
+    );
+}
