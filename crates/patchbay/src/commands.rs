@@ -13,6 +13,9 @@ pub async fn worker(cfg: Config) -> AnyResult {
 }
 
 pub async fn migrate(cfg: Config) -> AnyResult {
+    if cfg.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+    }
     let store = patchbay_store::Store::open(&cfg.database_url).await?;
     let applied = store.migrate().await?;
     if applied.is_empty() {

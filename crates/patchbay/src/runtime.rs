@@ -168,6 +168,7 @@ pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
         tracing::debug!("no background jobs are defined yet; workers idle");
     }
     tracing::info!(%addr, backend = ?engine.store().kind(), "patchbay listening");
+    println!("patchbay listening on http://{addr}");
     let app = patchbay_server::router(
         engine.clone(),
         &patchbay_server::ServerOptions {

@@ -1,0 +1,404 @@
+//! The binary as an operator runs it: dev mode, refusing to start without a master key, the
+//! CLI commands, key rotation while a server runs, and a planted secret that must appear
+//! nowhere in the database files, a PostgreSQL dump or the logs.
+
+mod process;
+
+use patchbay_store::testing::{new_database, TestBackend};
+use process::{patchbay, Server};
+use serde_json::{json, Value};
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(patchbay_store::testing::TestBackend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(patchbay_store::testing::TestBackend::Postgres).await }
+        })*
+    };
+}
+
+both_backends!(planted_secret_appears_nowhere, keys_rotate_while_serving);
+
+#[tokio::test]
+async fn dev_mode_starts_with_nothing_set_up() {
+    let dir = process::temp_dir("dev");
+    let mut server = Server::start(&dir, &["serve", "--dev", "--bind", "127.0.0.1:0"], &[]).await;
+    let out = server.stdout();
+    assert!(out.contains("NOT A PRODUCTION SETUP"), "{out}");
+    let admin = std::fs::read_to_string(dir.join("patchbay-data/admin.key")).unwrap();
+    assert!(out.contains(admin.trim()), "the admin key is printed");
+    assert!(dir.join("patchbay-data/master.key").exists());
+    let (s, ws) = server
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            admin.trim(),
+            Some(json!({"name": "dev"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{ws}");
+    assert!(dir.join("patchbay-data/patchbay.db").exists());
+    assert!(
+        dir.join("patchbay-data/patchbay.db-wal").exists(),
+        "SQLite runs in WAL mode"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("patchbay-data/master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "key files are private");
+    }
+    // SIGTERM stops it cleanly.
+    let status = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+    assert!(server.stderr().contains("shutdown requested"));
+    // A second start reuses the same keys and data.
+    let mut again = Server::start(&dir, &["serve", "--dev", "--bind", "127.0.0.1:0"], &[]).await;
+    let (s, list) = again
+        .call("GET", "/v1/admin/workspaces", admin.trim(), None)
+        .await;
+    assert_eq!((s, list["data"].as_array().unwrap().len()), (200, 1));
+    again.terminate().await;
+}
+
+#[test]
+fn refuses_to_start_without_a_master_key() {
+    let dir = process::temp_dir("nokey");
+    let out = patchbay(&dir, &["serve", "--bind", "127.0.0.1:0"], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no master key")
+            && err.contains("PATCHBAY_MASTER_KEY")
+            && err.contains("--dev"),
+        "{err}"
+    );
+    let out = patchbay(&dir, &["serve"], &[("PATCHBAY_MASTER_KEY", "not-base64!")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("base64"));
+}
+
+#[test]
+fn configuration_errors_and_warnings() {
+    let dir = process::temp_dir("config");
+    let out = patchbay(&dir, &["config", "default"], &[]);
+    assert!(out.status.success());
+    std::fs::write(dir.join("patchbay.toml"), &out.stdout).unwrap();
+    let out = patchbay(&dir, &["migrate"], &[("PATCHBAY_UNHEARD_OF", "1")]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PATCHBAY_UNHEARD_OF"),
+        "unknown variables are warned about"
+    );
+    let out = patchbay(&dir, &["migrate"], &[("PATCHBAY_BIND", "nowhere")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bind"));
+    std::fs::write(dir.join("patchbay.toml"), "bnd = \"x\"\n").unwrap();
+    let out = patchbay(&dir, &["migrate"], &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bnd"),
+        "unknown file keys are errors"
+    );
+}
+
+#[test]
+fn cli_commands() {
+    let dir = process::temp_dir("cli");
+    let key = patchbay_vault::MasterKey::generate_base64();
+    let env = [("PATCHBAY_MASTER_KEY", key.as_str())];
+    let text = |args: &[&str]| {
+        let out = patchbay(&dir, args, &env);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(text(&["migrate"]).contains("applied migrations: [1]"));
+    assert!(text(&["migrate"]).contains("up to date"));
+    let created = text(&["workspaces", "create", "Acme Events"]);
+    assert!(created.contains("secret key: pbk_"), "{created}");
+    let id = created
+        .lines()
+        .find_map(|l| l.strip_prefix("workspace:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(text(&["workspaces", "list"]).contains(&id));
+    let connectors = text(&["connectors", "list"]);
+    assert!(connectors.contains("printing_partner") && connectors.contains("venue_ops"));
+    assert!(text(&["worker"]).contains("nothing to do"));
+    let rotated = text(&["keys", "rotate", "--settle-seconds", "0"]);
+    assert!(rotated.contains("new active key: 2"), "{rotated}");
+    let generated = text(&["keys", "generate"]);
+    assert!(patchbay_vault::MasterKey::from_base64(generated.trim()).is_ok());
+}
+
+/// Starts a real server on `backend` with debug JSON logs and the given extra environment.
+async fn start_on(
+    backend: TestBackend,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (Server, patchbay_store::testing::TestDatabase, String) {
+    let db = new_database(backend);
+    db.open().await.unwrap().close().await;
+    let master = patchbay_vault::MasterKey::generate_base64();
+    let mut env = vec![
+        ("PATCHBAY_DATABASE_URL", db.url.clone()),
+        ("PATCHBAY_MASTER_KEY", master.clone()),
+        ("PATCHBAY_ADMIN_KEY", process::ADMIN.to_string()),
+        ("PATCHBAY_LOG_LEVEL", "debug".to_string()),
+        ("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8".to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(
+        dir,
+        &["serve", "--bind", "127.0.0.1:0", "--log-format", "json"],
+        &env_ref,
+    )
+    .await;
+    (server, db, master)
+}
+
+async fn planted_secret_appears_nowhere(backend: TestBackend) {
+    let emulator =
+        patchbay_emulators::printing_partner::spawn(patchbay_emulators::PrintingConfig {
+            api_key: "pp_test_PLANTED_7f3a9c1e5b2d".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let dir = process::temp_dir("planted");
+    let (mut server, db, _) = start_on(backend, &dir, &[]).await;
+    let planted = [
+        "pp_test_PLANTED_7f3a9c1e5b2d",
+        "PLANTED-callback-secret-91c2e0d4a8",
+        "pp_live_PLANTED_rotated_5e6f7a",
+    ];
+    let (_, ws) = server
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            process::ADMIN,
+            Some(json!({"name": "scan"})),
+        )
+        .await;
+    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let mut responses: Vec<Value> = vec![ws.clone()];
+    let body = json!({
+        "connector": "printing_partner",
+        "owner": {"id": "u1"},
+        "config": {"shop_id": "demo-shop", "api_base_url": emulator.base_url},
+        "secrets": {"api_key": planted[0], "callback_secret": planted[1]},
+        "enable": true
+    });
+    let (s, c) = server
+        .call("POST", "/v1/connections", &key, Some(body))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    responses.push(c);
+    let (_, t) = server
+        .call("POST", &format!("/v1/connections/{id}/test"), &key, None)
+        .await;
+    assert_eq!(
+        t["ok"], true,
+        "the planted key really reached the partner: {t}"
+    );
+    responses.push(t);
+    let (s, p) = server
+        .call(
+            "PATCH",
+            &format!("/v1/connections/{id}"),
+            &key,
+            Some(json!({"secrets": {"api_key": planted[2]}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    responses.push(p);
+    // A failing test with the rotated key, so error paths are logged too.
+    responses.push(
+        server
+            .call("POST", &format!("/v1/connections/{id}/test"), &key, None)
+            .await
+            .1,
+    );
+    responses.push(server.call("POST", "/v1/connections", &key, Some(json!({"connector": "printing_partner", "owner": {"id": "u2"}, "secrets": {"api_key": planted[0], "nope": planted[1]}}))).await.1);
+    for path in [
+        "/v1/connections",
+        "/v1/activity?limit=500",
+        "/v1/events?limit=500",
+        &format!("/v1/connections/{id}"),
+    ] {
+        responses.push(server.call("GET", path, &key, None).await.1);
+    }
+    server.terminate().await;
+
+    let mut haystacks: Vec<(String, Vec<u8>)> = vec![
+        ("responses".into(), serde_json::to_vec(&responses).unwrap()),
+        ("stdout".into(), server.stdout().into_bytes()),
+        (
+            "stderr (debug JSON logs)".into(),
+            server.stderr().into_bytes(),
+        ),
+    ];
+    assert!(
+        server.stderr().contains("\"level\":\"DEBUG\""),
+        "debug logging was on"
+    );
+    match backend {
+        TestBackend::Sqlite => {
+            let path = db.sqlite_path.clone().unwrap();
+            for suffix in ["", "-wal", "-shm"] {
+                let file = format!("{}{suffix}", path.display());
+                if let Ok(bytes) = std::fs::read(&file) {
+                    haystacks.push((file, bytes));
+                }
+            }
+            assert!(haystacks
+                .iter()
+                .any(|(n, b)| n.ends_with(".db") && b.len() > 4096));
+        }
+        TestBackend::Postgres => {
+            let schema = db.postgres_schema.clone().unwrap();
+            let out = std::process::Command::new("pg_dump")
+                .arg("--schema")
+                .arg(&schema)
+                .arg(patchbay_store::testing::postgres_url())
+                .output()
+                .expect("pg_dump runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let dump = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(
+                dump.contains("printing_partner") && dump.contains("COPY"),
+                "the dump holds the data"
+            );
+            haystacks.push(("pg_dump".into(), out.stdout));
+        }
+    }
+    for (name, bytes) in &haystacks {
+        for secret in planted {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} found in {name}"
+            );
+        }
+    }
+}
+
+async fn keys_rotate_while_serving(backend: TestBackend) {
+    let dir = process::temp_dir("rotate");
+    let (mut server, db, master) =
+        start_on(backend, &dir, &[("PATCHBAY_KEYRING_REFRESH_SECONDS", "1")]).await;
+    let (_, ws) = server
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            process::ADMIN,
+            Some(json!({"name": "rot"})),
+        )
+        .await;
+    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let body = json!({"connector": "printing_partner", "owner": {"id": format!("u{i}")},
+            "config": {"shop_id": format!("shop-{i}"), "api_base_url": "https://print.example"},
+            "secrets": {"api_key": format!("pp_live_first_{i:04}_abcdef"), "callback_secret": "callback-secret-0123456789abcdef"}});
+        let (s, c) = server
+            .call("POST", "/v1/connections", &key, Some(body))
+            .await;
+        assert_eq!(s, 201);
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    // Writers keep rotating secrets through the running server while the CLI rotates the keyring.
+    let base = server.base.clone();
+    let writer_ids = ids.clone();
+    let writer_key = key.clone();
+    let writers = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut last = std::collections::HashMap::new();
+        for round in 0..8 {
+            for (i, id) in writer_ids.iter().enumerate() {
+                let value = format!("pp_live_round{round}_{i:04}_abcdef");
+                let r = client
+                    .patch(format!("{base}/v1/connections/{id}"))
+                    .bearer_auth(&writer_key)
+                    .json(&json!({"secrets": {"api_key": value}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                last.insert(id.clone(), value);
+            }
+        }
+        last
+    });
+    let (url, mk, dir2) = (db.url.clone(), master.clone(), dir.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        patchbay(
+            &dir2,
+            &["keys", "rotate", "--settle-seconds", "3"],
+            &[
+                ("PATCHBAY_DATABASE_URL", &url),
+                ("PATCHBAY_MASTER_KEY", &mk),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = writers.await.unwrap();
+    // Every secret still opens (a GET opens them all) and the server kept serving.
+    for id in &ids {
+        let (s, c) = server
+            .call("GET", &format!("/v1/connections/{id}"), &key, None)
+            .await;
+        assert_eq!(s, 200, "{c}");
+        assert_eq!(c["validation_errors"], json!([]));
+        let want = &last[id];
+        assert_eq!(
+            c["redacted_secrets"]["api_key"],
+            format!("••••{}", &want[want.len() - 4..])
+        );
+    }
+    server.terminate().await;
+    // All rows sealed with the new key, and each holds the last value written.
+    let store = db.open().await.unwrap();
+    let vault = patchbay_engine::Vault::load(
+        store.clone(),
+        patchbay_vault::MasterKey::from_base64(&master).unwrap(),
+    )
+    .await
+    .unwrap();
+    let active = vault.active_key_id().unwrap();
+    assert_eq!(active, 2);
+    use patchbay_store::{ConnectionStore, VaultKeyStore};
+    let stale = store
+        .count_credentials_not_on_key(i64::from(active))
+        .await
+        .unwrap();
+    assert_eq!(
+        stale, 0,
+        "servers picked up the new key before the last sweep"
+    );
+    for id in &ids {
+        let creds = store.list_credentials("connection", id).await.unwrap();
+        let api = creds.iter().find(|c| c.field == "api_key").unwrap();
+        assert_eq!(vault.open_credential(api).await.unwrap().expose(), last[id]);
+    }
+}
