@@ -29,6 +29,15 @@ impl FieldError {
 
 /// Validates `value` against `schema`, naming each failing field under `prefix`.
 pub fn check_schema(schema: &Value, value: &Value, prefix: &str) -> Vec<FieldError> {
+    check(schema, value, prefix, false)
+}
+
+/// Like [`check_schema`], but messages never quote the value (for secrets).
+pub fn check_schema_masked(schema: &Value, value: &Value, prefix: &str) -> Vec<FieldError> {
+    check(schema, value, prefix, true)
+}
+
+fn check(schema: &Value, value: &Value, prefix: &str, masked: bool) -> Vec<FieldError> {
     let validator = match jsonschema::validator_for(schema) {
         Ok(v) => v,
         Err(e) => {
@@ -67,6 +76,7 @@ pub fn check_schema(schema: &Value, value: &Value, prefix: &str) -> Vec<FieldErr
                     }
                     format!("unknown field(s): {}", unexpected.join(", "))
                 }
+                _ if masked => err.masked_with("the value").to_string(),
                 _ => err.to_string(),
             };
             let field = std::iter::once(prefix.to_string())
@@ -84,12 +94,15 @@ pub fn check_schema(schema: &Value, value: &Value, prefix: &str) -> Vec<FieldErr
     out
 }
 
-/// Replaces any secret value quoted in a message with `[redacted]`.
+/// Replaces any secret value quoted in a message, raw or JSON-escaped, with `[redacted]`.
 pub fn scrub_secret_message(message: &str, secrets: &SecretMap) -> String {
     let mut m = message.to_string();
-    for s in secrets.values() {
-        if !s.is_empty() {
-            m = m.replace(s.expose(), "[redacted]");
+    for s in secrets.values().filter(|s| !s.is_empty()) {
+        m = m.replace(s.expose(), "[redacted]");
+        let escaped = serde_json::to_string(s.expose()).unwrap_or_default();
+        let inner = escaped.trim_matches('"');
+        if !inner.is_empty() {
+            m = m.replace(inner, "[redacted]");
         }
     }
     m
@@ -124,6 +137,15 @@ mod tests {
             "{errs:?}"
         );
         assert!(check_schema(&schema, &json!({"shop_id": "acme-1"}), "config").is_empty());
+    }
+
+    #[test]
+    fn masked_messages_never_quote_values() {
+        let schema =
+            json!({"type": "object", "properties": {"k": {"type": "string", "minLength": 40}}});
+        let errs = check_schema_masked(&schema, &json!({"k": "abc\"def-secret"}), "secrets");
+        assert_eq!(errs.len(), 1);
+        assert!(!errs[0].message.contains("def-secret"), "{:?}", errs[0]);
     }
 
     #[test]

@@ -10,6 +10,12 @@ use std::time::Duration;
 
 pub const CREDENTIALS_TABLE: &str = "credentials";
 
+/// The AAD field of a credential names its owner too, so pointing a row at another
+/// connection (or workspace) makes it fail to open.
+fn bound_field(owner_type: &str, owner_id: &str, field: &str) -> String {
+    format!("{owner_type}:{owner_id}/{field}")
+}
+
 #[derive(Clone)]
 pub struct Vault {
     master: MasterKey,
@@ -24,6 +30,8 @@ pub struct RotationReport {
     pub resealed: u64,
     /// Compare-and-swap misses: a concurrent write changed the row first; it was retried.
     pub retried: u64,
+    /// Credential rows that did not open (tampered or moved); they keep their old key.
+    pub unopenable: Vec<String>,
 }
 
 impl Vault {
@@ -70,19 +78,22 @@ impl Vault {
         self.ring.read().expect("keyring lock").active_id()
     }
 
-    /// Seals a secret for a credential row; returns the ciphertext and the key id used.
+    /// Seals a secret for a credential row, bound to the row, its owner and its field; returns
+    /// the ciphertext and the key id used.
     pub fn seal_credential(
         &self,
         row_id: &str,
+        owner: (&str, &str),
         field: &str,
         secret: &Secret,
     ) -> Result<(Vec<u8>, i64)> {
         let ring = self.ring.read().expect("keyring lock");
         let key = ring.active().ok_or(VaultError::Seal)?;
+        let field = bound_field(owner.0, owner.1, field);
         let binding = Binding {
             table: CREDENTIALS_TABLE,
             row_id,
-            field,
+            field: &field,
         };
         Ok((
             seal_with(key, &binding, secret.expose().as_bytes())?,
@@ -93,10 +104,11 @@ impl Vault {
     /// Opens a credential row, reloading the keyring once if it names a key this process has
     /// not seen yet.
     pub async fn open_credential(&self, row: &CredentialRow) -> Result<Secret> {
+        let field = bound_field(&row.owner_type, &row.owner_id, &row.field);
         let binding = Binding {
             table: CREDENTIALS_TABLE,
             row_id: &row.id,
-            field: &row.field,
+            field: &field,
         };
         let first = {
             let ring = self.ring.read().expect("keyring lock");
@@ -145,46 +157,70 @@ impl Vault {
             new_key_id: new_id,
             resealed: 0,
             retried: 0,
+            unopenable: Vec::new(),
         };
         let mut settled = settle.is_zero();
-        let deadline = tokio::time::Instant::now() + settle + Duration::from_secs(300);
+        // Rows that do not open (tampered or moved) are reported, not retried forever.
+        let mut unopenable: Vec<String> = Vec::new();
+        let mut stalled_since = tokio::time::Instant::now();
         loop {
-            let total = self
+            let remaining = self
                 .store
                 .count_credentials_not_on_key(i64::from(new_id))
                 .await? as u64;
+            let total = remaining - unopenable.len() as u64;
             progress(report.resealed, report.resealed + total);
             if total == 0 {
                 if settled {
-                    return Ok(report);
+                    break;
                 }
                 tokio::time::sleep(settle).await;
                 settled = true;
                 continue;
             }
-            if tokio::time::Instant::now() > deadline {
+            // Only a sweep that makes no progress for long counts as stuck.
+            if stalled_since.elapsed() > settle + Duration::from_secs(60) {
                 return Err(crate::EngineError::Conflict(format!(
                     "{total} credentials are still sealed with older keys; run the rotation again"
                 )));
             }
             let batch = self
                 .store
-                .credentials_not_on_key(i64::from(new_id), 500)
+                .credentials_not_on_key(i64::from(new_id), 500 + unopenable.len() as i64)
                 .await?;
-            for cred in batch {
-                let secret = self.open_credential(&cred).await?;
-                let (sealed, key_id) = self.seal_credential(&cred.id, &cred.field, &secret)?;
+            for cred in &batch {
+                if unopenable.contains(&cred.id) {
+                    continue;
+                }
+                let secret = match self.open_credential(cred).await {
+                    Ok(s) => s,
+                    Err(crate::EngineError::Vault(e)) => {
+                        tracing::error!(credential = %cred.id, error = %e, "credential does not open; left on its key");
+                        unopenable.push(cred.id.clone());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let (sealed, key_id) = self.seal_credential(
+                    &cred.id,
+                    (&cred.owner_type, &cred.owner_id),
+                    &cred.field,
+                    &secret,
+                )?;
                 if self
                     .store
                     .reseal_credential(&cred.id, &cred.ciphertext, &sealed, key_id)
                     .await?
                 {
                     report.resealed += 1;
+                    stalled_since = tokio::time::Instant::now();
                 } else {
                     report.retried += 1;
                 }
             }
         }
+        report.unopenable = unopenable;
+        Ok(report)
     }
 
     /// Keeps this process's keyring current, so a rotation run elsewhere is picked up.

@@ -25,7 +25,7 @@ impl From<WorkspaceRow> for WorkspaceView {
 }
 
 /// A new workspace and its secret key, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedWorkspace {
     pub workspace: WorkspaceView,
     pub secret_key: String,
@@ -131,14 +131,14 @@ impl ConnectionView {
 }
 
 /// A new connection with its integration principal key, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedConnection {
     #[serde(flatten)]
     pub connection: ConnectionView,
     pub principal_key: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct RotatedPrincipal {
     pub principal: PrincipalView,
     /// The new key, shown this once; the previous key no longer works.
@@ -215,5 +215,33 @@ impl<T> Page<T> {
             data: items,
             next_cursor,
         }
+    }
+}
+
+// Keys shown once must not reach a log through `{:?}`.
+impl std::fmt::Debug for CreatedWorkspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedWorkspace")
+            .field("workspace", &self.workspace)
+            .field("secret_key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CreatedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedConnection")
+            .field("connection", &self.connection)
+            .field("principal_key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RotatedPrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedPrincipal")
+            .field("principal", &self.principal)
+            .field("principal_key", &"[redacted]")
+            .finish()
     }
 }

@@ -100,7 +100,7 @@ pub trait ConnectionStore {
 
 const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 const UPDATE_CONNECTION: &str = "UPDATE connections SET owner_scope = $2, account_id = $3, name = $4, config = $5, lifecycle = $6, health = $7, health_reason = $8, last_sync_at = $9, last_tested_at = $10, updated_at = $11, version = $12 WHERE id = $1 AND version = $13";
-const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, workspace_id, owner_type, owner_id, field, key_id, ciphertext, hint, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (owner_type, owner_id, field) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, hint = excluded.hint, updated_at = excluded.updated_at";
+const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, workspace_id, owner_type, owner_id, field, key_id, ciphertext, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner_type, owner_id, field) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at";
 const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, workspace_id, connection_id, subject, key_id, key_hash, scope, action_keys, created_at, rotated_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const INSERT_GRANT: &str = "INSERT INTO grants (id, workspace_id, principal_id, connection_id, permission, resource, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
@@ -117,7 +117,6 @@ macro_rules! write_children {
                 .bind(&c.field)
                 .bind(c.key_id)
                 .bind(&c.ciphertext)
-                .bind(&c.hint)
                 .bind(c.created_at)
                 .bind(c.updated_at)
                 .execute(&mut *$tx)
@@ -353,7 +352,8 @@ impl ConnectionStore for Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let done = sqlx::query("UPDATE principals SET key_id = $2, key_hash = $3, rotated_at = $4 WHERE id = $1")
+            // A revoked principal stays revoked, even if a rotation races the revocation.
+            let done = sqlx::query("UPDATE principals SET key_id = $2, key_hash = $3, rotated_at = $4 WHERE id = $1 AND key_hash NOT LIKE 'revoked:%'")
                 .bind(principal_id)
                 .bind(key_id)
                 .bind(key_hash)
@@ -361,7 +361,7 @@ impl ConnectionStore for Store {
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound("principal"));
+                return Err(StoreError::Conflict("principal is revoked or gone".into()));
             }
             insert_activity!(&mut *tx, activity);
             tx.commit().await?;

@@ -81,14 +81,33 @@ pub enum BackendKind {
     Postgres,
 }
 
-/// Hides the password of a database URL for logs and errors.
+/// Hides the password of a database URL (userinfo or `password=` parameter) for logs and errors.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("****"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("****"));
+            }
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let hidden =
+                        k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+                    (
+                        k.into_owned(),
+                        if hidden {
+                            "****".to_string()
+                        } else {
+                            v.into_owned()
+                        },
+                    )
+                })
+                .collect();
+            if !pairs.is_empty() {
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
-        Ok(u) => u.to_string(),
         Err(_) => url
             .split('@')
             .next_back()
@@ -185,5 +204,15 @@ impl Store {
 
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_passwords() {
+        let r = super::redact_url("postgres://app:hunter2@db/x?sslmode=require&password=s3cret");
+        assert!(!r.contains("hunter2") && !r.contains("s3cret"), "{r}");
+        assert!(r.contains("sslmode=require"));
     }
 }

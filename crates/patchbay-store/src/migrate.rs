@@ -23,12 +23,15 @@ impl Store {
         let mut applied_now = Vec::new();
         with_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
+            let postgres = matches!(self.backend, Backend::Postgres(_));
+            // Held for the whole run, so concurrent starts migrate one at a time.
+            if postgres {
+                sqlx::query("SELECT pg_advisory_lock(727361)").execute(&mut *conn).await?;
+            }
+            let result: Result<()> = async {
             sqlx::query(CREATE_TABLE).execute(&mut *conn).await?;
             for m in MIGRATIONS {
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                if matches!(self.backend, Backend::Postgres(_)) {
-                    sqlx::query("SELECT pg_advisory_xact_lock(727361)").execute(&mut *tx).await?;
-                }
                 let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(m.version)
                     .fetch_optional(&mut *tx)
@@ -52,6 +55,12 @@ impl Store {
                 tx.commit().await?;
                 applied_now.push(m.version);
             }
+            Ok(())
+            }.await;
+            if postgres {
+                sqlx::query("SELECT pg_advisory_unlock(727361)").execute(&mut *conn).await?;
+            }
+            result?;
         });
         Ok(applied_now)
     }

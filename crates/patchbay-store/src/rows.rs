@@ -52,7 +52,6 @@ pub struct CredentialRow {
     pub field: String,
     pub key_id: i64,
     pub ciphertext: Vec<u8>,
-    pub hint: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -69,9 +69,11 @@ pub async fn keys_rotate(cfg: Config, settle_seconds: u64) -> AnyResult {
     let before = engine.vault().active_key_id();
     eprintln!("rotating data key (active key: {before:?})");
     let mut last = 0;
+    // Servers must have re-read the keyring before the last sweep.
+    let settle = settle_seconds.max(2 * cfg.keyring_refresh_seconds);
     let report = engine
         .vault()
-        .rotate(Duration::from_secs(settle_seconds), |done, total| {
+        .rotate(Duration::from_secs(settle), |done, total| {
             if done != last || done == 0 {
                 eprintln!("  re-encrypted {done}/{total}");
                 last = done;
@@ -83,6 +85,14 @@ pub async fn keys_rotate(cfg: Config, settle_seconds: u64) -> AnyResult {
         "new active key: {}; re-encrypted {} secrets ({} retried after concurrent writes)",
         report.new_key_id, report.resealed, report.retried
     );
+    if !report.unopenable.is_empty() {
+        return Err(format!(
+            "{} credentials do not open and keep their old key (tampered or moved rows): {}",
+            report.unopenable.len(),
+            report.unopenable.join(", ")
+        )
+        .into());
+    }
     Ok(())
 }
 

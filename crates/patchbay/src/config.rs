@@ -191,6 +191,9 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
     let allow = l.allow_private_networks.clone().unwrap_or_default();
     patchbay_connectors::NetworkPolicy::parse(&allow)
         .map_err(|e| format!("allow_private_networks: {e}"))?;
+    let log_level = l.log_level.clone().unwrap_or_else(|| "info".into());
+    tracing_subscriber::EnvFilter::try_new(&log_level)
+        .map_err(|e| format!("log_level '{log_level}': {e}"))?;
     let http_timeout_seconds = l.http_timeout_seconds.unwrap_or(30);
     if http_timeout_seconds == 0 {
         return Err("http_timeout_seconds must be greater than 0".into());
@@ -208,7 +211,7 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         master_key_file,
         admin_key_file,
         json_logs,
-        log_level: l.log_level.clone().unwrap_or_else(|| "info".into()),
+        log_level,
         body_limit_bytes,
         allow_private_networks: allow,
         http_timeout_seconds,
@@ -313,6 +316,11 @@ mod tests {
             ..Layer::default()
         })
         .contains("text or json"));
+        assert!(bad(Layer {
+            log_level: Some("loud=[".into()),
+            ..Layer::default()
+        })
+        .contains("log_level"));
         assert!(bad(Layer {
             allow_private_networks: Some("maybe".into()),
             ..Layer::default()

@@ -23,7 +23,10 @@ pub fn load_config(
         }
         None => None,
     };
-    let (env, warnings) = config::env_layer(std::env::vars())?;
+    // Non-UTF-8 variables are not ours to read; skip them rather than panic.
+    let vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let (env, warnings) = config::env_layer(vars)?;
     let cfg = config::resolve(file, env, flags, dev)?;
     init_logging(&cfg);
     for w in warnings {
@@ -106,6 +109,13 @@ fn admin_key(cfg: &Config) -> AnyResult<Option<Secret>> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read admin key file {}: {e}", p.display()))?;
+            if text.trim().len() < 16 {
+                return Err(format!(
+                    "the admin key in {} must be at least 16 characters",
+                    p.display()
+                )
+                .into());
+            }
             Ok(Some(Secret::new(text.trim())))
         }
         None => Ok(None),

@@ -16,6 +16,7 @@ use patchbay_core::{
     ids, now_ms, validate_connection, Connector, FieldError, Lifecycle, SecretMap, ValidationInput,
 };
 use patchbay_store::{ConnectionFilter, ConnectionRow, ConnectionStore, CredentialRow, EventRow};
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,12 +52,32 @@ impl Engine {
             .ok_or(EngineError::NotFound("connection"))
     }
 
-    pub(crate) async fn open_secrets(&self, creds: &[CredentialRow]) -> Result<SecretMap> {
+    /// Opens every credential that opens; one that does not (tampered, moved to another row,
+    /// sealed with a lost key) becomes a field error naming its row instead of failing the
+    /// whole request, so the connection stays readable and the secret can be replaced.
+    pub(crate) async fn open_secrets(
+        &self,
+        creds: &[CredentialRow],
+    ) -> Result<(SecretMap, Vec<FieldError>)> {
         let mut out = SecretMap::new();
+        let mut errors = Vec::new();
         for c in creds {
-            out.insert(c.field.clone(), self.vault().open_credential(c).await?);
+            match self.vault().open_credential(c).await {
+                Ok(secret) => {
+                    out.insert(c.field.clone(), secret);
+                }
+                Err(EngineError::Vault(e)) => {
+                    tracing::error!(credential = %c.id, owner = %c.owner_id, field = %c.field, error = %e, "credential does not open");
+                    errors.push(FieldError::new(
+                        format!("secrets.{}", c.field),
+                        "undecryptable",
+                        e.to_string(),
+                    ));
+                }
+                Err(other) => return Err(other),
+            }
         }
-        Ok(out)
+        Ok((out, errors))
     }
 
     /// Validation errors of a stored connection against its connector's current spec.
@@ -80,12 +101,12 @@ impl Engine {
 
     pub(crate) async fn view_of(&self, row: &ConnectionRow) -> Result<ConnectionView> {
         let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-        let secrets = self.open_secrets(&creds).await?;
-        let errors = match self.registry().get(&row.connector) {
-            Ok(c) => self.validate_row(c.as_ref(), row, &secrets),
-            Err(e) => vec![FieldError::new("connector", "unknown", e.to_string())],
-        };
-        Ok(ConnectionView::new(row, hints(&creds), errors))
+        let (secrets, mut errors) = self.open_secrets(&creds).await?;
+        match self.registry().get(&row.connector) {
+            Ok(c) => errors.extend(self.validate_row(c.as_ref(), row, &secrets)),
+            Err(e) => errors.push(FieldError::new("connector", "unknown", e.to_string())),
+        }
+        Ok(ConnectionView::new(row, hints(&secrets), errors))
     }
 
     pub async fn get_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionView> {
@@ -126,12 +147,10 @@ impl Engine {
     }
 }
 
-/// Secret name → display hint.
-pub(crate) fn hints(creds: &[CredentialRow]) -> BTreeMap<String, String> {
-    creds
-        .iter()
-        .map(|c| (c.field.clone(), c.hint.clone()))
-        .collect()
+/// Secret name → display hint, computed from the opened values: nothing of a secret is stored
+/// in plaintext, not even its tail.
+pub(crate) fn hints(secrets: &SecretMap) -> BTreeMap<String, String> {
+    secrets.iter().map(|(k, v)| (k.clone(), v.hint())).collect()
 }
 
 /// An outbox event about a connection.

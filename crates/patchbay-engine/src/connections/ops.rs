@@ -8,7 +8,7 @@ use crate::auth::{
 use crate::error::{EngineError, Result};
 use crate::views::{ActivityView, EventView, GrantView, Page, PrincipalView, RotatedPrincipal};
 use crate::Engine;
-use patchbay_core::validation::check_schema;
+use patchbay_core::validation::{check_schema, scrub_secret_message};
 use patchbay_core::{
     now_ms, Capability, ConnectorContext, ConnectorError, Health, Lifecycle, TestOutcome,
 };
@@ -29,10 +29,14 @@ pub struct ActionOutcome {
 impl Engine {
     async fn context_for(&self, row: &ConnectionRow) -> Result<ConnectorContext> {
         let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        let (secrets, errors) = self.open_secrets(&creds).await?;
+        if !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
         Ok(ConnectorContext {
             connection_id: row.id.clone(),
             config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
-            secrets: self.open_secrets(&creds).await?,
+            secrets,
         })
     }
 
@@ -98,6 +102,7 @@ impl Engine {
 
     /// Calls the provider with the stored credentials and records the outcome.
     pub async fn test_connection(&self, caller: &Caller, id: &str) -> Result<TestOutcome> {
+        forbid_integration(caller, "test connections")?;
         let row = self.load_connection(caller, id).await?;
         if row.lifecycle == Lifecycle::Revoked.as_str() {
             return Err(EngineError::Conflict("the connection is revoked".into()));
@@ -108,21 +113,26 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
-        let outcome = match connector.test_connection(&ctx).await {
-            Ok(o) => o,
-            Err(e) => TestOutcome {
-                ok: false,
-                message: e.to_string(),
-                account: None,
-            },
+        let (outcome, health) = match connector.test_connection(&ctx).await {
+            Ok(o) if o.ok => (o, Health::Healthy),
+            Ok(o) => (o, Health::Failing),
+            Err(e) => {
+                let health = match e {
+                    ConnectorError::Unauthorized { .. } => Health::NeedsReconnect,
+                    _ => Health::Failing,
+                };
+                let message = scrub_secret_message(&e.to_string(), &ctx.secrets);
+                (
+                    TestOutcome {
+                        ok: false,
+                        message,
+                        account: None,
+                    },
+                    health,
+                )
+            }
         };
-        let (health, reason) = if outcome.ok {
-            (Health::Healthy, None)
-        } else if outcome.message.contains("rejected the credentials") {
-            (Health::NeedsReconnect, Some(outcome.message.clone()))
-        } else {
-            (Health::Failing, Some(outcome.message.clone()))
-        };
+        let reason = (!outcome.ok).then(|| outcome.message.clone());
         let details =
             json!({"ok": outcome.ok, "message": outcome.message, "account": outcome.account});
         self.set_health(
@@ -159,6 +169,7 @@ impl Engine {
 
     /// Issues a new key id and key; the previous key stops working at once.
     pub async fn rotate_principal(&self, caller: &Caller, id: &str) -> Result<RotatedPrincipal> {
+        forbid_integration(caller, "rotate principals")?;
         let row = self.load_connection(caller, id).await?;
         if row.lifecycle == Lifecycle::Revoked.as_str() {
             return Err(EngineError::Conflict("the connection is revoked".into()));
@@ -285,8 +296,8 @@ impl Engine {
                     continue;
                 };
                 let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-                let secrets = self.open_secrets(&creds).await?;
-                let errors = self.validate_row(connector.as_ref(), row, &secrets);
+                let (secrets, mut errors) = self.open_secrets(&creds).await?;
+                errors.extend(self.validate_row(connector.as_ref(), row, &secrets));
                 if !errors.is_empty() && row.health == Health::Healthy.as_str() {
                     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                     let reason = format!("{DRIFT_PREFIX}: {}", fields.join(", "));
@@ -374,6 +385,7 @@ impl Engine {
 
     /// Connection counts by lifecycle and health, plus failing connections, for operators.
     pub async fn stats(&self, caller: &Caller) -> Result<Value> {
+        forbid_integration(caller, "read workspace stats")?;
         let counts = self
             .store()
             .connection_counts(caller.workspace_id())
@@ -399,5 +411,14 @@ impl Engine {
         Ok(
             json!({"connections": total, "by_lifecycle": by_lifecycle, "by_health": by_health, "failing_connections": failing}),
         )
+    }
+}
+
+fn forbid_integration(caller: &Caller, what: &str) -> Result<()> {
+    match caller {
+        Caller::Integration { .. } => Err(EngineError::Forbidden(format!(
+            "integration keys cannot {what}"
+        ))),
+        _ => Ok(()),
     }
 }

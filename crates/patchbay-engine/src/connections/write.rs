@@ -9,7 +9,7 @@ use crate::views::{ConnectionView, CreatedConnection};
 use crate::Engine;
 use patchbay_core::{
     ids, now_ms, validate_connection, ConnectorSpec, FieldError, Health, Lifecycle, Secret,
-    SecretMap, ValidationInput,
+    ValidationInput,
 };
 use patchbay_store::{
     ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow, GrantRow, PrincipalRow,
@@ -140,7 +140,9 @@ impl Engine {
                 let prior = existing.iter().find(|c| &c.field == field);
                 let id =
                     prior.map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
-                let (ciphertext, key_id) = self.vault().seal_credential(&id, field, secret)?;
+                let (ciphertext, key_id) =
+                    self.vault()
+                        .seal_credential(&id, (OWNER_TYPE, conn_id), field, secret)?;
                 Ok(CredentialRow {
                     id,
                     workspace_id: ws.to_string(),
@@ -149,7 +151,6 @@ impl Engine {
                     field: field.clone(),
                     key_id,
                     ciphertext,
-                    hint: secret.hint(),
                     created_at: prior.map_or(now, |c| c.created_at),
                     updated_at: now,
                 })
@@ -311,7 +312,7 @@ impl Engine {
                 other => other.into(),
             })?;
         Ok(CreatedConnection {
-            connection: ConnectionView::new(&row, hints(&credentials), errors),
+            connection: ConnectionView::new(&row, hints(&req.secrets), errors),
             principal_key,
         })
     }
@@ -328,18 +329,25 @@ impl Engine {
             ));
         }
         let row = self.load_connection(caller, id).await?;
-        let connector = self.connector_for(&row)?;
-        let spec = connector.spec();
         let current: Lifecycle = row.lifecycle.parse().map_err(EngineError::BadRequest)?;
-        if current == Lifecycle::Revoked {
+        let target = req.lifecycle.unwrap_or(current);
+        if target != current {
+            current.transition(target)?;
+        } else if current == Lifecycle::Revoked {
             return Err(EngineError::Conflict(
                 "the connection is revoked; revoked is terminal".into(),
             ));
         }
-        let target = req.lifecycle.unwrap_or(current);
-        if target != current {
-            current.transition(target)?;
+        if target == Lifecycle::Revoked {
+            if req.config.is_some() || req.secrets.is_some() {
+                return Err(EngineError::BadRequest(
+                    "revoking drops config and secrets; send the lifecycle change alone".into(),
+                ));
+            }
+            return self.revoke(caller, row, current, req.name).await;
         }
+        let connector = self.connector_for(&row)?;
+        let spec = connector.spec();
         if let Some(secrets) = &req.secrets {
             let errs = check_secret_names(spec, secrets.keys());
             if !errs.is_empty() {
@@ -358,7 +366,7 @@ impl Engine {
             merge_patch(&mut config, patch);
         }
         let existing = self.store().list_credentials(OWNER_TYPE, id).await?;
-        let mut secrets: SecretMap = self.open_secrets(&existing).await?;
+        let (mut secrets, open_errors) = self.open_secrets(&existing).await?;
         let mut removed = Vec::new();
         let mut rotated: BTreeMap<String, &Secret> = BTreeMap::new();
         for (field, value) in req.secrets.iter().flatten() {
@@ -374,7 +382,7 @@ impl Engine {
             }
         }
         let scope: Value = serde_json::from_str(&row.owner_scope).unwrap_or(Value::Null);
-        let errors = validate_connection(
+        let mut errors = validate_connection(
             connector.as_ref(),
             &ValidationInput {
                 config: &config,
@@ -382,6 +390,11 @@ impl Engine {
                 scope: &scope,
             },
         );
+        // A stored secret that does not open matters unless this request replaces it.
+        errors.extend(open_errors.into_iter().filter(|e| {
+            let field = e.field.trim_start_matches("secrets.");
+            !rotated.contains_key(field) && !removed.iter().any(|r| r == field)
+        }));
         if target == Lifecycle::Enabled && !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
@@ -458,19 +471,11 @@ impl Engine {
                 json!({"from": row.health}),
             ));
         }
-        let mut credentials = self.seal_all(&ws, id, &existing, &rotated)?;
-        let mut revoke_principal = false;
-        if target == Lifecycle::Revoked {
-            // A revoked connection keeps its audit trail, not its secrets or a working key.
-            removed = existing.iter().map(|c| c.field.clone()).collect();
-            credentials.clear();
-            revoke_principal = true;
-        }
+        let credentials = self.seal_all(&ws, id, &existing, &rotated)?;
         let write = ConnectionWrite {
             connection: Some(new.clone()),
             credentials,
             remove_credentials: removed,
-            revoke_principal,
             activity,
             events,
             ..Default::default()
@@ -486,6 +491,51 @@ impl Engine {
                     "a {} connection for owner '{}' and account '{}' already exists",
                     new.connector, new.owner_id, new.account_id
                 )),
+                other => other.into(),
+            })?;
+        self.view_of(&new).await
+    }
+
+    /// Revokes: terminal, drops every secret and makes the principal key unusable, keeps the
+    /// row and its audit trail. Needs neither the connector nor the secrets to open.
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        row: ConnectionRow,
+        from: Lifecycle,
+        name: Option<String>,
+    ) -> Result<ConnectionView> {
+        let existing = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        let mut new = row.clone();
+        new.name = name.unwrap_or(new.name);
+        new.lifecycle = Lifecycle::Revoked.as_str().into();
+        new.updated_at = now_ms();
+        new.version = row.version + 1;
+        let write = ConnectionWrite {
+            connection: Some(new.clone()),
+            remove_credentials: existing.iter().map(|c| c.field.clone()).collect(),
+            revoke_principal: true,
+            activity: vec![activity_row(
+                Some(&row.workspace_id),
+                Some(&row.id),
+                &caller.actor(),
+                "connection.revoked",
+                json!({"from": from, "secrets_removed": existing.iter().map(|c| &c.field).collect::<Vec<_>>()}),
+            )],
+            events: vec![connection_event(
+                &new,
+                "connection.revoked",
+                json!({"from": from}),
+            )],
+            ..Default::default()
+        };
+        self.store()
+            .update_connection(&write, row.version)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => EngineError::Conflict(
+                    "the connection was changed by another request; fetch it and try again".into(),
+                ),
                 other => other.into(),
             })?;
         self.view_of(&new).await

@@ -98,6 +98,34 @@ async fn principal_scope_and_rotation(backend: TestBackend) {
         .0,
         403
     );
+    assert_eq!(
+        app.post(&format!("/v1/connections/{id}/test"), &pkey, json!({}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        app.post(
+            &format!("/v1/connections/{id}/principal/rotate"),
+            &pkey,
+            json!({})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(app.get("/v1/admin/stats", &pkey).await.0, 403);
+    assert_eq!(
+        app.call(
+            reqwest::Method::DELETE,
+            &format!("/v1/connections/{id}"),
+            &pkey,
+            None
+        )
+        .await
+        .0,
+        403
+    );
     let used = app
         .get(&format!("/v1/connections/{id}/principal"), &key)
         .await

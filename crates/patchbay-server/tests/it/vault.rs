@@ -1,10 +1,9 @@
 //! Secrets at rest: row binding of ciphertexts and key rotation under concurrent writes.
 
 use crate::{both_backends, printing_body, TestApp};
-use patchbay_engine::{Caller, EngineError};
+use patchbay_engine::Caller;
 use patchbay_store::testing::TestBackend;
 use patchbay_store::{ConnectionStore, VaultKeyStore};
-use patchbay_vault::VaultError;
 use serde_json::json;
 use std::time::Duration;
 
@@ -59,43 +58,71 @@ async fn moved_ciphertext_refuses_to_open(backend: TestBackend) {
         workspace_id: ws,
         key_id: "k".into(),
     };
-    let err = app
-        .engine
-        .get_connection(&caller, b["id"].as_str().unwrap())
-        .await
-        .unwrap_err();
-    match &err {
-        EngineError::Vault(VaultError::Integrity { row_id, table, .. }) => {
-            assert_eq!(
-                (row_id.as_str(), table.as_str()),
-                (to.id.as_str(), "credentials")
-            );
-        }
-        other => panic!("expected an integrity error, got {other:?}"),
-    }
+    let b_id = b["id"].as_str().unwrap();
+    // The moved value refuses to open; the connection stays readable and names the row.
+    let view = app.engine.get_connection(&caller, b_id).await.unwrap();
+    let err = view
+        .validation_errors
+        .iter()
+        .find(|e| e.field == "secrets.api_key")
+        .expect("an error for the moved secret");
+    assert_eq!(err.code, "undecryptable");
     assert!(
-        err.to_string().contains(&to.id),
-        "the error names the row: {err}"
+        err.message.contains(&to.id) && err.message.contains("credentials"),
+        "the error names the row: {}",
+        err.message
     );
-    // Over HTTP it is an internal error that reveals nothing.
+    assert!(!view.redacted_secrets.contains_key("api_key"));
+    let (s, body) = app.get(&format!("/v1/connections/{b_id}"), &key).await;
+    assert_eq!(s, 200);
+    assert!(body["validation_errors"].to_string().contains(&to.id));
+    crate::assert_hidden(&body, "pp_live_aaaaaaaaaaaaaaaa");
+    // Nothing uses it: no test, no enabling.
     let (s, body) = app
-        .get(
-            &format!("/v1/connections/{}", b["id"].as_str().unwrap()),
+        .post(&format!("/v1/connections/{b_id}/test"), &key, json!({}))
+        .await;
+    assert_eq!(
+        (s, body["error"]["details"]["fields"][0]["code"].as_str()),
+        (422, Some("undecryptable")),
+        "{body}"
+    );
+    assert_eq!(
+        app.patch(
+            &format!("/v1/connections/{b_id}"),
             &key,
+            json!({"lifecycle": "enabled"})
+        )
+        .await
+        .0,
+        422
+    );
+    // Replacing the secret repairs it.
+    let (s, body) = app
+        .patch(
+            &format!("/v1/connections/{b_id}"),
+            &key,
+            json!({"secrets": {"api_key": "pp_live_cccccccccccccccc"}, "lifecycle": "enabled"}),
         )
         .await;
-    assert_eq!(s, 500);
-    assert_eq!(body["error"]["message"], "internal error");
-    // A's own row still opens.
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["validation_errors"], json!([]));
+    // A's own row still opens, and rotation skips nothing now.
     assert_eq!(
         app.get(
             &format!("/v1/connections/{}", a["id"].as_str().unwrap()),
             &key
         )
         .await
-        .0,
-        200
+        .1["validation_errors"],
+        json!([])
     );
+    let report = app
+        .engine
+        .vault()
+        .rotate(Duration::ZERO, |_, _| {})
+        .await
+        .unwrap();
+    assert!(report.unopenable.is_empty());
 }
 
 async fn rotation_under_concurrent_writes(backend: TestBackend) {

@@ -54,7 +54,6 @@ CREATE TABLE credentials (
     field TEXT NOT NULL,
     key_id BIGINT NOT NULL,
     ciphertext BYTEA NOT NULL,
-    hint TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (owner_type, owner_id, field)

@@ -54,7 +54,6 @@ CREATE TABLE credentials (
     field TEXT NOT NULL,
     key_id INTEGER NOT NULL,
     ciphertext BLOB NOT NULL,
-    hint TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     UNIQUE (owner_type, owner_id, field)

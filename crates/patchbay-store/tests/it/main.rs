@@ -89,7 +89,6 @@ fn cred(id: &str, ws: &str, conn: &str, field: &str, key_id: i64, ct: &[u8]) -> 
         field: field.into(),
         key_id,
         ciphertext: ct.to_vec(),
-        hint: "••••".into(),
         created_at: 1,
         updated_at: 1,
     }
