@@ -1,6 +1,6 @@
 //! Activity (audit) log and event outbox.
 
-use crate::{with_pool, ActivityRow, EventRow, Result, Store};
+use crate::{with_pool, with_reader, ActivityRow, EventRow, Result, Store};
 
 pub(crate) const INSERT_ACTIVITY: &str = "INSERT INTO activity (id, workspace_id, connection_id, actor, action, details, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (id, workspace_id, type, connection_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
@@ -72,7 +72,7 @@ impl ActivityStore for Store {
               AND (CAST($2 AS TEXT) IS NULL OR connection_id = $2) \
               AND (CAST($3 AS TEXT) IS NULL OR id < $3) \
             ORDER BY id DESC LIMIT $4";
-        let rows = with_pool!(self, pool => sqlx::query_as::<_, ActivityRow>(sql)
+        let rows = with_reader!(self, pool => sqlx::query_as::<_, ActivityRow>(sql)
             .bind(&f.workspace_id)
             .bind(&f.connection_id)
             .bind(&f.before)
@@ -101,7 +101,7 @@ impl EventStore for Store {
         limit: i64,
     ) -> Result<Vec<EventRow>> {
         let sql = "SELECT * FROM events WHERE workspace_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3";
-        let rows = with_pool!(self, pool => sqlx::query_as::<_, EventRow>(sql)
+        let rows = with_reader!(self, pool => sqlx::query_as::<_, EventRow>(sql)
             .bind(workspace_id)
             .bind(after)
             .bind(limit)

@@ -3,8 +3,8 @@
 
 use crate::activity::{insert_activity, insert_event};
 use crate::{
-    with_pool, ActivityRow, ConnectionRow, CredentialRow, EventRow, GrantRow, PrincipalRow, Result,
-    Store, StoreError,
+    with_pool, with_reader, ActivityRow, ConnectionRow, CredentialRow, EventRow, GrantRow,
+    PrincipalRow, Result, Store, StoreError,
 };
 use std::future::Future;
 
@@ -267,12 +267,14 @@ impl ConnectionStore for Store {
         workspace_id: Option<&str>,
         id: &str,
     ) -> Result<Option<ConnectionRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, ConnectionRow>(
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, ConnectionRow>(
             "SELECT * FROM connections WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR workspace_id = $2)")
             .bind(id)
             .bind(workspace_id)
             .fetch_optional(pool)
-            .await?))
+            .await?),
+        )
     }
 
     async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<ConnectionRow>> {
@@ -285,7 +287,7 @@ impl ConnectionStore for Store {
               AND (CAST($6 AS TEXT) IS NULL OR id > $6) \
             ORDER BY id LIMIT $7";
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, ConnectionRow>(sql)
+            with_reader!(self, pool => sqlx::query_as::<_, ConnectionRow>(sql)
             .bind(&f.workspace_id)
             .bind(&f.owner_id)
             .bind(&f.connector)
@@ -303,7 +305,7 @@ impl ConnectionStore for Store {
         workspace_id: Option<&str>,
     ) -> Result<Vec<(String, String, i64)>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, (String, String, i64)>(
+            with_reader!(self, pool => sqlx::query_as::<_, (String, String, i64)>(
             "SELECT lifecycle, health, COUNT(*) FROM connections WHERE (CAST($1 AS TEXT) IS NULL OR workspace_id = $1) GROUP BY lifecycle, health ORDER BY lifecycle, health")
             .bind(workspace_id)
             .fetch_all(pool)
@@ -316,17 +318,19 @@ impl ConnectionStore for Store {
         owner_type: &str,
         owner_id: &str,
     ) -> Result<Vec<CredentialRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, CredentialRow>(
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, CredentialRow>(
             "SELECT * FROM credentials WHERE owner_type = $1 AND owner_id = $2 ORDER BY field")
             .bind(owner_type)
             .bind(owner_id)
             .fetch_all(pool)
-            .await?))
+            .await?),
+        )
     }
 
     async fn get_principal(&self, connection_id: &str) -> Result<Option<PrincipalRow>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE connection_id = $1")
+            with_reader!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE connection_id = $1")
             .bind(connection_id)
             .fetch_optional(pool)
             .await?),
@@ -335,7 +339,7 @@ impl ConnectionStore for Store {
 
     async fn find_principal_by_hash(&self, key_hash: &str) -> Result<Option<PrincipalRow>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE key_hash = $1")
+            with_reader!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE key_hash = $1")
             .bind(key_hash)
             .fetch_optional(pool)
             .await?),
@@ -381,7 +385,7 @@ impl ConnectionStore for Store {
 
     async fn list_grants(&self, principal_id: &str) -> Result<Vec<GrantRow>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, GrantRow>("SELECT * FROM grants WHERE principal_id = $1 ORDER BY id")
+            with_reader!(self, pool => sqlx::query_as::<_, GrantRow>("SELECT * FROM grants WHERE principal_id = $1 ORDER BY id")
             .bind(principal_id)
             .fetch_all(pool)
             .await?),

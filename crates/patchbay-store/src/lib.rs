@@ -56,10 +56,12 @@ pub(crate) enum Backend {
     Postgres(PgPool),
 }
 
-/// A handle on the database; cheap to clone.
+/// A handle on the database; cheap to clone. Writes go through `backend`; reads through
+/// `reader`, which on SQLite is a separate pool so readers never queue behind the one writer.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) backend: Backend,
+    pub(crate) reader: Backend,
 }
 
 /// Runs the same body against whichever pool the store holds. The body is compiled once per
@@ -73,6 +75,17 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// Like `with_pool!`, for statements that only read.
+macro_rules! with_reader {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.reader {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_reader;
 
 /// Which backend a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,13 +163,20 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .connect_with(opts)
+        // SQLite has one writer at a time; a single write connection queues writers in the
+        // pool instead of letting them collide and back off on SQLITE_BUSY.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.create_if_missing(false))
             .await?;
         Ok(Store {
-            backend: Backend::Sqlite(pool),
+            backend: Backend::Sqlite(writer),
+            reader: Backend::Sqlite(reader),
         })
     }
 
@@ -167,7 +187,8 @@ impl Store {
             .connect_with(opts)
             .await?;
         Ok(Store {
-            backend: Backend::Postgres(pool),
+            backend: Backend::Postgres(pool.clone()),
+            reader: Backend::Postgres(pool),
         })
     }
 
@@ -196,13 +217,14 @@ impl Store {
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
-        with_pool!(self, pool => {
+        with_reader!(self, pool => {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
     }
 
     pub async fn close(&self) {
+        with_reader!(self, pool => pool.close().await);
         with_pool!(self, pool => pool.close().await)
     }
 }

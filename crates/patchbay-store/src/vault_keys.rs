@@ -1,6 +1,6 @@
 //! Wrapped data keys and the credential queries key rotation needs.
 
-use crate::{with_pool, CredentialRow, Result, Store, VaultKeyRow};
+use crate::{with_pool, with_reader, CredentialRow, Result, Store, VaultKeyRow};
 use std::future::Future;
 
 pub trait VaultKeyStore {
@@ -28,7 +28,7 @@ pub trait VaultKeyStore {
 impl VaultKeyStore for Store {
     async fn list_vault_keys(&self) -> Result<Vec<VaultKeyRow>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, VaultKeyRow>("SELECT * FROM vault_keys ORDER BY id")
+            with_reader!(self, pool => sqlx::query_as::<_, VaultKeyRow>("SELECT * FROM vault_keys ORDER BY id")
             .fetch_all(pool)
             .await?),
         )
@@ -50,17 +50,19 @@ impl VaultKeyStore for Store {
     }
 
     async fn credentials_not_on_key(&self, key_id: i64, limit: i64) -> Result<Vec<CredentialRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, CredentialRow>(
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, CredentialRow>(
             "SELECT * FROM credentials WHERE key_id <> $1 ORDER BY id LIMIT $2")
             .bind(key_id)
             .bind(limit)
             .fetch_all(pool)
-            .await?))
+            .await?),
+        )
     }
 
     async fn count_credentials_not_on_key(&self, key_id: i64) -> Result<i64> {
         Ok(
-            with_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM credentials WHERE key_id <> $1")
+            with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM credentials WHERE key_id <> $1")
             .bind(key_id)
             .fetch_one(pool)
             .await?),

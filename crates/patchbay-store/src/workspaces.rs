@@ -1,7 +1,7 @@
 //! Workspaces and their API keys.
 
 use crate::activity::insert_activity;
-use crate::{with_pool, ActivityRow, ApiKeyRow, Result, Store, WorkspaceRow};
+use crate::{with_pool, with_reader, ActivityRow, ApiKeyRow, Result, Store, WorkspaceRow};
 use std::future::Future;
 
 pub trait WorkspaceStore {
@@ -72,7 +72,7 @@ impl WorkspaceStore for Store {
 
     async fn get_workspace(&self, id: &str) -> Result<Option<WorkspaceRow>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>("SELECT * FROM workspaces WHERE id = $1")
+            with_reader!(self, pool => sqlx::query_as::<_, WorkspaceRow>("SELECT * FROM workspaces WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?),
@@ -80,12 +80,14 @@ impl WorkspaceStore for Store {
     }
 
     async fn list_workspaces(&self, after: Option<&str>, limit: i64) -> Result<Vec<WorkspaceRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, WorkspaceRow>(
             "SELECT * FROM workspaces WHERE (CAST($1 AS TEXT) IS NULL OR id > $1) ORDER BY id LIMIT $2")
             .bind(after)
             .bind(limit)
             .fetch_all(pool)
-            .await?))
+            .await?),
+        )
     }
 
     async fn create_api_key(&self, key: &ApiKeyRow) -> Result<()> {
@@ -94,7 +96,7 @@ impl WorkspaceStore for Store {
     }
 
     async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, ApiKeyRow>(
+        Ok(with_reader!(self, pool => sqlx::query_as::<_, ApiKeyRow>(
             "SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(key_hash)
             .fetch_optional(pool)
@@ -113,7 +115,7 @@ impl WorkspaceStore for Store {
 
     async fn count_workspaces(&self) -> Result<i64> {
         Ok(
-            with_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM workspaces")
+            with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM workspaces")
             .fetch_one(pool)
             .await?),
         )
