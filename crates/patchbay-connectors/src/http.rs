@@ -102,6 +102,28 @@ impl HttpClient {
         Err(status_error(resp, &scrub).await)
     }
 
+    /// Sends a request and returns status, headers and body whatever the status; only network
+    /// trouble and oversize answers are errors. For protocols with their own error bodies
+    /// (OAuth 2.0 token endpoints).
+    pub async fn send_raw(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), ConnectorError> {
+        let (_, built) = req.build_split();
+        let request =
+            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
+        self.check_url(request.url())?;
+        let scrub = Scrubber::from_headers(request.headers());
+        let resp = self
+            .inner
+            .execute(request)
+            .await
+            .map_err(|e| network_error(&e, &scrub))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        Ok((status, headers, read_body(resp).await?))
+    }
+
     /// Sends a request and parses its JSON answer; an empty answer (such as 204) is `Null`.
     pub async fn send_json(
         &self,

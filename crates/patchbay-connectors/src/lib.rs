@@ -3,7 +3,9 @@
 
 mod common;
 pub mod http;
+pub mod oauth;
 pub mod printing_partner;
+pub mod providers;
 pub mod venue_ops;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! (errors, rate limits, truncated answers, latency) and change data while it runs.
 
 mod faults;
+pub mod oauth2;
 mod paging;
 pub mod printing_partner;
 pub mod venue_ops;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use oauth2::{OAuthConfig, OAuthEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use venue_ops::{VenueConfig, VenueEmulator};
 
