@@ -1,6 +1,7 @@
 //! Connectors against the local partner emulators, over loopback.
 
 mod network;
+mod oauth;
 mod printing;
 mod support;
 mod venue;
