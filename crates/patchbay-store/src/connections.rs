@@ -3,7 +3,7 @@
 
 use crate::activity::{insert_activity, insert_event};
 use crate::{
-    with_pool, with_reader, ActivityRow, ConnectionRow, CredentialRow, EventRow, GrantRow,
+    with_pool, with_reader, ActivityRow, Backend, ConnectionRow, CredentialRow, EventRow, GrantRow,
     PrincipalRow, Result, Store, StoreError,
 };
 use std::future::Future;
@@ -98,8 +98,8 @@ pub trait ConnectionStore {
         -> impl Future<Output = Result<Vec<GrantRow>>> + Send;
 }
 
-const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
-const UPDATE_CONNECTION: &str = "UPDATE connections SET owner_scope = $2, account_id = $3, name = $4, config = $5, lifecycle = $6, health = $7, health_reason = $8, last_sync_at = $9, last_tested_at = $10, updated_at = $11, version = $12 WHERE id = $1 AND version = $13";
+const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version, token_expires_at, granted_scopes, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+const UPDATE_CONNECTION: &str = "UPDATE connections SET owner_scope = $2, account_id = $3, name = $4, config = $5, lifecycle = $6, health = $7, health_reason = $8, last_sync_at = $9, last_tested_at = $10, updated_at = $11, version = $12, token_expires_at = $14, granted_scopes = $15, metadata = $16 WHERE id = $1 AND version = $13";
 const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, workspace_id, owner_type, owner_id, field, key_id, ciphertext, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner_type, owner_id, field) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at";
 const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, workspace_id, connection_id, subject, key_id, key_hash, scope, action_keys, created_at, rotated_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const INSERT_GRANT: &str = "INSERT INTO grants (id, workspace_id, principal_id, connection_id, permission, resource, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -174,6 +174,41 @@ macro_rules! write_children {
     }};
 }
 
+/// The versioned row update plus its children, inside an open transaction `$tx`.
+macro_rules! apply_update {
+    ($tx:expr, $w:expr, $expected:expr) => {{
+        let w: &ConnectionWrite = $w;
+        if let Some(c) = &w.connection {
+            let done = sqlx::query(UPDATE_CONNECTION)
+                .bind(&c.id)
+                .bind(&c.owner_scope)
+                .bind(&c.account_id)
+                .bind(&c.name)
+                .bind(&c.config)
+                .bind(&c.lifecycle)
+                .bind(&c.health)
+                .bind(&c.health_reason)
+                .bind(c.last_sync_at)
+                .bind(c.last_tested_at)
+                .bind(c.updated_at)
+                .bind(c.version)
+                .bind($expected)
+                .bind(c.token_expires_at)
+                .bind(&c.granted_scopes)
+                .bind(&c.metadata)
+                .execute(&mut *$tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "connection {} changed concurrently",
+                    c.id
+                )));
+            }
+        }
+        write_children!($tx, w);
+    }};
+}
+
 impl ConnectionStore for Store {
     async fn insert_connection(&self, w: &ConnectionWrite) -> Result<()> {
         let c = w
@@ -199,6 +234,9 @@ impl ConnectionStore for Store {
                 .bind(c.created_at)
                 .bind(c.updated_at)
                 .bind(c.version)
+                .bind(c.token_expires_at)
+                .bind(&c.granted_scopes)
+                .bind(&c.metadata)
                 .execute(&mut *tx)
                 .await?;
             write_children!(tx, w);
@@ -210,28 +248,7 @@ impl ConnectionStore for Store {
     async fn update_connection(&self, w: &ConnectionWrite, expected_version: i64) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            if let Some(c) = &w.connection {
-                let done = sqlx::query(UPDATE_CONNECTION)
-                    .bind(&c.id)
-                    .bind(&c.owner_scope)
-                    .bind(&c.account_id)
-                    .bind(&c.name)
-                    .bind(&c.config)
-                    .bind(&c.lifecycle)
-                    .bind(&c.health)
-                    .bind(&c.health_reason)
-                    .bind(c.last_sync_at)
-                    .bind(c.last_tested_at)
-                    .bind(c.updated_at)
-                    .bind(c.version)
-                    .bind(expected_version)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::Conflict(format!("connection {} changed concurrently", c.id)));
-                }
-            }
-            write_children!(tx, w);
+            apply_update!(tx, w, expected_version);
             tx.commit().await?;
         });
         Ok(())
@@ -388,6 +405,95 @@ impl ConnectionStore for Store {
             with_reader!(self, pool => sqlx::query_as::<_, GrantRow>("SELECT * FROM grants WHERE principal_id = $1 ORDER BY id")
             .bind(principal_id)
             .fetch_all(pool)
+            .await?),
+        )
+    }
+}
+
+/// An open claim on one connection for a token refresh. On PostgreSQL it holds the row lock
+/// (`SELECT … FOR UPDATE`) until [`RefreshGuard::commit`] or drop, so processes sharing the
+/// database refresh one at a time and each sees the winner's result. SQLite serves one process,
+/// where the engine's in-process lock already serialises refreshes; holding SQLite's only
+/// writer across a network call would stall every other write, so no lock is taken there.
+pub struct RefreshGuard {
+    tx: Option<sqlx::Transaction<'static, sqlx::Postgres>>,
+    store: Store,
+    pub connection: ConnectionRow,
+    pub credentials: Vec<CredentialRow>,
+}
+
+impl RefreshGuard {
+    /// Writes the refreshed state (versioned) and releases the claim.
+    pub async fn commit(self, w: &ConnectionWrite, expected_version: i64) -> Result<()> {
+        match self.tx {
+            Some(mut tx) => {
+                apply_update!(tx, w, expected_version);
+                tx.commit().await?;
+                Ok(())
+            }
+            None => self.store.update_connection(w, expected_version).await,
+        }
+    }
+}
+
+impl Store {
+    /// Claims a connection for a token refresh and returns its current row and credentials.
+    pub async fn claim_for_refresh(&self, id: &str) -> Result<RefreshGuard> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let connection = sqlx::query_as::<_, ConnectionRow>(
+                    "SELECT * FROM connections WHERE id = $1 FOR UPDATE",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("connection"))?;
+                let credentials = sqlx::query_as::<_, CredentialRow>(
+                    "SELECT * FROM credentials WHERE owner_type = 'connection' AND owner_id = $1 ORDER BY field",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                Ok(RefreshGuard {
+                    tx: Some(tx),
+                    store: self.clone(),
+                    connection,
+                    credentials,
+                })
+            }
+            Backend::Sqlite(_) => {
+                let connection = self
+                    .get_connection(None, id)
+                    .await?
+                    .ok_or(StoreError::NotFound("connection"))?;
+                let credentials = self.list_credentials("connection", id).await?;
+                Ok(RefreshGuard {
+                    tx: None,
+                    store: self.clone(),
+                    connection,
+                    credentials,
+                })
+            }
+        }
+    }
+
+    /// The live connection of an owner's account, for reconnecting instead of duplicating.
+    pub async fn find_connection_by_account(
+        &self,
+        workspace_id: &str,
+        owner_id: &str,
+        connector: &str,
+        account_id: &str,
+    ) -> Result<Option<ConnectionRow>> {
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, ConnectionRow>(
+            "SELECT * FROM connections WHERE workspace_id = $1 AND owner_id = $2 AND connector = $3 AND account_id = $4 AND lifecycle <> 'revoked'")
+            .bind(workspace_id)
+            .bind(owner_id)
+            .bind(connector)
+            .bind(account_id)
+            .fetch_optional(pool)
             .await?),
         )
     }

@@ -6,13 +6,15 @@
 mod activity;
 mod connections;
 mod migrate;
+mod oauth;
 mod rows;
 pub mod testing;
 mod vault_keys;
 mod workspaces;
 
 pub use activity::{ActivityFilter, ActivityStore, EventStore};
-pub use connections::{ConnectionFilter, ConnectionStore, ConnectionWrite};
+pub use connections::{ConnectionFilter, ConnectionStore, ConnectionWrite, RefreshGuard};
+pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;
 pub use vault_keys::VaultKeyStore;
 pub use workspaces::WorkspaceStore;

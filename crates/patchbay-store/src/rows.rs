@@ -39,6 +39,12 @@ pub struct ConnectionRow {
     pub updated_at: i64,
     /// Bumped on every update; writers compare it to detect concurrent changes.
     pub version: i64,
+    /// When the stored access token expires (OAuth connections).
+    pub token_expires_at: Option<i64>,
+    /// Scopes the provider granted, space-separated.
+    pub granted_scopes: Option<String>,
+    /// Non-secret facts from the provider (e.g. a Slack team id), JSON.
+    pub metadata: String,
 }
 
 /// One sealed secret. `owner_type`/`owner_id` say what it belongs to (a connection, later an
@@ -110,5 +116,45 @@ pub struct VaultKeyRow {
     pub id: i64,
     pub wrapped: Vec<u8>,
     pub active: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OAuthAppRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub provider: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A connect session: the application asked for a user to connect an account.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ConnectSessionRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub token_hash: String,
+    pub connector: String,
+    pub owner_id: String,
+    pub owner_scope: String,
+    pub return_url: String,
+    pub scopes: String,
+    pub config: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// A single-use OAuth `state`, stored as a hash and bound to its session.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OAuthStateRow {
+    pub id: String,
+    pub state_hash: String,
+    pub session_id: String,
+    pub workspace_id: String,
+    pub redirect_uri: String,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
     pub created_at: i64,
 }

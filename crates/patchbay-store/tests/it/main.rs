@@ -24,6 +24,8 @@ both_backends!(
     principals_rotate_and_revoke,
     activity_and_events_paginate,
     vault_keys_and_reseal,
+    oauth_apps_sessions_and_states,
+    refresh_claims_serialise,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -77,6 +79,9 @@ fn conn(id: &str, ws: &str, owner: &str, account: &str) -> ConnectionRow {
         created_at: 1,
         updated_at: 1,
         version: 1,
+        token_expires_at: None,
+        granted_scopes: None,
+        metadata: "{}".into(),
     }
 }
 
@@ -589,4 +594,166 @@ async fn vault_keys_and_reseal(backend: TestBackend) {
         .await
         .unwrap());
     assert_eq!(store.count_credentials_not_on_key(2).await.unwrap(), 0);
+}
+
+async fn oauth_apps_sessions_and_states(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    let app = OAuthAppRow {
+        id: "oapp_1".into(),
+        workspace_id: "ws_a".into(),
+        provider: "todoist".into(),
+        client_id: "cid".into(),
+        scopes: "[]".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    let mut secret = cred("cred_s", "ws_a", "oapp_1", "client_secret", 1, b"sealed");
+    secret.owner_type = "oauth_app".into();
+    store
+        .upsert_oauth_app(&app, &secret, &act("act_1", "ws_a", None))
+        .await
+        .unwrap();
+    let again = OAuthAppRow {
+        client_id: "cid2".into(),
+        updated_at: 2,
+        ..app.clone()
+    };
+    store
+        .upsert_oauth_app(&again, &secret, &act("act_2", "ws_a", None))
+        .await
+        .unwrap();
+    let got = store
+        .get_oauth_app("ws_a", "todoist")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.client_id.as_str(), got.id.as_str()),
+        ("cid2", "oapp_1")
+    );
+    assert_eq!(store.list_oauth_apps("ws_a").await.unwrap().len(), 1);
+    assert!(store
+        .get_oauth_app("ws_a", "github")
+        .await
+        .unwrap()
+        .is_none());
+
+    let session = ConnectSessionRow {
+        id: "cs_1".into(),
+        workspace_id: "ws_a".into(),
+        token_hash: "th".into(),
+        connector: "todoist".into(),
+        owner_id: "u1".into(),
+        owner_scope: "{}".into(),
+        return_url: "https://app.example/done".into(),
+        scopes: "[]".into(),
+        config: "{}".into(),
+        expires_at: 1_000,
+        created_at: 1,
+    };
+    store.insert_connect_session(&session).await.unwrap();
+    assert_eq!(
+        store.find_connect_session("th").await.unwrap().unwrap().id,
+        "cs_1"
+    );
+    let state = |id: &str, hash: &str, expires_at| OAuthStateRow {
+        id: id.into(),
+        state_hash: hash.into(),
+        session_id: "cs_1".into(),
+        workspace_id: "ws_a".into(),
+        redirect_uri: "https://pb.example/cb".into(),
+        expires_at,
+        consumed_at: None,
+        created_at: 1,
+    };
+    let mut verifier = cred("cred_v", "ws_a", "st_1", "code_verifier", 1, b"v");
+    verifier.owner_type = "oauth_state".into();
+    store
+        .insert_oauth_state(&state("st_1", "h1", 500), Some(&verifier))
+        .await
+        .unwrap();
+    store
+        .insert_oauth_state(&state("st_2", "h2", 100), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.consume_oauth_state("h1", 200).await.unwrap(),
+        StateClaim::Claimed(..)
+    ));
+    assert!(
+        matches!(
+            store.consume_oauth_state("h1", 200).await.unwrap(),
+            StateClaim::Replayed(..)
+        ),
+        "same instant, still a replay"
+    );
+    assert!(matches!(
+        store.consume_oauth_state("h2", 200).await.unwrap(),
+        StateClaim::Expired(..)
+    ));
+    assert_eq!(
+        store.consume_oauth_state("nope", 200).await.unwrap(),
+        StateClaim::Unknown
+    );
+    assert_eq!(
+        store
+            .list_credentials("oauth_state", "st_1")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .delete_credentials("oauth_state", "st_1")
+        .await
+        .unwrap();
+    assert!(store
+        .list_credentials("oauth_state", "st_1")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn refresh_claims_serialise(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    store
+        .insert_connection(&write_of(conn("conn_1", "ws_a", "u1", "a")))
+        .await
+        .unwrap();
+    let first = store.claim_for_refresh("conn_1").await.unwrap();
+    let store2 = store.clone();
+    let second = tokio::spawn(async move {
+        let g = store2.claim_for_refresh("conn_1").await.unwrap();
+        (g.connection.version, g.connection.token_expires_at)
+    });
+    let mut row = first.connection.clone();
+    row.version = 2;
+    row.token_expires_at = Some(99);
+    if backend == TestBackend::Postgres {
+        // The second claim waits on the row lock until the first commits.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(
+            !second.is_finished(),
+            "a second process must wait for the refresh in flight"
+        );
+    }
+    let v = first.connection.version;
+    first.commit(&write_of(row), v).await.unwrap();
+    let (version, expires) = second.await.unwrap();
+    if backend == TestBackend::Postgres {
+        assert_eq!(
+            (version, expires),
+            (2, Some(99)),
+            "the waiter reads the winner's result"
+        );
+    }
+    assert_eq!(
+        store
+            .get_connection(None, "conn_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .token_expires_at,
+        Some(99)
+    );
 }
