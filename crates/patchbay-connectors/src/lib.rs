@@ -6,6 +6,7 @@ pub mod http;
 pub mod oauth;
 pub mod printing_partner;
 pub mod providers;
+pub mod todoist;
 pub mod venue_ops;
 
 use std::sync::Arc;
@@ -15,11 +16,16 @@ pub use http::{HttpClient, NetworkPolicy};
 pub use printing_partner::PrintingPartner;
 pub use venue_ops::VenueOps;
 
-/// A registry holding every built-in connector, all sharing `http`.
-pub fn builtin(http: HttpClient) -> patchbay_core::Registry {
+/// A registry holding every built-in connector, all sharing `http`; connectors that talk to a
+/// catalog provider take its entry (with the operator's overrides) from `catalog`.
+pub fn builtin(http: HttpClient, catalog: &providers::Catalog) -> patchbay_core::Registry {
     let mut registry = patchbay_core::Registry::new();
     registry
         .register(Arc::new(PrintingPartner::new(http.clone())))
+        .register(Arc::new(todoist::Todoist::new(
+            http.clone(),
+            catalog.get(todoist::KEY).cloned(),
+        )))
         .register(Arc::new(VenueOps::new(http)));
     registry
 }

@@ -12,6 +12,9 @@ pub enum IdKind {
     Grant,
     Activity,
     Event,
+    OAuthApp,
+    ConnectSession,
+    OAuthState,
 }
 
 impl IdKind {
@@ -25,6 +28,9 @@ impl IdKind {
             IdKind::Grant => "grant",
             IdKind::Activity => "act",
             IdKind::Event => "evt",
+            IdKind::OAuthApp => "oapp",
+            IdKind::ConnectSession => "cs",
+            IdKind::OAuthState => "ost",
         }
     }
 }

@@ -23,6 +23,15 @@ pub enum EngineError {
     Unsupported(String),
     #[error(transparent)]
     Connector(ConnectorError),
+    /// A short-lived thing (connect session, state) is past its time.
+    #[error("{0}")]
+    Expired(String),
+    /// The provider no longer honours the connection's grant; the owner must reconnect.
+    #[error("{0}")]
+    NeedsReconnect(String),
+    /// The provider could not be reached or failed; nothing about the grant is known.
+    #[error("{0}")]
+    ProviderUnavailable(String),
     #[error("storage failed: {0}")]
     Store(#[source] StoreError),
     #[error(transparent)]

@@ -1,11 +1,15 @@
 //! The engine: what patchbay does, independent of HTTP. It owns the vault service (keyring
 //! loaded from the database, seal/open, online rotation), authentication of API keys and
-//! principals, workspaces, and the connection lifecycle with its activity and outbox events.
-//! Later areas (token manager, queue, sync runner, webhooks) join here.
+//! principals, workspaces, the connection lifecycle with its activity and outbox events, OAuth
+//! apps and the connect flow, and the token manager. Later areas (queue, sync runner, webhooks)
+//! join here.
 
 pub mod auth;
+pub mod connect;
 pub mod connections;
 mod error;
+pub mod oauth_apps;
+pub mod tokens;
 pub mod vault;
 pub mod views;
 pub mod workspaces;
@@ -14,10 +18,22 @@ pub use auth::Caller;
 pub use error::EngineError;
 pub use vault::{RotationReport, Vault};
 
-use patchbay_core::Registry;
+use patchbay_connectors::oauth::OAuthClient;
+use patchbay_connectors::providers::Catalog;
+use patchbay_connectors::HttpClient;
+use patchbay_core::{Registry, Secret};
 use patchbay_store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// What an engine needs besides its store, vault and registry.
+pub struct EngineOptions {
+    pub admin_key: Option<Secret>,
+    pub catalog: Catalog,
+    pub http: HttpClient,
+    /// Where browsers reach this server; the OAuth redirect URI is built from it.
+    pub public_url: String,
+}
 
 /// Shared state of one patchbay process.
 #[derive(Clone)]
@@ -32,24 +48,48 @@ struct Inner {
     admin_key_hash: Option<String>,
     /// When each key's use was last recorded, to record at most once a minute per key.
     key_use: Mutex<HashMap<String, i64>>,
+    catalog: Catalog,
+    oauth: OAuthClient,
+    public_url: String,
+    /// One lock per connection whose token is being refreshed in this process.
+    refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Engine {
-    pub fn new(
-        store: Store,
-        vault: Vault,
-        registry: Registry,
-        admin_key: Option<&patchbay_core::Secret>,
-    ) -> Self {
+    pub fn new(store: Store, vault: Vault, registry: Registry, options: EngineOptions) -> Self {
         Engine {
             inner: Arc::new(Inner {
                 store,
                 vault,
                 registry,
-                admin_key_hash: admin_key.map(|k| auth::hash_key(k.expose())),
+                admin_key_hash: options
+                    .admin_key
+                    .as_ref()
+                    .map(|k| auth::hash_key(k.expose())),
                 key_use: Mutex::new(HashMap::new()),
+                catalog: options.catalog,
+                oauth: OAuthClient::new(options.http),
+                public_url: options.public_url.trim_end_matches('/').to_string(),
+                refresh_locks: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub(crate) fn oauth(&self) -> &OAuthClient {
+        &self.inner.oauth
+    }
+
+    /// The OAuth redirect URI every provider app must register.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/v1/oauth/callback", self.inner.public_url)
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     pub fn store(&self) -> &Store {

@@ -91,6 +91,13 @@ impl From<EngineError> for ApiError {
             EngineError::Forbidden(m) => ApiError::forbidden(m),
             EngineError::Unsupported(m) => ApiError::new(StatusCode::NOT_FOUND, "unsupported", m),
             EngineError::Connector(c) => from_connector(c),
+            EngineError::Expired(m) => ApiError::new(StatusCode::GONE, "expired", m),
+            EngineError::NeedsReconnect(m) => {
+                ApiError::new(StatusCode::CONFLICT, "needs_reconnect", m)
+            }
+            EngineError::ProviderUnavailable(m) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", m)
+            }
             EngineError::Store(s) => ApiError::internal(&s),
             EngineError::Vault(v) => ApiError::internal(&v),
         }

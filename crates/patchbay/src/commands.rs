@@ -97,7 +97,7 @@ pub async fn keys_rotate(cfg: Config, settle_seconds: u64) -> AnyResult {
 }
 
 pub fn connectors_list(cfg: Config) -> AnyResult {
-    let registry = runtime::registry(&cfg)?;
+    let (_, _, registry) = runtime::connectors(&cfg)?;
     println!("{:<20} {:<24} {:<10} CAPABILITIES", "KEY", "NAME", "AUTH");
     for spec in registry.specs() {
         let caps: Vec<&str> = spec.capabilities.iter().map(|c| c.as_str()).collect();

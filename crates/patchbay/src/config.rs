@@ -31,6 +31,10 @@ pub struct Layer {
     pub http_timeout_seconds: Option<u64>,
     /// How often a server re-reads the keyring (a rotation elsewhere adds keys).
     pub keyring_refresh_seconds: Option<u64>,
+    /// The URL browsers reach this server at; OAuth redirect URIs are built from it.
+    pub public_url: Option<String>,
+    /// A provider catalog file merged over the built-in one.
+    pub providers_file: Option<PathBuf>,
 }
 
 impl Layer {
@@ -49,7 +53,9 @@ impl Layer {
             body_limit_bytes,
             allow_private_networks,
             http_timeout_seconds,
-            keyring_refresh_seconds
+            keyring_refresh_seconds,
+            public_url,
+            providers_file
         );
     }
 }
@@ -68,6 +74,8 @@ pub struct Config {
     pub allow_private_networks: String,
     pub http_timeout_seconds: u64,
     pub keyring_refresh_seconds: u64,
+    pub public_url: String,
+    pub providers_file: Option<PathBuf>,
 }
 
 /// Environment variables read as configuration, with the field each sets.
@@ -83,6 +91,8 @@ const ENV_FIELDS: &[&str] = &[
     "ALLOW_PRIVATE_NETWORKS",
     "HTTP_TIMEOUT_SECONDS",
     "KEYRING_REFRESH_SECONDS",
+    "PUBLIC_URL",
+    "PROVIDERS_FILE",
 ];
 
 /// Other `PATCHBAY_*` variables that are known (secrets and paths read elsewhere).
@@ -132,6 +142,8 @@ pub fn env_layer(
             "KEYRING_REFRESH_SECONDS" => {
                 layer.keyring_refresh_seconds = Some(parse_num(&value)? as u64)
             }
+            "PUBLIC_URL" => layer.public_url = Some(value),
+            "PROVIDERS_FILE" => layer.providers_file = Some(value.into()),
             f if ENV_OTHER.contains(&f) => {}
             _ => warnings.push(format!(
                 "unknown environment variable {name} is ignored (known: {})",
@@ -198,6 +210,14 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
     if http_timeout_seconds == 0 {
         return Err("http_timeout_seconds must be greater than 0".into());
     }
+    let public_url = l
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bind}"));
+    match url::Url::parse(&public_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => return Err(format!("public_url: '{public_url}' is not an http(s) URL")),
+    }
     let mut master_key_file = l.master_key_file.clone();
     let mut admin_key_file = l.admin_key_file.clone();
     if dev {
@@ -216,6 +236,8 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         allow_private_networks: allow,
         http_timeout_seconds,
         keyring_refresh_seconds: l.keyring_refresh_seconds.unwrap_or(2).max(1),
+        public_url: public_url.trim_end_matches('/').to_string(),
+        providers_file: l.providers_file.clone(),
     })
 }
 
@@ -257,6 +279,14 @@ http_timeout_seconds = 30
 
 # How often each server re-reads the keyring, so `patchbay keys rotate` run elsewhere is seen.
 keyring_refresh_seconds = 2
+
+# Where browsers reach this server (behind a proxy, its public address). OAuth redirect URIs are
+# <public_url>/v1/oauth/callback; register that with each provider. Default: http://<bind>.
+# public_url = "https://patchbay.example.com"
+
+# A provider catalog file merged over the built-in one, field by field: point a provider at
+# GitHub Enterprise or a local stand-in, or add a provider.
+# providers_file = "/etc/patchbay/providers.yaml"
 "#;
 
 #[cfg(test)]

@@ -135,11 +135,21 @@ pub async fn open_store(cfg: &Config) -> AnyResult<Store> {
     Ok(store)
 }
 
-pub fn registry(cfg: &Config) -> AnyResult<patchbay_core::Registry> {
+/// The outbound HTTP client, the provider catalog and the connector registry built on them.
+pub fn connectors(
+    cfg: &Config,
+) -> AnyResult<(
+    patchbay_connectors::HttpClient,
+    patchbay_connectors::providers::Catalog,
+    patchbay_core::Registry,
+)> {
     let policy = patchbay_connectors::NetworkPolicy::parse(&cfg.allow_private_networks)?;
     let http =
         patchbay_connectors::HttpClient::new(policy, Duration::from_secs(cfg.http_timeout_seconds));
-    Ok(patchbay_connectors::builtin(http))
+    let catalog =
+        patchbay_connectors::providers::Catalog::load_with_file(cfg.providers_file.as_deref())?;
+    let registry = patchbay_connectors::builtin(http.clone(), &catalog);
+    Ok((http, catalog, registry))
 }
 
 /// Opens store and vault and builds the engine.
@@ -150,7 +160,14 @@ pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
     let vault = Vault::load(store.clone(), master).await.map_err(|e| {
         format!("cannot load the keyring (is this the master key the data was created with?): {e}")
     })?;
-    Ok(Engine::new(store, vault, registry(cfg)?, admin.as_ref()))
+    let (http, catalog, registry) = connectors(cfg)?;
+    let options = patchbay_engine::EngineOptions {
+        admin_key: admin,
+        catalog,
+        http,
+        public_url: cfg.public_url.clone(),
+    };
+    Ok(Engine::new(store, vault, registry, options))
 }
 
 pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {

@@ -3,7 +3,7 @@
 //! outbox events in the same transaction.
 
 mod ops;
-mod write;
+pub(crate) mod write;
 
 pub use ops::ActionOutcome;
 pub use write::{CreateConnection, OwnerInput, PatchConnection};

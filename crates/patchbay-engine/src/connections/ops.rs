@@ -10,7 +10,8 @@ use crate::views::{ActivityView, EventView, GrantView, Page, PrincipalView, Rota
 use crate::Engine;
 use patchbay_core::validation::{check_schema, scrub_secret_message};
 use patchbay_core::{
-    now_ms, Capability, ConnectorContext, ConnectorError, Health, Lifecycle, TestOutcome,
+    now_ms, AuthKind, Capability, Connector, ConnectorContext, ConnectorError, Health, Lifecycle,
+    TestOutcome,
 };
 use patchbay_store::{
     ActivityFilter, ActivityStore, ConnectionFilter, ConnectionRow, ConnectionStore,
@@ -27,17 +28,53 @@ pub struct ActionOutcome {
 }
 
 impl Engine {
-    async fn context_for(&self, row: &ConnectionRow) -> Result<ConnectorContext> {
+    /// The connector's view of a connection; OAuth connections get a valid access token from
+    /// the token manager.
+    async fn context_for(&self, row: &ConnectionRow, oauth: bool) -> Result<ConnectorContext> {
         let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-        let (secrets, errors) = self.open_secrets(&creds).await?;
+        let (mut secrets, errors) = self.open_secrets(&creds).await?;
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
+        }
+        if oauth {
+            secrets.insert("access_token".into(), self.access_token(&row.id).await?);
         }
         Ok(ConnectorContext {
             connection_id: row.id.clone(),
             config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
             secrets,
         })
+    }
+
+    /// Runs a connector call. For OAuth connections a 401 earns one forced refresh and one
+    /// retry; a second 401 marks the connection `needs_reconnect` (with a
+    /// `connection.token_expired` event).
+    async fn call_connector(
+        &self,
+        connector: &dyn Connector,
+        row: &ConnectionRow,
+        ctx: &mut ConnectorContext,
+        call: &Call<'_>,
+    ) -> Result<Result<CallOut, ConnectorError>> {
+        let oauth = is_oauth(connector);
+        let first = call.run(connector, ctx).await;
+        if !oauth || !matches!(first, Err(ConnectorError::Unauthorized { .. })) {
+            return Ok(first);
+        }
+        let Some(stale) = ctx.secrets.get("access_token").cloned() else {
+            return Ok(first);
+        };
+        let fresh = self.force_refresh(&row.id, &stale).await?;
+        ctx.secrets.insert("access_token".into(), fresh);
+        let second = call.run(connector, ctx).await;
+        if let Err(ConnectorError::Unauthorized { message, .. }) = &second {
+            self.mark_token_expired(
+                &row.id,
+                &format!("the provider refused a freshly refreshed token: {message}"),
+            )
+            .await?;
+        }
+        Ok(second)
     }
 
     /// Writes a health change (and optional test time) with its event, re-reading on a
@@ -108,12 +145,49 @@ impl Engine {
             return Err(EngineError::Conflict("the connection is revoked".into()));
         }
         let connector = self.connector_for(&row)?;
-        let ctx = self.context_for(&row).await?;
+        let mut ctx = match self.context_for(&row, is_oauth(connector.as_ref())).await {
+            Ok(ctx) => ctx,
+            // The grant is dead or the provider is down: that is the test's answer.
+            Err(e @ (EngineError::NeedsReconnect(_) | EngineError::ProviderUnavailable(_))) => {
+                let outcome = TestOutcome {
+                    ok: false,
+                    message: e.to_string(),
+                    account: None,
+                };
+                self.record_test(
+                    id,
+                    &caller.actor(),
+                    &outcome,
+                    matches!(e, EngineError::NeedsReconnect(_)),
+                )
+                .await?;
+                return Ok(outcome);
+            }
+            Err(e) => return Err(e),
+        };
         let errors = self.validate_row(connector.as_ref(), &row, &ctx.secrets);
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
-        let (outcome, health) = match connector.test_connection(&ctx).await {
+        let called = match self
+            .call_connector(connector.as_ref(), &row, &mut ctx, &Call::Test)
+            .await
+        {
+            Ok(r) => r.map(|out| match out {
+                CallOut::Test(t) => t,
+                CallOut::Value(_) => TestOutcome {
+                    ok: false,
+                    message: "unexpected answer".into(),
+                    account: None,
+                },
+            }),
+            Err(e @ EngineError::NeedsReconnect(_)) => Err(ConnectorError::Unauthorized {
+                status: 401,
+                message: e.to_string(),
+            }),
+            Err(e) => return Err(e),
+        };
+        let (outcome, health) = match called {
             Ok(o) if o.ok => (o, Health::Healthy),
             Ok(o) => (o, Health::Failing),
             Err(e) => {
@@ -132,6 +206,28 @@ impl Engine {
                 )
             }
         };
+        self.record_test(
+            id,
+            &caller.actor(),
+            &outcome,
+            health == Health::NeedsReconnect,
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn record_test(
+        &self,
+        id: &str,
+        actor: &str,
+        outcome: &TestOutcome,
+        needs_reconnect: bool,
+    ) -> Result<()> {
+        let health = match (outcome.ok, needs_reconnect) {
+            (true, _) => Health::Healthy,
+            (false, true) => Health::NeedsReconnect,
+            (false, false) => Health::Failing,
+        };
         let reason = (!outcome.ok).then(|| outcome.message.clone());
         let details =
             json!({"ok": outcome.ok, "message": outcome.message, "account": outcome.account});
@@ -140,11 +236,10 @@ impl Engine {
             health,
             reason,
             Some(now_ms()),
-            &caller.actor(),
+            actor,
             Some(("connection.tested", details)),
         )
-        .await?;
-        Ok(outcome)
+        .await
     }
 
     pub async fn get_principal(&self, caller: &Caller, id: &str) -> Result<PrincipalView> {
@@ -235,8 +330,19 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
-        let ctx = self.context_for(&row).await?;
-        let result = connector.run_action(&ctx, action, input).await;
+        let mut ctx = self.context_for(&row, is_oauth(connector.as_ref())).await?;
+        let result = self
+            .call_connector(
+                connector.as_ref(),
+                &row,
+                &mut ctx,
+                &Call::Action(action, input),
+            )
+            .await?
+            .map(|out| match out {
+                CallOut::Value(v) => v,
+                CallOut::Test(_) => Value::Null,
+            });
         let actor = caller.actor();
         let (name, details) = match &result {
             Ok(_) => ("action.completed", json!({"action": action})),
@@ -411,6 +517,40 @@ impl Engine {
         Ok(
             json!({"connections": total, "by_lifecycle": by_lifecycle, "by_health": by_health, "failing_connections": failing}),
         )
+    }
+}
+
+fn is_oauth(connector: &dyn Connector) -> bool {
+    matches!(
+        connector.spec().auth,
+        AuthKind::Oauth2 | AuthKind::Oauth2ClientCredentials
+    )
+}
+
+/// A connector call that may be retried after a token refresh.
+enum Call<'a> {
+    Test,
+    Action(&'a str, Value),
+}
+
+enum CallOut {
+    Test(TestOutcome),
+    Value(Value),
+}
+
+impl Call<'_> {
+    async fn run(
+        &self,
+        connector: &dyn Connector,
+        ctx: &ConnectorContext,
+    ) -> Result<CallOut, ConnectorError> {
+        match self {
+            Call::Test => connector.test_connection(ctx).await.map(CallOut::Test),
+            Call::Action(action, input) => connector
+                .run_action(ctx, action, input.clone())
+                .await
+                .map(CallOut::Value),
+        }
     }
 }
 

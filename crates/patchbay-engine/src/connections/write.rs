@@ -7,9 +7,10 @@ use crate::auth::{
 use crate::error::{EngineError, Result};
 use crate::views::{ConnectionView, CreatedConnection};
 use crate::Engine;
+use patchbay_core::validation::scrub_secret_message;
 use patchbay_core::{
-    ids, now_ms, validate_connection, ConnectorSpec, FieldError, Health, Lifecycle, Secret,
-    ValidationInput,
+    ids, now_ms, validate_connection, AuthKind, Connector, ConnectorContext, ConnectorSpec,
+    FieldError, Health, Lifecycle, Secret, SecretMap, ValidationInput,
 };
 use patchbay_store::{
     ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow, GrantRow, PrincipalRow,
@@ -71,7 +72,7 @@ pub struct PatchConnection {
     pub lifecycle: Option<Lifecycle>,
 }
 
-fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
+pub(crate) fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if owner.id.trim().is_empty() || owner.id.len() > 200 {
         errs.push(FieldError::new(
@@ -126,7 +127,7 @@ fn account_of(spec: &ConnectorSpec, config: &Value) -> String {
 }
 
 impl Engine {
-    fn seal_all(
+    pub(crate) fn seal_all(
         &self,
         ws: &str,
         conn_id: &str,
@@ -223,17 +224,87 @@ impl Engine {
         } else {
             Lifecycle::Draft
         };
+        let mut secrets = req.secrets.clone();
+        let mut token_expires_at = None;
+        if req.enable {
+            // Credentials are proven before a connection is enabled.
+            if spec.auth == AuthKind::Oauth2ClientCredentials {
+                let (expires, token) = self.client_credentials_token(&workspace_id, spec).await?;
+                token_expires_at = expires;
+                secrets.insert("access_token".into(), token);
+            }
+            self.verify_credentials(connector.as_ref(), &req.config, &secrets)
+                .await?;
+        }
+        self.insert_new_connection(NewConnection {
+            workspace_id,
+            actor: caller.actor(),
+            spec,
+            owner_id: req.owner.id.clone(),
+            owner_scope: req.owner.scope.clone(),
+            name: req.name.clone(),
+            config: req.config.clone(),
+            secrets,
+            lifecycle,
+            allowed_actions,
+            account_id: account_of(spec, &req.config),
+            errors,
+            token_expires_at,
+            granted_scopes: None,
+            metadata: json!({}),
+        })
+        .await
+    }
+
+    /// Calls the connector's own check with the given credentials; a failure is a field error.
+    pub(crate) async fn verify_credentials(
+        &self,
+        connector: &dyn Connector,
+        config: &Value,
+        secrets: &SecretMap,
+    ) -> Result<()> {
+        if matches!(connector.spec().auth, AuthKind::None) {
+            return Ok(());
+        }
+        let ctx = ConnectorContext {
+            connection_id: String::new(),
+            config: config.clone(),
+            secrets: secrets.clone(),
+        };
+        let failure = match connector.test_connection(&ctx).await {
+            Ok(outcome) if outcome.ok => return Ok(()),
+            Ok(outcome) => outcome.message,
+            Err(e) => e.to_string(),
+        };
+        Err(EngineError::Validation(vec![FieldError::new(
+            "secrets",
+            "verification_failed",
+            format!(
+                "the provider did not accept these credentials: {}",
+                scrub_secret_message(&failure, secrets)
+            ),
+        )]))
+    }
+
+    /// Writes a new connection with its credentials, principal, grants, activity and events.
+    pub(crate) async fn insert_new_connection(
+        &self,
+        n: NewConnection<'_>,
+    ) -> Result<CreatedConnection> {
+        let spec = n.spec;
+        let workspace_id = n.workspace_id;
+        let lifecycle = n.lifecycle;
         let now = now_ms();
         let id = ids::new_id(ids::IdKind::Connection);
         let row = ConnectionRow {
             id: id.clone(),
             workspace_id: workspace_id.clone(),
             connector: spec.key.clone(),
-            owner_id: req.owner.id.clone(),
-            owner_scope: req.owner.scope.to_string(),
-            account_id: account_of(spec, &req.config),
-            name: req.name.clone().unwrap_or_else(|| spec.name.clone()),
-            config: req.config.to_string(),
+            owner_id: n.owner_id.clone(),
+            owner_scope: n.owner_scope.to_string(),
+            account_id: n.account_id.clone(),
+            name: n.name.clone().unwrap_or_else(|| spec.name.clone()),
+            config: n.config.to_string(),
             lifecycle: lifecycle.as_str().into(),
             health: Health::Healthy.as_str().into(),
             health_reason: None,
@@ -242,9 +313,12 @@ impl Engine {
             created_at: now,
             updated_at: now,
             version: 1,
+            token_expires_at: n.token_expires_at,
+            granted_scopes: n.granted_scopes.clone(),
+            metadata: n.metadata.to_string(),
         };
         let secrets: BTreeMap<String, &Secret> =
-            req.secrets.iter().map(|(k, v)| (k.clone(), v)).collect();
+            n.secrets.iter().map(|(k, v)| (k.clone(), v)).collect();
         let credentials = self.seal_all(&workspace_id, &id, &[], &secrets)?;
         let principal_key = format!("{PRINCIPAL_KEY_PREFIX}{}", random_token());
         let principal = PrincipalRow {
@@ -254,8 +328,8 @@ impl Engine {
             subject: format!("integration:{id}"),
             key_id: random_key_id(),
             key_hash: hash_key(&principal_key),
-            scope: req.owner.scope.to_string(),
-            action_keys: serde_json::to_string(&allowed_actions).unwrap_or_else(|_| "[]".into()),
+            scope: n.owner_scope.to_string(),
+            action_keys: serde_json::to_string(&n.allowed_actions).unwrap_or_else(|_| "[]".into()),
             created_at: now,
             rotated_at: None,
             last_used_at: None,
@@ -271,15 +345,20 @@ impl Engine {
             created_at: now,
         };
         let mut grants = vec![grant("connection:read".into())];
-        grants.extend(allowed_actions.iter().map(|a| grant(format!("action:{a}"))));
-        let actor = caller.actor();
+        grants.extend(
+            n.allowed_actions
+                .iter()
+                .map(|a| grant(format!("action:{a}"))),
+        );
+        let actor = n.actor;
         let mut activity = vec![activity_row(
             Some(&workspace_id),
             Some(&id),
             &actor,
             "connection.created",
-            json!({"connector": spec.key, "lifecycle": lifecycle, "secrets": secrets.keys().collect::<Vec<_>>(),
-                   "principal": {"subject": principal.subject, "key_id": principal.key_id, "action_keys": allowed_actions}}),
+            json!({"connector": spec.key, "lifecycle": lifecycle, "account_id": row.account_id,
+                   "secrets": secrets.keys().collect::<Vec<_>>(),
+                   "principal": {"subject": principal.subject, "key_id": principal.key_id, "action_keys": n.allowed_actions}}),
         )];
         let mut events = vec![connection_event(&row, "connection.created", json!({}))];
         if lifecycle == Lifecycle::Enabled {
@@ -294,7 +373,7 @@ impl Engine {
         }
         let write = ConnectionWrite {
             connection: Some(row.clone()),
-            credentials: credentials.clone(),
+            credentials,
             principal: Some(principal),
             grants,
             activity,
@@ -312,7 +391,7 @@ impl Engine {
                 other => other.into(),
             })?;
         Ok(CreatedConnection {
-            connection: ConnectionView::new(&row, hints(&req.secrets), errors),
+            connection: ConnectionView::new(&row, hints(&n.secrets), n.errors),
             principal_key,
         })
     }
@@ -368,12 +447,12 @@ impl Engine {
         let existing = self.store().list_credentials(OWNER_TYPE, id).await?;
         let (mut secrets, open_errors) = self.open_secrets(&existing).await?;
         let mut removed = Vec::new();
-        let mut rotated: BTreeMap<String, &Secret> = BTreeMap::new();
+        let mut rotated: BTreeMap<String, Secret> = BTreeMap::new();
         for (field, value) in req.secrets.iter().flatten() {
             match value {
                 Some(s) => {
                     secrets.insert(field.clone(), s.clone());
-                    rotated.insert(field.clone(), s);
+                    rotated.insert(field.clone(), s.clone());
                 }
                 None => {
                     secrets.remove(field);
@@ -398,15 +477,39 @@ impl Engine {
         if target == Lifecycle::Enabled && !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
+        let mut fetched_token = None;
+        if target == Lifecycle::Enabled && current != Lifecycle::Enabled {
+            if spec.auth == AuthKind::Oauth2ClientCredentials
+                && !secrets.contains_key("access_token")
+            {
+                let (expires, token) = self
+                    .client_credentials_token(&row.workspace_id, spec)
+                    .await?;
+                secrets.insert("access_token".into(), token);
+                fetched_token = Some(expires);
+            }
+            self.verify_credentials(connector.as_ref(), &config, &secrets)
+                .await?;
+        }
+        if fetched_token.is_some() {
+            if let Some(token) = secrets.get("access_token") {
+                rotated.insert("access_token".into(), token.clone());
+            }
+        }
         let actor = caller.actor();
         let ws = row.workspace_id.clone();
         let mut new = row.clone();
         new.name = req.name.clone().unwrap_or(new.name);
         new.config = config.to_string();
-        new.account_id = account_of(spec, &config);
+        if spec.account_field.is_some() {
+            new.account_id = account_of(spec, &config);
+        }
         new.lifecycle = target.as_str().into();
         new.updated_at = now_ms();
         new.version = row.version + 1;
+        if let Some(expires) = fetched_token {
+            new.token_expires_at = expires;
+        }
         // A config that satisfies the spec again ends a drift-degraded state.
         if errors.is_empty()
             && new.health == Health::Degraded.as_str()
@@ -471,7 +574,9 @@ impl Engine {
                 json!({"from": row.health}),
             ));
         }
-        let credentials = self.seal_all(&ws, id, &existing, &rotated)?;
+        let rotated_refs: BTreeMap<String, &Secret> =
+            rotated.iter().map(|(k, v)| (k.clone(), v)).collect();
+        let credentials = self.seal_all(&ws, id, &existing, &rotated_refs)?;
         let write = ConnectionWrite {
             connection: Some(new.clone()),
             credentials,
@@ -548,12 +653,13 @@ impl Engine {
             ));
         }
         let row = self.load_connection(caller, id).await?;
+        let revoked = self.revoke_at_provider(&row).await;
         let activity = activity_row(
             Some(&row.workspace_id),
             Some(id),
             &caller.actor(),
             "connection.deleted",
-            json!({"connector": row.connector}),
+            json!({"connector": row.connector, "revoked_at_provider": revoked}),
         );
         let event = connection_event(&row, "connection.deleted", json!({}));
         self.store()
@@ -561,6 +667,60 @@ impl Engine {
             .await?;
         Ok(())
     }
+}
+
+impl Engine {
+    /// RFC 7009 revocation of an OAuth connection's grant, best-effort: the refresh token if
+    /// there is one (revoking it ends the whole grant), else the access token. Returns whether
+    /// the provider confirmed it; failures are logged and never block the deletion.
+    async fn revoke_at_provider(&self, row: &ConnectionRow) -> bool {
+        let Ok(provider) = self.oauth_provider(&row.connector).map(Clone::clone) else {
+            return false;
+        };
+        let Ok((_, app)) = self.oauth_app(&row.workspace_id, &provider.key).await else {
+            return false;
+        };
+        let Ok(creds) = self.store().list_credentials(OWNER_TYPE, &row.id).await else {
+            return false;
+        };
+        let (secrets, _) = match self.open_secrets(&creds).await {
+            Ok(s) => s,
+            Err(_) => return false,
+        };
+        let target = secrets
+            .get("refresh_token")
+            .map(|t| (t, "refresh_token"))
+            .or_else(|| secrets.get("access_token").map(|t| (t, "access_token")));
+        let Some((token, hint)) = target else {
+            return false;
+        };
+        match self.oauth().revoke(&provider, &app, token, hint).await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::warn!(connection = %row.id, error = %e, "revocation at the provider failed; deleting anyway");
+                false
+            }
+        }
+    }
+}
+
+/// A connection about to be inserted, from the API or from an OAuth callback.
+pub(crate) struct NewConnection<'a> {
+    pub workspace_id: String,
+    pub actor: String,
+    pub spec: &'a ConnectorSpec,
+    pub owner_id: String,
+    pub owner_scope: Value,
+    pub name: Option<String>,
+    pub config: Value,
+    pub secrets: SecretMap,
+    pub lifecycle: Lifecycle,
+    pub allowed_actions: Vec<String>,
+    pub account_id: String,
+    pub errors: Vec<FieldError>,
+    pub token_expires_at: Option<i64>,
+    pub granted_scopes: Option<String>,
+    pub metadata: Value,
 }
 
 pub(crate) const DRIFT_PREFIX: &str = "config drift";

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connections;
 pub mod connectors;
 pub mod docs;
+pub mod oauth;
 pub mod ops;
 
 use crate::error::ApiError;

@@ -45,15 +45,13 @@ fn drifted_registry() -> Registry {
 async fn config_drift_degrades_and_recovers(backend: TestBackend) {
     let db = new_database(backend);
     let master = patchbay_vault::MasterKey::generate_base64();
+    let emulator = patchbay_emulators::printing_partner::spawn(Default::default())
+        .await
+        .unwrap();
     let (id, key) = {
         let app = TestApp::spawn_on(db.clone(), master.clone(), registry()).await;
         let (_, key) = app.workspace("acme").await;
-        let mut body = printing_body(
-            "u1",
-            "shop-1",
-            "https://print.example",
-            "pp_live_0123456789abcdef",
-        );
+        let mut body = printing_body("u1", "demo-shop", &emulator.base_url, crate::EMULATOR_KEY);
         body["enable"] = json!(true);
         let c = app.connection(&key, body).await;
         (c["id"].as_str().unwrap().to_string(), key)

@@ -28,6 +28,7 @@ fn fields(body: &Value) -> Vec<String> {
 }
 
 async fn lifecycle_and_validation(backend: TestBackend) {
+    let emulator = printing_partner::spawn(Default::default()).await.unwrap();
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;
     // An invalid connection may exist as a draft.
@@ -75,12 +76,12 @@ async fn lifecycle_and_validation(backend: TestBackend) {
 
     // Fix config and secret, enable in the same request.
     let (s, b) = app
-        .patch(&path, &key, json!({"config": {"shop_id": "good-shop", "api_base_url": "https://print.example"}, "secrets": {"api_key": API_KEY}, "lifecycle": "enabled"}))
+        .patch(&path, &key, json!({"config": {"shop_id": "demo-shop", "api_base_url": emulator.base_url}, "secrets": {"api_key": EMULATOR_KEY}, "lifecycle": "enabled"}))
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["lifecycle"], "enabled");
-    assert_eq!(b["account_id"], "good-shop");
-    assert_eq!(b["redacted_secrets"]["api_key"], "••••wxyz");
+    assert_eq!(b["account_id"], "demo-shop");
+    assert_eq!(b["redacted_secrets"]["api_key"], "••••0001");
     assert_eq!(b["validation_errors"], json!([]));
     assert_hidden(&b, API_KEY);
     // An enabled connection cannot be broken by an update.
@@ -113,7 +114,28 @@ async fn lifecycle_and_validation(backend: TestBackend) {
     let (s, b) = app.post("/v1/connections", &key, bad).await;
     assert_eq!(s, 422);
     assert!(fields(&b).contains(&"secrets.api_key".to_string()), "{b}");
-    let mut ok = printing_body("u2", "shop-2", "https://print.example", API_KEY);
+    // Credentials are verified with the partner before a connection is enabled.
+    let mut unreachable = printing_body("u2", "shop-2", "https://print.invalid", API_KEY);
+    unreachable["enable"] = json!(true);
+    let (s, b) = app.post("/v1/connections", &key, unreachable).await;
+    assert_eq!(
+        (s, b["error"]["details"]["fields"][0]["code"].as_str()),
+        (422, Some("verification_failed")),
+        "{b}"
+    );
+    let mut wrong_key = printing_body("u2", "demo-shop", &emulator.base_url, API_KEY);
+    wrong_key["enable"] = json!(true);
+    let (s, b) = app.post("/v1/connections", &key, wrong_key).await;
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b["error"]["details"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the credentials"),
+        "{b}"
+    );
+    assert_hidden(&b, API_KEY);
+    let mut ok = printing_body("u2", "demo-shop", &emulator.base_url, EMULATOR_KEY);
     ok["enable"] = json!(true);
     let created = app.connection(&key, ok).await;
     assert_eq!(created["lifecycle"], "enabled");
@@ -226,6 +248,7 @@ async fn uniqueness_and_tenancy(backend: TestBackend) {
 }
 
 async fn listing(backend: TestBackend) {
+    let emulator = printing_partner::spawn(Default::default()).await.unwrap();
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;
     let mut ids = Vec::new();
@@ -234,22 +257,28 @@ async fn listing(backend: TestBackend) {
         let c = app
             .connection(
                 &key,
-                printing_body(
-                    owner,
-                    &format!("shop-{i}"),
-                    "https://print.example",
-                    API_KEY,
-                ),
+                if i == 1 {
+                    printing_body(owner, "demo-shop", &emulator.base_url, EMULATOR_KEY)
+                } else {
+                    printing_body(
+                        owner,
+                        &format!("shop-{i}"),
+                        "https://print.example",
+                        API_KEY,
+                    )
+                },
             )
             .await;
         ids.push(c["id"].as_str().unwrap().to_string());
     }
-    app.patch(
-        &format!("/v1/connections/{}", ids[1]),
-        &key,
-        json!({"lifecycle": "enabled"}),
-    )
-    .await;
+    let (s, b) = app
+        .patch(
+            &format!("/v1/connections/{}", ids[1]),
+            &key,
+            json!({"lifecycle": "enabled"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {

@@ -7,8 +7,9 @@ mod lifecycle;
 mod principals;
 mod vault;
 
+use patchbay_connectors::providers::Catalog;
 use patchbay_core::{Registry, Secret};
-use patchbay_engine::{Engine, Vault};
+use patchbay_engine::{Engine, EngineOptions, Vault};
 use patchbay_store::testing::{new_database, TestBackend, TestDatabase};
 use patchbay_vault::MasterKey;
 use reqwest::{Method, RequestBuilder, Response};
@@ -30,12 +31,19 @@ macro_rules! both_backends {
 
 pub const ADMIN_KEY: &str = "pbadmin_test_key_0123456789abcdef";
 
-pub fn registry() -> Registry {
-    let http = patchbay_connectors::HttpClient::new(
+pub fn http() -> patchbay_connectors::HttpClient {
+    patchbay_connectors::HttpClient::new(
         patchbay_connectors::NetworkPolicy::AllowAll,
         Duration::from_secs(5),
-    );
-    patchbay_connectors::builtin(http)
+    )
+}
+
+pub fn catalog(overrides: Option<&str>) -> Catalog {
+    Catalog::load(overrides).expect("provider catalog")
+}
+
+pub fn registry() -> Registry {
+    patchbay_connectors::builtin(http(), &catalog(None))
 }
 
 pub struct TestApp {
@@ -65,13 +73,43 @@ impl TestApp {
         .await
     }
 
+    /// A server whose provider catalog has `overrides` merged in (emulated providers).
+    pub async fn spawn_with_providers(backend: TestBackend, overrides: &str) -> TestApp {
+        let catalog = catalog(Some(overrides));
+        let registry = patchbay_connectors::builtin(http(), &catalog);
+        Self::spawn_full(
+            new_database(backend),
+            MasterKey::generate_base64(),
+            registry,
+            catalog,
+        )
+        .await
+    }
+
     /// A server on an existing database (a restart), with the given master key and registry.
     pub async fn spawn_on(db: TestDatabase, master: String, registry: Registry) -> TestApp {
+        Self::spawn_full(db, master, registry, catalog(None)).await
+    }
+
+    pub async fn spawn_full(
+        db: TestDatabase,
+        master: String,
+        registry: Registry,
+        catalog: Catalog,
+    ) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let store = db.open().await.expect("test database");
         let vault = Vault::load(store.clone(), MasterKey::from_base64(&master).unwrap())
             .await
             .expect("vault");
-        let engine = Engine::new(store, vault, registry, Some(&Secret::new(ADMIN_KEY)));
+        let options = EngineOptions {
+            admin_key: Some(Secret::new(ADMIN_KEY)),
+            catalog,
+            http: http(),
+            public_url: base.clone(),
+        };
+        let engine = Engine::new(store, vault, registry, options);
         engine.scan_config_drift().await.expect("drift scan");
         let app = patchbay_server::router(
             engine.clone(),
@@ -79,8 +117,6 @@ impl TestApp {
                 body_limit: 64 * 1024,
             },
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(patchbay_server::serve(listener, app, async {
             let _ = stopped.await;

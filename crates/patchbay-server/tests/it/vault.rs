@@ -101,7 +101,7 @@ async fn moved_ciphertext_refuses_to_open(backend: TestBackend) {
         .patch(
             &format!("/v1/connections/{b_id}"),
             &key,
-            json!({"secrets": {"api_key": "pp_live_cccccccccccccccc"}, "lifecycle": "enabled"}),
+            json!({"secrets": {"api_key": "pp_live_cccccccccccccccc"}}),
         )
         .await;
     assert_eq!(s, 200, "{body}");

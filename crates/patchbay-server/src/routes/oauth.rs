@@ -1,0 +1,114 @@
+//! OAuth: apps per provider, connect sessions, and the browser-facing authorize and callback.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use patchbay_engine::connect::{
+    CallbackOutcome, CallbackQuery, ConnectSessionView, CreateConnectSession,
+};
+use patchbay_engine::oauth_apps::{OAuthAppView, PutOAuthApp};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/oauth-apps", get(list_apps))
+        .route("/v1/oauth-apps/{provider}", put(put_app))
+        .route("/v1/connect-sessions", post(create_session))
+        .route("/v1/oauth/authorize", get(authorize))
+        .route("/v1/oauth/callback", get(callback))
+}
+
+/// Stores the workspace's client id and secret (encrypted) for a provider.
+#[utoipa::path(put, path = "/v1/oauth-apps/{provider}", tag = "oauth", params(("provider" = String, Path)), request_body = PutOAuthApp,
+    responses((status = 200, body = OAuthAppView), (status = 404, description = "not an OAuth provider"), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn put_app(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<PutOAuthApp>,
+) -> ApiResult<Json<OAuthAppView>> {
+    Ok(Json(
+        state.engine.put_oauth_app(&caller, &provider, body).await?,
+    ))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthAppList {
+    pub data: Vec<OAuthAppView>,
+}
+
+#[utoipa::path(get, path = "/v1/oauth-apps", tag = "oauth", responses((status = 200, body = OAuthAppList)), security(("bearer" = [])))]
+pub async fn list_apps(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<OAuthAppList>> {
+    Ok(Json(OAuthAppList {
+        data: state.engine.list_oauth_apps(&caller).await?,
+    }))
+}
+
+/// Starts connecting an account: a short-lived token and the URL to send the user to.
+#[utoipa::path(post, path = "/v1/connect-sessions", tag = "oauth", request_body = CreateConnectSession,
+    responses((status = 201, body = ConnectSessionView), (status = 404), (status = 422)), security(("bearer" = [])))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<CreateConnectSession>,
+) -> ApiResult<(StatusCode, Json<ConnectSessionView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.engine.create_connect_session(&caller, body).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuthorizeQuery {
+    /// The connect session token.
+    pub session: String,
+}
+
+fn redirect(to: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, to.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+/// Redirects the browser to the provider with a single-use state and PKCE.
+#[utoipa::path(get, path = "/v1/oauth/authorize", tag = "oauth", params(AuthorizeQuery),
+    responses((status = 302, description = "to the provider"), (status = 404), (status = 410, description = "session expired")))]
+pub async fn authorize(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AuthorizeQuery>,
+) -> ApiResult<Response> {
+    let url = state.engine.authorize(&q.session).await?;
+    Ok(redirect(&url))
+}
+
+/// The provider sends the browser here; it goes on to the return URL with `connection_id` or
+/// `error` (`access_denied`, `provider_error`, `state_expired`, `state_replayed`,
+/// `exchange_failed`, `account_lookup_failed`, `connection_conflict`, `invalid_connection`).
+#[utoipa::path(get, path = "/v1/oauth/callback", tag = "oauth", params(CallbackQuery),
+    responses((status = 302, description = "to the return URL"), (status = 400, description = "missing or unknown state")))]
+pub async fn callback(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<CallbackQuery>,
+) -> ApiResult<Response> {
+    match state.engine.oauth_callback(q).await? {
+        CallbackOutcome::Redirect(to) => Ok(redirect(&to)),
+        CallbackOutcome::Fail { code, message } => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, code, message))
+        }
+    }
+}
