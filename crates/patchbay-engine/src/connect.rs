@@ -22,8 +22,6 @@ use patchbay_store::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-const SESSION_TTL_MS: i64 = 10 * 60 * 1000;
-const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 const STATE_OWNER: &str = "oauth_state";
 pub const SESSION_PREFIX: &str = "pbcs_";
 
@@ -159,7 +157,7 @@ impl Engine {
             return_url: req.return_url.clone(),
             scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
             config: req.config.to_string(),
-            expires_at: now + SESSION_TTL_MS,
+            expires_at: now + self.inner.connect_ttl_ms,
             created_at: now,
         };
         self.store().insert_connect_session(&session).await?;
@@ -193,7 +191,7 @@ impl Engine {
             session_id: session.id.clone(),
             workspace_id: session.workspace_id.clone(),
             redirect_uri: self.redirect_uri(),
-            expires_at: now + STATE_TTL_MS,
+            expires_at: now + self.inner.connect_ttl_ms,
             consumed_at: None,
             created_at: now,
         };

@@ -33,7 +33,12 @@ pub struct EngineOptions {
     pub http: HttpClient,
     /// Where browsers reach this server; the OAuth redirect URI is built from it.
     pub public_url: String,
+    /// How long connect sessions and OAuth states live.
+    pub connect_ttl: std::time::Duration,
 }
+
+/// The lifetime of connect sessions and OAuth states unless configured otherwise.
+pub const DEFAULT_CONNECT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Shared state of one patchbay process.
 #[derive(Clone)]
@@ -51,6 +56,7 @@ struct Inner {
     catalog: Catalog,
     oauth: OAuthClient,
     public_url: String,
+    connect_ttl_ms: i64,
     /// One lock per connection whose token is being refreshed in this process.
     refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -70,6 +76,7 @@ impl Engine {
                 catalog: options.catalog,
                 oauth: OAuthClient::new(options.http),
                 public_url: options.public_url.trim_end_matches('/').to_string(),
+                connect_ttl_ms: options.connect_ttl.as_millis() as i64,
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         }

@@ -166,6 +166,7 @@ pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
         catalog,
         http,
         public_url: cfg.public_url.clone(),
+        connect_ttl: patchbay_engine::DEFAULT_CONNECT_TTL,
     };
     Ok(Engine::new(store, vault, registry, options))
 }

@@ -4,6 +4,7 @@
 mod api;
 mod drift;
 mod lifecycle;
+mod oauth;
 mod principals;
 mod vault;
 
@@ -40,6 +41,10 @@ pub fn http() -> patchbay_connectors::HttpClient {
 
 pub fn catalog(overrides: Option<&str>) -> Catalog {
     Catalog::load(overrides).expect("provider catalog")
+}
+
+pub fn new_database_for(backend: TestBackend) -> TestDatabase {
+    new_database(backend)
 }
 
 pub fn registry() -> Registry {
@@ -97,6 +102,23 @@ impl TestApp {
         registry: Registry,
         catalog: Catalog,
     ) -> TestApp {
+        Self::spawn_ttl(
+            db,
+            master,
+            registry,
+            catalog,
+            patchbay_engine::DEFAULT_CONNECT_TTL,
+        )
+        .await
+    }
+
+    pub async fn spawn_ttl(
+        db: TestDatabase,
+        master: String,
+        registry: Registry,
+        catalog: Catalog,
+        connect_ttl: Duration,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let store = db.open().await.expect("test database");
@@ -108,6 +130,7 @@ impl TestApp {
             catalog,
             http: http(),
             public_url: base.clone(),
+            connect_ttl,
         };
         let engine = Engine::new(store, vault, registry, options);
         engine.scan_config_drift().await.expect("drift scan");
