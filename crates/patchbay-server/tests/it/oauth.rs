@@ -18,6 +18,7 @@ both_backends!(
     unauthorized_call_refreshes_once_and_retries,
     disconnect_revokes_at_the_provider,
     oauth_apps_and_sessions_validate,
+    client_credentials_connections,
 );
 
 const RETURN: &str = "https://app.example/connected";
@@ -654,4 +655,107 @@ async fn oauth_apps_and_sessions_validate(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+}
+
+/// A service account API: connected with the client-credentials grant, checked via userinfo.
+struct MachineApi {
+    userinfo: String,
+    spec: patchbay_core::ConnectorSpec,
+}
+
+#[async_trait::async_trait]
+impl patchbay_core::Connector for MachineApi {
+    fn spec(&self) -> &patchbay_core::ConnectorSpec {
+        &self.spec
+    }
+    async fn test_connection(
+        &self,
+        ctx: &patchbay_core::ConnectorContext,
+    ) -> Result<patchbay_core::TestOutcome, patchbay_core::ConnectorError> {
+        let http = crate::http();
+        let req = http
+            .request(reqwest::Method::GET, &self.userinfo)?
+            .bearer_auth(ctx.secret("access_token")?.expose());
+        let (user, _) = http.send_json(req).await?;
+        Ok(patchbay_core::TestOutcome {
+            ok: true,
+            message: "ok".into(),
+            account: user["id"].as_str().map(str::to_string),
+        })
+    }
+}
+
+async fn client_credentials_connections(backend: TestBackend) {
+    let em = oauth2::spawn(OAuthConfig {
+        scopes_supported: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let yaml = format!(
+        "machine_api: {{auth_mode: oauth2_client_credentials, token_url: '{}', default_scopes: [read], client_auth: basic}}",
+        em.token_url()
+    );
+    let cat = catalog(Some(&yaml));
+    let mut registry = patchbay_connectors::builtin(crate::http(), &cat);
+    let mut spec = registry.get("todoist").unwrap().spec().clone();
+    spec.key = "machine_api".into();
+    spec.name = "Machine API".into();
+    spec.auth = patchbay_core::AuthKind::Oauth2ClientCredentials;
+    registry.register(std::sync::Arc::new(MachineApi {
+        userinfo: em.userinfo_url(),
+        spec,
+    }));
+    let app = TestApp::spawn_full(
+        new_database_for(backend),
+        patchbay_vault::MasterKey::generate_base64(),
+        registry,
+        cat,
+    )
+    .await;
+    let (_, key) = app.workspace("acme").await;
+    let body = json!({"connector": "machine_api", "owner": {"id": "svc"}, "enable": true});
+    let (s, b) = app.post("/v1/connections", &key, body.clone()).await;
+    assert_eq!(
+        (s, b["error"]["details"]["fields"][0]["code"].as_str()),
+        (422, Some("no_oauth_app")),
+        "{b}"
+    );
+    app.call(
+        reqwest::Method::PUT,
+        "/v1/oauth-apps/machine_api",
+        &key,
+        Some(
+            json!({"client_id": em.config().client_id, "client_secret": em.config().client_secret}),
+        ),
+    )
+    .await;
+    let c = app.connection(&key, body).await;
+    assert_eq!(c["lifecycle"], "enabled");
+    assert!(c["redacted_secrets"]["access_token"].is_string());
+    assert_eq!(em.token_requests("client_credentials"), 1);
+    let id = c["id"].as_str().unwrap().to_string();
+    // Expiry gets a new client-credentials token, not a refresh.
+    expire_in_db(&app, &id).await;
+    let (s, t) = app
+        .post(&format!("/v1/connections/{id}/test"), &key, json!({}))
+        .await;
+    assert_eq!((s, t["ok"].as_bool()), (200, Some(true)), "{t}");
+    assert_eq!(em.token_requests("client_credentials"), 2);
+    assert_eq!(em.token_requests("refresh_token"), 0);
+    // A token endpoint that refuses the app keeps the connection from being enabled.
+    em.fail_token_next(1, TokenFault::ServerError);
+    em.fail_token_next(3, TokenFault::ServerError);
+    let (s, b) = app
+        .post(
+            "/v1/connections",
+            &key,
+            json!({"connector": "machine_api", "owner": {"id": "svc2"}, "enable": true}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (502, Some("provider_unavailable")),
+        "{b}"
+    );
 }
