@@ -171,8 +171,18 @@ pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
     Ok(Engine::new(store, vault, registry, options))
 }
 
-pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
+pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     let new_admin = if dev { prepare_dev(&cfg)? } else { None };
+    // Dev mode serves local stand-ins of the partner APIs, so connections can be tested and
+    // enabled with no partner account; they live on loopback, which dev mode therefore allows.
+    let demo = if dev {
+        Some(start_demo_partners().await?)
+    } else {
+        None
+    };
+    if dev && cfg.allow_private_networks == "false" {
+        cfg.allow_private_networks = "127.0.0.0/8,::1/128".into();
+    }
     let engine = engine(&cfg).await?;
     let drifted = engine.scan_config_drift().await?;
     if drifted > 0 {
@@ -191,6 +201,9 @@ pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     let addr = listener.local_addr()?;
     if dev {
         print_dev_banner(&cfg, addr, new_admin.as_deref());
+        if let Some(demo) = &demo {
+            println!("{}", demo.describe());
+        }
     }
     if !no_worker {
         tracing::debug!("no background jobs are defined yet; workers idle");
@@ -209,6 +222,58 @@ pub async fn serve(cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     engine.store().close().await;
     tracing::info!("patchbay stopped");
     Ok(())
+}
+
+/// Local partner APIs for dev mode.
+struct DemoPartners {
+    printing: patchbay_emulators::PrintingEmulator,
+    venue: patchbay_emulators::VenueEmulator,
+}
+
+impl DemoPartners {
+    fn describe(&self) -> String {
+        let p = self.printing.config();
+        let v = self.venue.config();
+        format!(
+            "    Demo partner APIs (local stand-ins, for trying connections):\n\
+             \x20     printing_partner  api_base_url {}  shop_id {}  api_key {}\n\
+             \x20     venue_ops         api_base_url {}  venue_id {}  api_token {}\n",
+            self.printing.base_url,
+            p.shop_id,
+            p.api_key,
+            self.venue.base_url,
+            v.venue_id,
+            v.api_token
+        )
+    }
+}
+
+/// Fixed ports keep the README's walkthrough copy-pastable; any free port if they are taken.
+const DEMO_PRINTING_PORT: u16 = 8181;
+const DEMO_VENUE_PORT: u16 = 8182;
+
+async fn start_demo_partners() -> AnyResult<DemoPartners> {
+    use patchbay_emulators::{printing_partner, venue_ops, PrintingConfig, VenueConfig};
+    let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let printing = match printing_partner::spawn(PrintingConfig {
+        bind: at(DEMO_PRINTING_PORT),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(p) => p,
+        Err(_) => printing_partner::spawn(PrintingConfig::default()).await?,
+    };
+    let venue = match venue_ops::spawn(VenueConfig {
+        bind: at(DEMO_VENUE_PORT),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(_) => venue_ops::spawn(VenueConfig::default()).await?,
+    };
+    Ok(DemoPartners { printing, venue })
 }
 
 fn print_dev_banner(cfg: &Config, addr: std::net::SocketAddr, new_admin: Option<&str>) {
