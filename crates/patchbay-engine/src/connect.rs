@@ -223,7 +223,7 @@ impl Engine {
             .insert_oauth_state(&state_row, verifier_row.as_ref())
             .await?;
         let scopes: Vec<String> = serde_json::from_str(&session.scopes).unwrap_or_default();
-        Ok(authorization_url(
+        authorization_url(
             &provider,
             &app.client_id,
             &state_row.redirect_uri,
@@ -231,7 +231,7 @@ impl Engine {
             &state,
             challenge.as_deref(),
         )
-        .map_err(|e| EngineError::ProviderUnavailable(e.to_string()))?)
+        .map_err(|e| EngineError::ProviderUnavailable(e.to_string()))
     }
 
     /// Finishes the flow. Every failure creates nothing and says why.

@@ -264,21 +264,20 @@ impl Engine {
 
     /// After a second refusal of a fresh token: the owner must reconnect.
     pub(crate) async fn mark_token_expired(&self, id: &str, reason: &str) -> Result<()> {
-        for _ in 0..3 {
-            let row = self
-                .store()
-                .get_connection(None, id)
-                .await?
-                .ok_or(EngineError::NotFound("connection"))?;
-            let write = self.expired_write(&row, reason, "api call");
-            match self.store().update_connection(&write, row.version).await {
-                Err(patchbay_store::StoreError::Conflict(_)) => continue,
-                other => return other.map_err(Into::into),
-            }
-        }
-        Err(EngineError::Conflict(
-            "the connection kept changing; try again".into(),
-        ))
+        let on_write = |row: &ConnectionRow| {
+            let write = self.expired_write(row, reason, "api call");
+            (write.activity, write.events)
+        };
+        self.store()
+            .update_health(
+                id,
+                Health::NeedsReconnect.as_str(),
+                Some(reason),
+                None,
+                &on_write,
+            )
+            .await?;
+        Ok(())
     }
 }
 

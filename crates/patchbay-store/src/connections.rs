@@ -498,3 +498,53 @@ impl Store {
         )
     }
 }
+
+/// What a health write produced, built from the row as it was under the lock.
+pub type HealthChange<'a> =
+    &'a (dyn Fn(&ConnectionRow) -> (Vec<ActivityRow>, Vec<EventRow>) + Sync);
+
+impl Store {
+    /// Sets health (and the last test time) without the optimistic version check, so frequent
+    /// tests never collide. The row is read under a lock (`FOR UPDATE`; SQLite's single writer)
+    /// so `on_write` sees the health being replaced and can emit events only on a change.
+    pub async fn update_health(
+        &self,
+        id: &str,
+        health: &str,
+        reason: Option<&str>,
+        tested_at: Option<i64>,
+        on_write: HealthChange<'_>,
+    ) -> Result<ConnectionRow> {
+        let now = patchbay_core::now_ms();
+        let select = match self.backend {
+            Backend::Postgres(_) => "SELECT * FROM connections WHERE id = $1 FOR UPDATE",
+            Backend::Sqlite(_) => "SELECT * FROM connections WHERE id = $1",
+        };
+        let before = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let before = sqlx::query_as::<_, ConnectionRow>(select)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("connection"))?;
+            sqlx::query("UPDATE connections SET health = $2, health_reason = $3, last_tested_at = COALESCE($4, last_tested_at), updated_at = $5, version = version + 1 WHERE id = $1")
+                .bind(id)
+                .bind(health)
+                .bind(reason)
+                .bind(tested_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let (activity, events) = on_write(&before);
+            for a in &activity {
+                insert_activity!(&mut *tx, a);
+            }
+            for e in &events {
+                insert_event!(&mut *tx, e);
+            }
+            tx.commit().await?;
+            before
+        });
+        Ok(before)
+    }
+}

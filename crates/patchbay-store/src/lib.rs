@@ -13,7 +13,9 @@ mod vault_keys;
 mod workspaces;
 
 pub use activity::{ActivityFilter, ActivityStore, EventStore};
-pub use connections::{ConnectionFilter, ConnectionStore, ConnectionWrite, RefreshGuard};
+pub use connections::{
+    ConnectionFilter, ConnectionStore, ConnectionWrite, HealthChange, RefreshGuard,
+};
 pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;
 pub use vault_keys::VaultKeyStore;

@@ -143,9 +143,8 @@ async fn optional_fields_and_provider_quirks() {
         .await
         .unwrap();
     assert!(cc.refresh_token.is_none());
-    assert_eq!(
-        format!("{t:?}").contains(t.access_token.expose()),
-        false,
+    assert!(
+        !format!("{t:?}").contains(t.access_token.expose()),
         "Debug hides tokens"
     );
 }

@@ -15,7 +15,7 @@ use patchbay_core::{
 };
 use patchbay_store::{
     ActivityFilter, ActivityStore, ConnectionFilter, ConnectionRow, ConnectionStore,
-    ConnectionWrite, EventStore, StoreError,
+    ConnectionWrite, EventStore,
 };
 use serde_json::{json, Value};
 
@@ -77,8 +77,8 @@ impl Engine {
         Ok(second)
     }
 
-    /// Writes a health change (and optional test time) with its event, re-reading on a
-    /// concurrent update so a test result is never lost.
+    /// Writes health (and optional test time) with its activity; a change of health also gets
+    /// a `connection.health_changed` event. No version check: concurrent tests never collide.
     async fn set_health(
         &self,
         id: &str,
@@ -88,24 +88,11 @@ impl Engine {
         actor: &str,
         activity: Option<(&str, Value)>,
     ) -> Result<()> {
-        for _ in 0..3 {
-            let Some(row) = self.store().get_connection(None, id).await? else {
-                return Err(EngineError::NotFound("connection"));
-            };
-            let mut new = row.clone();
-            new.health = health.as_str().into();
-            new.health_reason = reason.clone();
-            if tested_at.is_some() {
-                new.last_tested_at = tested_at;
-            }
-            new.version = row.version + 1;
-            new.updated_at = now_ms();
-            let mut write = ConnectionWrite {
-                connection: Some(new.clone()),
-                ..Default::default()
-            };
+        let on_write = |row: &ConnectionRow| {
+            let mut acts = Vec::new();
+            let mut events = Vec::new();
             if let Some((action, details)) = &activity {
-                write.activity.push(activity_row(
+                acts.push(activity_row(
                     Some(&row.workspace_id),
                     Some(id),
                     actor,
@@ -113,28 +100,29 @@ impl Engine {
                     details.clone(),
                 ));
             }
-            if new.health != row.health {
-                write.activity.push(activity_row(
+            if row.health != health.as_str() {
+                let mut new = row.clone();
+                new.health = health.as_str().into();
+                new.health_reason = reason.clone();
+                acts.push(activity_row(
                     Some(&row.workspace_id),
                     Some(id),
                     actor,
                     "connection.health_changed",
                     json!({"from": row.health, "to": new.health, "reason": reason}),
                 ));
-                write.events.push(connection_event(
+                events.push(connection_event(
                     &new,
                     "connection.health_changed",
                     json!({"from": row.health, "reason": reason}),
                 ));
             }
-            match self.store().update_connection(&write, row.version).await {
-                Err(StoreError::Conflict(_)) => continue,
-                other => return other.map_err(Into::into),
-            }
-        }
-        Err(EngineError::Conflict(
-            "the connection kept changing; try again".into(),
-        ))
+            (acts, events)
+        };
+        self.store()
+            .update_health(id, health.as_str(), reason.as_deref(), tested_at, &on_write)
+            .await?;
+        Ok(())
     }
 
     /// Calls the provider with the stored credentials and records the outcome.

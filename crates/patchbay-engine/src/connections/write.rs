@@ -674,7 +674,7 @@ impl Engine {
     /// there is one (revoking it ends the whole grant), else the access token. Returns whether
     /// the provider confirmed it; failures are logged and never block the deletion.
     async fn revoke_at_provider(&self, row: &ConnectionRow) -> bool {
-        let Ok(provider) = self.oauth_provider(&row.connector).map(Clone::clone) else {
+        let Ok(provider) = self.oauth_provider(&row.connector).cloned() else {
             return false;
         };
         let Ok((_, app)) = self.oauth_app(&row.workspace_id, &provider.key).await else {

@@ -402,3 +402,156 @@ async fn keys_rotate_while_serving(backend: TestBackend) {
         assert_eq!(vault.open_credential(api).await.unwrap().expose(), last[id]);
     }
 }
+
+/// Two `patchbay serve` processes on one PostgreSQL database hammer one OAuth connection whose
+/// token lives two seconds (refreshed one second ahead). The provider rotates refresh tokens, so
+/// two refreshes of one expiry would make the second fail with invalid_grant: every refresh must
+/// succeed, and there may be about one per second, not one per process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_refresh_once_per_expiry() {
+    use patchbay_emulators::oauth2::{self, OAuthConfig};
+    let em = oauth2::spawn(OAuthConfig {
+        scopes_supported: vec![],
+        rotate_refresh_tokens: true,
+        access_token_ttl: Some(std::time::Duration::from_secs(2)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = process::temp_dir("two-proc");
+    let providers = dir.join("providers.yaml");
+    std::fs::write(
+        &providers,
+        format!(
+            "todoist: {{authorization_url: '{}', token_url: '{}', revocation_url: '{}', userinfo_url: '{}', pkce: true, client_auth: basic, refresh_ahead_seconds: 1}}\n",
+            em.authorize_url(),
+            em.token_url(),
+            em.revoke_url(),
+            em.userinfo_url()
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("http://127.0.0.1:{port}");
+    let db = new_database(TestBackend::Postgres);
+    db.open().await.unwrap().close().await;
+    let master = patchbay_vault::MasterKey::generate_base64();
+    let providers_path = providers.display().to_string();
+    let env: Vec<(&str, &str)> = vec![
+        ("PATCHBAY_DATABASE_URL", &db.url),
+        ("PATCHBAY_MASTER_KEY", &master),
+        ("PATCHBAY_ADMIN_KEY", process::ADMIN),
+        ("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"),
+        ("PATCHBAY_PROVIDERS_FILE", &providers_path),
+        ("PATCHBAY_PUBLIC_URL", &public),
+        ("PATCHBAY_LOG_LEVEL", "warn"),
+    ];
+    let bind_a = format!("127.0.0.1:{port}");
+    let mut a = Server::start(&dir, &["serve", "--bind", &bind_a], &env).await;
+    let mut b = Server::start(&dir, &["serve", "--bind", "127.0.0.1:0"], &env).await;
+    let (_, ws) = a
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            process::ADMIN,
+            Some(json!({"name": "two"})),
+        )
+        .await;
+    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let app =
+        json!({"client_id": em.config().client_id, "client_secret": em.config().client_secret});
+    assert_eq!(
+        a.call("PUT", "/v1/oauth-apps/todoist", &key, Some(app))
+            .await
+            .0,
+        200
+    );
+    let (_, session) = b
+        .call("POST", "/v1/connect-sessions", &key, Some(json!({"connector": "todoist", "owner": {"id": "u1"}, "return_url": "https://app.example/done"})))
+        .await;
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let loc = |r: reqwest::Response| r.headers()["location"].to_str().unwrap().to_string();
+    let to_provider = loc(no_redirect
+        .get(session["authorize_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap());
+    let callback = em.approve(&to_provider).await.unwrap();
+    let back = loc(no_redirect.get(&callback).send().await.unwrap());
+    let id = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "connection_id")
+        .map(|(_, v)| v.to_string())
+        .expect(&back);
+
+    let started = std::time::Instant::now();
+    let run_for = std::time::Duration::from_secs(6);
+    let mut tasks = Vec::new();
+    for base in [a.base.clone(), b.base.clone()] {
+        for _ in 0..6 {
+            let (base, key, id) = (base.clone(), key.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let (mut calls, mut failures) = (0u32, 0u32);
+                while started.elapsed() < run_for {
+                    let r: Value = client
+                        .post(format!("{base}/v1/connections/{id}/test"))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    calls += 1;
+                    if r["ok"] != true {
+                        if failures == 0 {
+                            eprintln!("first failure: {r}");
+                        }
+                        failures += 1;
+                    }
+                }
+                (calls, failures)
+            }));
+        }
+    }
+    let (mut calls, mut failures) = (0, 0);
+    for t in tasks {
+        let (c, f) = t.await.unwrap();
+        calls += c;
+        failures += f;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let refreshes = em.token_requests("refresh_token");
+    let granted = em.tokens_issued("refresh_token");
+    eprintln!(
+        "two processes, {calls} token uses in {elapsed:.1} s: {refreshes} refresh requests, {granted} granted, {failures} failed calls (token lifetime 2 s, refreshed 1 s ahead)"
+    );
+    assert_eq!(failures, 0, "every call had a valid token");
+    assert_eq!(
+        refreshes, granted,
+        "no refresh was refused: none raced another on a rotated token"
+    );
+    assert!(
+        refreshes >= 3,
+        "tokens were refreshed as they expired ({refreshes})"
+    );
+    assert!(
+        refreshes as f64 <= elapsed + 2.0,
+        "about one refresh per expiry, not one per process ({refreshes} in {elapsed:.1} s)"
+    );
+    let (_, c) = a
+        .call("GET", &format!("/v1/connections/{id}"), &key, None)
+        .await;
+    assert_eq!(c["health"], "healthy");
+    a.terminate().await;
+    b.terminate().await;
+}
