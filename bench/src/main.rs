@@ -45,6 +45,7 @@ impl Phase {
 }
 
 fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
+    // Enabling verifies the key with the partner, here the local printing partner emulator.
     let binary = std::fs::canonicalize(&args.binary).unwrap_or_else(|e| {
         panic!(
             "cannot find {}: {e} (build it with cargo build --release -p patchbay)",
@@ -61,6 +62,7 @@ fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
         )
         .env("PATCHBAY_ADMIN_KEY", ADMIN)
         .env("PATCHBAY_LOG_LEVEL", "warn")
+        .env("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -162,6 +164,11 @@ async fn bench_backend(args: &Args, backend: &str) {
             format!("{}/patchbay_bench", args.postgres)
         }
     };
+    let partner = patchbay_emulators::printing_partner::spawn(Default::default())
+        .await
+        .expect("partner emulator");
+    let partner_url = partner.base_url.clone();
+    let partner_key = partner.config().api_key.clone();
     let (mut child, base) = start(args, &db_url, &dir);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -201,8 +208,8 @@ async fn bench_backend(args: &Args, backend: &str) {
         cl.post(format!("{b}/v1/connections")).bearer_auth(k.as_str()).json(&json!({
             "connector": "printing_partner",
             "owner": {"id": format!("user-{i}")},
-            "config": {"shop_id": format!("shop-{i}"), "api_base_url": "https://print.example"},
-            "secrets": {"api_key": format!("pp_live_bench_{i:08}_secret"), "callback_secret": "bench-callback-secret-0123456789"}
+            "config": {"shop_id": "demo-shop", "api_base_url": partner_url},
+            "secrets": {"api_key": partner_key, "callback_secret": format!("bench-callback-secret-{i:08}")}
         }))
     })
     .await;
@@ -239,11 +246,16 @@ async fn bench_backend(args: &Args, backend: &str) {
     let ids: Arc<Vec<String>> = Arc::new(ids.lock().unwrap().iter().flatten().cloned().collect());
 
     let (cl, b, k, ix) = (client.clone(), base.clone(), key.clone(), ids.clone());
-    let enable = run("enable connection", n, c, move |i| {
-        cl.patch(format!("{b}/v1/connections/{}", ix[i]))
-            .bearer_auth(k.as_str())
-            .json(&json!({"lifecycle": "enabled"}))
-    })
+    let enable = run(
+        "enable connection (verified with the partner)",
+        n,
+        c,
+        move |i| {
+            cl.patch(format!("{b}/v1/connections/{}", ix[i]))
+                .bearer_auth(k.as_str())
+                .json(&json!({"lifecycle": "enabled"}))
+        },
+    )
     .await;
     let (cl, b, k, ix) = (client.clone(), base.clone(), key.clone(), ids.clone());
     let read = run("read connection", n, c, move |i| {

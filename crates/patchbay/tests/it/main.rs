@@ -181,6 +181,7 @@ async fn planted_secret_appears_nowhere(backend: TestBackend) {
         "pp_test_PLANTED_7f3a9c1e5b2d",
         "PLANTED-callback-secret-91c2e0d4a8",
         "pp_live_PLANTED_rotated_5e6f7a",
+        "PLANTED-oauth-client-secret-3b8e",
     ];
     let (_, ws) = server
         .call(
@@ -192,6 +193,17 @@ async fn planted_secret_appears_nowhere(backend: TestBackend) {
         .await;
     let key = ws["secret_key"].as_str().unwrap().to_string();
     let mut responses: Vec<Value> = vec![ws.clone()];
+    let (s, app) = server
+        .call(
+            "PUT",
+            "/v1/oauth-apps/todoist",
+            &key,
+            Some(json!({"client_id": "cid", "client_secret": planted[3]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{app}");
+    responses.push(app);
+    responses.push(server.call("GET", "/v1/oauth-apps", &key, None).await.1);
     let body = json!({
         "connector": "printing_partner",
         "owner": {"id": "u1"},
