@@ -19,6 +19,7 @@ both_backends!(
     disconnect_revokes_at_the_provider,
     oauth_apps_and_sessions_validate,
     client_credentials_connections,
+    second_unauthorized_means_reconnect,
 );
 
 const RETURN: &str = "https://app.example/connected";
@@ -758,4 +759,84 @@ async fn client_credentials_connections(backend: TestBackend) {
         (502, Some("provider_unavailable")),
         "{b}"
     );
+}
+
+/// A provider API that refuses every token, fresh or not.
+struct Grumpy {
+    spec: patchbay_core::ConnectorSpec,
+}
+
+#[async_trait::async_trait]
+impl patchbay_core::Connector for Grumpy {
+    fn spec(&self) -> &patchbay_core::ConnectorSpec {
+        &self.spec
+    }
+    async fn test_connection(
+        &self,
+        _ctx: &patchbay_core::ConnectorContext,
+    ) -> Result<patchbay_core::TestOutcome, patchbay_core::ConnectorError> {
+        Err(patchbay_core::ConnectorError::Unauthorized {
+            status: 401,
+            message: "token rejected".into(),
+        })
+    }
+}
+
+async fn second_unauthorized_means_reconnect(backend: TestBackend) {
+    let em = oauth2::spawn(OAuthConfig {
+        scopes_supported: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let yaml = format!(
+        "grumpy: {{auth_mode: oauth2, authorization_url: '{}', token_url: '{}', client_auth: basic}}",
+        em.authorize_url(),
+        em.token_url()
+    );
+    let cat = catalog(Some(&yaml));
+    let mut registry = patchbay_connectors::builtin(crate::http(), &cat);
+    let mut spec = registry.get("todoist").unwrap().spec().clone();
+    spec.key = "grumpy".into();
+    registry.register(std::sync::Arc::new(Grumpy { spec }));
+    let app = TestApp::spawn_full(
+        new_database_for(backend),
+        patchbay_vault::MasterKey::generate_base64(),
+        registry,
+        cat,
+    )
+    .await;
+    let (_, key) = app.workspace("acme").await;
+    app.call(
+        reqwest::Method::PUT,
+        "/v1/oauth-apps/grumpy",
+        &key,
+        Some(
+            json!({"client_id": em.config().client_id, "client_secret": em.config().client_secret}),
+        ),
+    )
+    .await;
+    // Tokens imported from elsewhere (a migration), on a draft.
+    let issued = em.issue_tokens("read");
+    let body = json!({"connector": "grumpy", "owner": {"id": "u1"},
+        "secrets": {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"]}});
+    let c = app.connection(&key, body).await;
+    let id = c["id"].as_str().unwrap();
+    let (s, t) = app
+        .post(&format!("/v1/connections/{id}/test"), &key, json!({}))
+        .await;
+    assert_eq!((s, t["ok"].as_bool()), (200, Some(false)), "{t}");
+    assert_eq!(
+        em.token_requests("refresh_token"),
+        1,
+        "one forced refresh between the two attempts"
+    );
+    let c = app.get(&format!("/v1/connections/{id}"), &key).await.1;
+    assert_eq!(c["health"], "needs_reconnect");
+    let (_, events) = app.get("/v1/events?limit=100", &key).await;
+    assert!(events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "connection.token_expired"));
 }
