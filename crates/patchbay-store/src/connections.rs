@@ -98,8 +98,8 @@ pub trait ConnectionStore {
         -> impl Future<Output = Result<Vec<GrantRow>>> + Send;
 }
 
-const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version, token_expires_at, granted_scopes, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
-const UPDATE_CONNECTION: &str = "UPDATE connections SET owner_scope = $2, account_id = $3, name = $4, config = $5, lifecycle = $6, health = $7, health_reason = $8, last_sync_at = $9, last_tested_at = $10, updated_at = $11, version = $12, token_expires_at = $14, granted_scopes = $15, metadata = $16 WHERE id = $1 AND version = $13";
+const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version, token_expires_at, granted_scopes, metadata, sync_frequency, next_sync_at, sync_failures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
+const UPDATE_CONNECTION: &str = "UPDATE connections SET owner_scope = $2, account_id = $3, name = $4, config = $5, lifecycle = $6, health = $7, health_reason = $8, last_sync_at = $9, last_tested_at = $10, updated_at = $11, version = $12, token_expires_at = $14, granted_scopes = $15, metadata = $16, sync_frequency = $17, next_sync_at = $18, sync_failures = $19 WHERE id = $1 AND version = $13";
 const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, workspace_id, owner_type, owner_id, field, key_id, ciphertext, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner_type, owner_id, field) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at";
 const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, workspace_id, connection_id, subject, key_id, key_hash, scope, action_keys, created_at, rotated_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const INSERT_GRANT: &str = "INSERT INTO grants (id, workspace_id, principal_id, connection_id, permission, resource, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -196,6 +196,9 @@ macro_rules! apply_update {
                 .bind(c.token_expires_at)
                 .bind(&c.granted_scopes)
                 .bind(&c.metadata)
+                .bind(&c.sync_frequency)
+                .bind(c.next_sync_at)
+                .bind(c.sync_failures)
                 .execute(&mut *$tx)
                 .await?;
             if done.rows_affected() == 0 {
@@ -237,6 +240,9 @@ impl ConnectionStore for Store {
                 .bind(c.token_expires_at)
                 .bind(&c.granted_scopes)
                 .bind(&c.metadata)
+                .bind(&c.sync_frequency)
+                .bind(c.next_sync_at)
+                .bind(c.sync_failures)
                 .execute(&mut *tx)
                 .await?;
             write_children!(tx, w);

@@ -5,9 +5,11 @@
 
 mod activity;
 mod connections;
+mod jobs;
 mod migrate;
 mod oauth;
 mod rows;
+mod sync;
 pub mod testing;
 mod vault_keys;
 mod workspaces;
@@ -16,8 +18,10 @@ pub use activity::{ActivityFilter, ActivityStore, EventStore};
 pub use connections::{
     ConnectionFilter, ConnectionStore, ConnectionWrite, HealthChange, RefreshGuard,
 };
+pub use jobs::{Enqueued, JobStore};
 pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;
+pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd};
 pub use vault_keys::VaultKeyStore;
 pub use workspaces::WorkspaceStore;
 

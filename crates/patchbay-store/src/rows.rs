@@ -45,6 +45,11 @@ pub struct ConnectionRow {
     pub granted_scopes: Option<String>,
     /// Non-secret facts from the provider (e.g. a Slack team id), JSON.
     pub metadata: String,
+    /// `manual`, an interval such as `15m`, or a cron expression.
+    pub sync_frequency: String,
+    pub next_sync_at: Option<i64>,
+    /// Consecutive failed sync runs.
+    pub sync_failures: i64,
 }
 
 /// One sealed secret. `owner_type`/`owner_id` say what it belongs to (a connection, later an
@@ -157,4 +162,69 @@ pub struct OAuthStateRow {
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
     pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub workspace_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub unique_key: Option<String>,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SyncRunRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub connection_id: String,
+    pub job_id: Option<String>,
+    pub mode: String,
+    pub entities: String,
+    pub status: String,
+    pub added: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub unchanged: i64,
+    pub pages: i64,
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SyncCursorRow {
+    pub connection_id: String,
+    pub entity: String,
+    pub checkpoint: Option<String>,
+    pub run_id: Option<String>,
+    pub page_cursor: Option<String>,
+    pub run_checkpoint: Option<String>,
+    pub run_done: bool,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RecordRow {
+    pub connection_id: String,
+    pub entity: String,
+    pub id: String,
+    pub workspace_id: String,
+    pub data: String,
+    pub hash: String,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

@@ -82,6 +82,9 @@ fn conn(id: &str, ws: &str, owner: &str, account: &str) -> ConnectionRow {
         token_expires_at: None,
         granted_scopes: None,
         metadata: "{}".into(),
+        sync_frequency: "manual".into(),
+        next_sync_at: None,
+        sync_failures: 0,
     }
 }
 
