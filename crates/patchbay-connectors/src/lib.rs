@@ -1,8 +1,10 @@
-//! Built-in connectors (the printing partner and venue operations integrations) and the
-//! outbound HTTP client they share, which enforces the private-network policy.
+//! Built-in connectors (the printing partner, Todoist and venue operations integrations, and
+//! a generic JSON API connector) and the outbound HTTP client they share, which enforces the
+//! private-network policy.
 
 mod common;
 pub mod http;
+pub mod http_json;
 pub mod oauth;
 pub mod printing_partner;
 pub mod providers;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 
 pub use common::SHARED_SECRET_HEADER;
 pub use http::{HttpClient, NetworkPolicy};
+pub use http_json::HttpJson;
 pub use printing_partner::PrintingPartner;
 pub use venue_ops::VenueOps;
 
@@ -21,6 +24,7 @@ pub use venue_ops::VenueOps;
 pub fn builtin(http: HttpClient, catalog: &providers::Catalog) -> patchbay_core::Registry {
     let mut registry = patchbay_core::Registry::new();
     registry
+        .register(Arc::new(HttpJson::new(http.clone())))
         .register(Arc::new(PrintingPartner::new(http.clone())))
         .register(Arc::new(todoist::Todoist::new(
             http.clone(),

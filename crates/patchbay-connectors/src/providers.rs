@@ -47,6 +47,9 @@ struct PartialEntry {
     api_base_url: Option<String>,
     rate_limit_headers: Option<RateLimitHeaders>,
     refresh_ahead_seconds: Option<u64>,
+    requests_per_second: Option<f64>,
+    burst: Option<u32>,
+    connection_requests_per_second: Option<f64>,
 }
 
 impl PartialEntry {
@@ -72,7 +75,10 @@ impl PartialEntry {
             metadata_fields,
             api_base_url,
             rate_limit_headers,
-            refresh_ahead_seconds
+            refresh_ahead_seconds,
+            requests_per_second,
+            burst,
+            connection_requests_per_second
         );
     }
 
@@ -85,7 +91,7 @@ impl PartialEntry {
 }
 
 /// A resolved provider entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Provider {
     pub key: String,
     pub display_name: String,
@@ -104,6 +110,11 @@ pub struct Provider {
     pub api_base_url: Option<String>,
     pub rate_limit_headers: RateLimitHeaders,
     pub refresh_ahead_seconds: u64,
+    /// A request budget for all calls to this provider (none: unlimited until it says 429).
+    pub requests_per_second: Option<f64>,
+    pub burst: Option<u32>,
+    /// A budget per connection, for providers that limit per account.
+    pub connection_requests_per_second: Option<f64>,
 }
 
 impl Provider {
@@ -184,6 +195,9 @@ impl Catalog {
                 api_base_url: entry.api_base_url.clone(),
                 rate_limit_headers: entry.rate_limit_headers.clone().unwrap_or_default(),
                 refresh_ahead_seconds: entry.refresh_ahead_seconds.unwrap_or(300),
+                requests_per_second: entry.requests_per_second,
+                burst: entry.burst,
+                connection_requests_per_second: entry.connection_requests_per_second,
             };
             for (field, value) in [
                 ("authorization_url", &provider.authorization_url),

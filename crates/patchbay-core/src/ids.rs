@@ -15,6 +15,8 @@ pub enum IdKind {
     OAuthApp,
     ConnectSession,
     OAuthState,
+    Job,
+    SyncRun,
 }
 
 impl IdKind {
@@ -31,6 +33,8 @@ impl IdKind {
             IdKind::OAuthApp => "oapp",
             IdKind::ConnectSession => "cs",
             IdKind::OAuthState => "ost",
+            IdKind::Job => "job",
+            IdKind::SyncRun => "sync",
         }
     }
 }

@@ -448,6 +448,7 @@ impl Engine {
                 token_expires_at: expires_at,
                 granted_scopes: granted,
                 metadata: Value::Object(metadata),
+                sync_frequency: "manual".into(),
             })
             .await?;
         Ok(created.connection.id)

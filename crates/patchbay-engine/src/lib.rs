@@ -8,7 +8,11 @@ pub mod auth;
 pub mod connect;
 pub mod connections;
 mod error;
+pub mod jobs;
 pub mod oauth_apps;
+pub mod rate;
+pub mod scheduler;
+pub mod sync;
 pub mod tokens;
 pub mod vault;
 pub mod views;
@@ -35,7 +39,13 @@ pub struct EngineOptions {
     pub public_url: String,
     /// How long connect sessions and OAuth states live.
     pub connect_ttl: std::time::Duration,
+    /// How long a worker's claim on a job lasts without renewal; a dead worker's jobs are
+    /// picked up by others after this.
+    pub job_lease: std::time::Duration,
 }
+
+/// The job lease unless configured otherwise.
+pub const DEFAULT_JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The lifetime of connect sessions and OAuth states unless configured otherwise.
 pub const DEFAULT_CONNECT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
@@ -59,6 +69,9 @@ struct Inner {
     connect_ttl_ms: i64,
     /// One lock per connection whose token is being refreshed in this process.
     refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    rate: rate::RateBudget,
+    /// How long a claimed job stays claimed without a renewal.
+    job_lease_ms: i64,
 }
 
 impl Engine {
@@ -78,6 +91,8 @@ impl Engine {
                 public_url: options.public_url.trim_end_matches('/').to_string(),
                 connect_ttl_ms: options.connect_ttl.as_millis() as i64,
                 refresh_locks: Mutex::new(HashMap::new()),
+                rate: rate::RateBudget::default(),
+                job_lease_ms: options.job_lease.as_millis() as i64,
             }),
         }
     }
@@ -97,6 +112,33 @@ impl Engine {
 
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+
+    pub(crate) fn rate_budget(&self) -> &rate::RateBudget {
+        &self.inner.rate
+    }
+
+    /// The budgets a call for `connection` of `provider` draws from.
+    pub(crate) fn rate_keys(
+        &self,
+        provider: &str,
+        connection: &str,
+    ) -> Vec<(String, Option<rate::Limit>)> {
+        let p = self.catalog().get(provider);
+        let limit = p.and_then(|p| p.requests_per_second).map(|r| rate::Limit {
+            per_second: r,
+            burst: p.and_then(|p| p.burst).map_or(r.max(1.0), f64::from),
+        });
+        let per_conn = p
+            .and_then(|p| p.connection_requests_per_second)
+            .map(|r| rate::Limit {
+                per_second: r,
+                burst: r.max(1.0),
+            });
+        vec![
+            (provider.to_string(), limit),
+            (format!("{provider}/{connection}"), per_conn),
+        ]
     }
 
     pub fn store(&self) -> &Store {

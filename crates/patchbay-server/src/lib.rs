@@ -56,6 +56,7 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         .merge(routes::connections::router())
         .merge(routes::activity::router())
         .merge(routes::oauth::router())
+        .merge(routes::syncs::router())
         .merge(routes::docs::router())
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(

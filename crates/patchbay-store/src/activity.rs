@@ -84,6 +84,10 @@ impl ActivityStore for Store {
 }
 
 pub trait EventStore {
+    fn record_event(
+        &self,
+        event: &EventRow,
+    ) -> impl std::future::Future<Output = Result<()>> + Send;
     /// Events of a workspace after `after` (an event id), oldest first.
     fn list_events(
         &self,
@@ -94,6 +98,11 @@ pub trait EventStore {
 }
 
 impl EventStore for Store {
+    async fn record_event(&self, event: &EventRow) -> Result<()> {
+        with_pool!(self, pool => insert_event!(pool, event));
+        Ok(())
+    }
+
     async fn list_events(
         &self,
         workspace_id: &str,

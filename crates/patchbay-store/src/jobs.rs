@@ -200,3 +200,49 @@ impl JobStore for Store {
         )
     }
 }
+
+impl Store {
+    /// Claims one particular job (the CLI runs a sync in the foreground this way).
+    pub async fn claim_job_by_id(
+        &self,
+        id: &str,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<JobRow>> {
+        Ok(with_pool!(self, pool => sqlx::query_as::<_, JobRow>(
+            "UPDATE jobs SET status = 'running', lease_owner = $2, lease_expires_at = $4, attempts = attempts + 1, updated_at = $3 \
+             WHERE id = $1 AND (status = 'pending' OR (status = 'running' AND lease_expires_at < $3)) RETURNING *")
+            .bind(id)
+            .bind(worker)
+            .bind(now)
+            .bind(lease_until)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// Enabled connections with a sync schedule that is due.
+    pub async fn due_connections(&self, now: i64, limit: i64) -> Result<Vec<crate::ConnectionRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, crate::ConnectionRow>(
+            "SELECT * FROM connections WHERE lifecycle = 'enabled' AND sync_frequency <> 'manual' AND (next_sync_at IS NULL OR next_sync_at <= $1) ORDER BY id LIMIT $2")
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?),
+        )
+    }
+
+    /// Moves a connection's next sync time from `seen` to `next`; only one scheduler wins.
+    pub async fn claim_schedule(&self, id: &str, seen: Option<i64>, next: i64) -> Result<bool> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE connections SET next_sync_at = $3 WHERE id = $1 AND ((CAST($2 AS BIGINT) IS NULL AND next_sync_at IS NULL) OR next_sync_at = $2)")
+            .bind(id)
+            .bind(seen)
+            .bind(next)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+}

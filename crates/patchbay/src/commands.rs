@@ -5,10 +5,23 @@ use crate::runtime::{self, AnyResult};
 use patchbay_store::WorkspaceStore;
 use std::time::Duration;
 
+/// Runs workers and the scheduler only, until SIGTERM.
 pub async fn worker(cfg: Config) -> AnyResult {
-    let store = runtime::open_store(&cfg).await?;
-    store.ping().await?;
-    println!("nothing to do: no background job kinds are defined yet");
+    let engine = runtime::engine(&cfg).await?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let refresher = engine.vault().spawn_refresher(
+        Duration::from_secs(cfg.keyring_refresh_seconds),
+        cancel_rx.clone(),
+    );
+    let tasks = runtime::start_background(&engine, &cfg, "worker", cancel_rx);
+    println!("patchbay worker running");
+    runtime::shutdown_signal().await;
+    let _ = cancel_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = refresher.await;
+    engine.store().close().await;
     Ok(())
 }
 
@@ -114,4 +127,46 @@ pub fn connectors_list(cfg: Config) -> AnyResult {
         );
     }
     Ok(())
+}
+
+pub async fn sync_run(cfg: Config, connection_id: &str, full: bool) -> AnyResult {
+    let engine = runtime::engine(&cfg).await?;
+    let mode = if full {
+        patchbay_core::SyncMode::Full
+    } else {
+        patchbay_core::SyncMode::Incremental
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let started = std::time::Instant::now();
+    let run = engine
+        .run_sync_in_foreground(connection_id, mode, |r| {
+            let records = r.added + r.updated + r.unchanged;
+            let rate = records as f64 / started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{} · pages {} · records {records} · {rate:.0}/s",
+                r.status, r.pages
+            ));
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    let records = run.added + run.updated + run.unchanged;
+    println!(
+        "sync {} {} in {secs:.1} s: {} pages, {records} records ({:.0}/s): {} added, {} updated, {} unchanged, {} deleted",
+        run.id,
+        run.status,
+        run.pages,
+        records as f64 / secs.max(0.001),
+        run.added,
+        run.updated,
+        run.unchanged,
+        run.deleted
+    );
+    match run.error {
+        Some(e) => Err(format!("the sync failed: {e}").into()),
+        None if run.status == "completed" => Ok(()),
+        None => Err(format!("the sync ended {}", run.status).into()),
+    }
 }

@@ -35,6 +35,12 @@ pub struct Layer {
     pub public_url: Option<String>,
     /// A provider catalog file merged over the built-in one.
     pub providers_file: Option<PathBuf>,
+    /// Jobs each process runs at once.
+    pub worker_concurrency: Option<usize>,
+    /// How long a worker's claim on a job lasts without renewal.
+    pub job_lease_seconds: Option<u64>,
+    /// How often the scheduler looks for due syncs.
+    pub scheduler_interval_seconds: Option<u64>,
 }
 
 impl Layer {
@@ -55,7 +61,10 @@ impl Layer {
             http_timeout_seconds,
             keyring_refresh_seconds,
             public_url,
-            providers_file
+            providers_file,
+            worker_concurrency,
+            job_lease_seconds,
+            scheduler_interval_seconds
         );
     }
 }
@@ -76,6 +85,9 @@ pub struct Config {
     pub keyring_refresh_seconds: u64,
     pub public_url: String,
     pub providers_file: Option<PathBuf>,
+    pub worker_concurrency: usize,
+    pub job_lease_seconds: u64,
+    pub scheduler_interval_seconds: u64,
 }
 
 /// Environment variables read as configuration, with the field each sets.
@@ -93,6 +105,9 @@ const ENV_FIELDS: &[&str] = &[
     "KEYRING_REFRESH_SECONDS",
     "PUBLIC_URL",
     "PROVIDERS_FILE",
+    "WORKER_CONCURRENCY",
+    "JOB_LEASE_SECONDS",
+    "SCHEDULER_INTERVAL_SECONDS",
 ];
 
 /// Other `PATCHBAY_*` variables that are known (secrets and paths read elsewhere).
@@ -144,6 +159,11 @@ pub fn env_layer(
             }
             "PUBLIC_URL" => layer.public_url = Some(value),
             "PROVIDERS_FILE" => layer.providers_file = Some(value.into()),
+            "WORKER_CONCURRENCY" => layer.worker_concurrency = Some(parse_num(&value)?),
+            "JOB_LEASE_SECONDS" => layer.job_lease_seconds = Some(parse_num(&value)? as u64),
+            "SCHEDULER_INTERVAL_SECONDS" => {
+                layer.scheduler_interval_seconds = Some(parse_num(&value)? as u64)
+            }
             f if ENV_OTHER.contains(&f) => {}
             _ => warnings.push(format!(
                 "unknown environment variable {name} is ignored (known: {})",
@@ -238,6 +258,9 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         keyring_refresh_seconds: l.keyring_refresh_seconds.unwrap_or(2).max(1),
         public_url: public_url.trim_end_matches('/').to_string(),
         providers_file: l.providers_file.clone(),
+        worker_concurrency: l.worker_concurrency.unwrap_or(2).clamp(1, 64),
+        job_lease_seconds: l.job_lease_seconds.unwrap_or(30).max(1),
+        scheduler_interval_seconds: l.scheduler_interval_seconds.unwrap_or(15).max(1),
     })
 }
 
@@ -287,6 +310,13 @@ keyring_refresh_seconds = 2
 # A provider catalog file merged over the built-in one, field by field: point a provider at
 # GitHub Enterprise or a local stand-in, or add a provider.
 # providers_file = "/etc/patchbay/providers.yaml"
+
+# Background work: jobs each process runs at once, how long a claim on a job lasts without
+# renewal (a stopped worker's jobs move to another after this), and how often due syncs are
+# looked for.
+worker_concurrency = 2
+job_lease_seconds = 30
+scheduler_interval_seconds = 15
 "#;
 
 #[cfg(test)]

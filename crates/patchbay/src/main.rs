@@ -67,6 +67,22 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Syncs.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SyncCommand {
+    /// Run a sync of a connection in the foreground, with progress and a summary.
+    Run {
+        connection_id: String,
+        /// A full sync (detects deletions) instead of an incremental one.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +183,13 @@ fn main() -> ExitCode {
             Command::Connectors {
                 command: ConnectorCommand::List,
             } => commands::connectors_list(cfg),
+            Command::Sync {
+                command:
+                    SyncCommand::Run {
+                        connection_id,
+                        full,
+                    },
+            } => commands::sync_run(cfg, &connection_id, full).await,
             Command::Keys {
                 command: KeyCommand::Generate,
             }

@@ -167,6 +167,7 @@ pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
         http,
         public_url: cfg.public_url.clone(),
         connect_ttl: patchbay_engine::DEFAULT_CONNECT_TTL,
+        job_lease: Duration::from_secs(cfg.job_lease_seconds),
     };
     Ok(Engine::new(store, vault, registry, options))
 }
@@ -205,8 +206,14 @@ pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
             println!("{}", demo.describe());
         }
     }
+    let mut background = Vec::new();
     if !no_worker {
-        tracing::debug!("no background jobs are defined yet; workers idle");
+        background.extend(start_background(
+            &engine,
+            &cfg,
+            "serve",
+            cancel_rx_for(&cancel_tx),
+        ));
     }
     tracing::info!(%addr, backend = ?engine.store().kind(), "patchbay listening");
     println!("patchbay listening on http://{addr}");
@@ -219,6 +226,10 @@ pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     patchbay_server::serve(listener, app, shutdown_signal()).await?;
     let _ = cancel_tx.send(true);
     let _ = refresher.await;
+    // Workers finish the job in hand; leases cover anything cut short.
+    for task in background {
+        let _ = task.await;
+    }
     engine.store().close().await;
     tracing::info!("patchbay stopped");
     Ok(())
@@ -301,7 +312,35 @@ fn print_dev_banner(cfg: &Config, addr: std::net::SocketAddr, new_admin: Option<
     );
 }
 
-async fn shutdown_signal() {
+fn cancel_rx_for(tx: &tokio::sync::watch::Sender<bool>) -> tokio::sync::watch::Receiver<bool> {
+    tx.subscribe()
+}
+
+/// Workers and the scheduler, until `cancel`.
+pub fn start_background(
+    engine: &Engine,
+    cfg: &Config,
+    role: &str,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let name = format!("{role}-{}-{}", hostname(), std::process::id());
+    let options = patchbay_engine::jobs::WorkerOptions {
+        concurrency: cfg.worker_concurrency,
+        poll_interval: Duration::from_millis(500),
+    };
+    let mut tasks = engine.spawn_workers(&name, options, cancel.clone());
+    tasks.push(engine.spawn_scheduler(Duration::from_secs(cfg.scheduler_interval_seconds), cancel));
+    tracing::info!(worker = %name, concurrency = cfg.worker_concurrency, "workers started");
+    tasks
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,5 +1,6 @@
 //! Connectors against the local partner emulators, over loopback.
 
+mod http_json;
 mod network;
 mod oauth;
 mod printing;
@@ -9,16 +10,20 @@ mod venue;
 use patchbay_connectors::{builtin, NetworkPolicy};
 
 #[test]
-fn builtin_registers_both_connectors() {
+fn builtin_registers_every_connector() {
     let registry = builtin(
         support::http(),
         &patchbay_connectors::providers::Catalog::load(None).unwrap(),
     );
     assert_eq!(
         registry.keys(),
-        vec!["printing_partner", "todoist", "venue_ops"]
+        vec!["http_json", "printing_partner", "todoist", "venue_ops"]
     );
     assert_eq!(registry.get("venue_ops").unwrap().spec().category, "venues");
+    assert_eq!(
+        registry.get("http_json").unwrap().spec().category,
+        "generic"
+    );
     assert!(registry.get("nope").is_err());
     assert_eq!(NetworkPolicy::default(), NetworkPolicy::DenyPrivate);
 }

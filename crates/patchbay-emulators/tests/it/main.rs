@@ -1,6 +1,7 @@
 //! Integration tests for the emulators, over real HTTP.
 
 mod oauth2;
+mod records;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;

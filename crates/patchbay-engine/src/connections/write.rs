@@ -53,6 +53,8 @@ pub struct CreateConnection {
     pub enable: bool,
     /// Action keys the integration principal may run; all of the connector's by default.
     pub allowed_actions: Option<Vec<String>>,
+    /// `manual` (default), an interval such as `15m`, or a 5-field cron expression.
+    pub sync_frequency: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -70,6 +72,8 @@ pub struct PatchConnection {
     #[schema(value_type = Object)]
     pub secrets: Option<BTreeMap<String, Option<Secret>>>,
     pub lifecycle: Option<Lifecycle>,
+    /// `manual`, an interval such as `15m`, or a 5-field cron expression.
+    pub sync_frequency: Option<String>,
 }
 
 pub(crate) fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
@@ -188,6 +192,11 @@ impl Engine {
                 "config must be a JSON object",
             ));
         }
+        if let Some(f) = &req.sync_frequency {
+            if let Err(m) = crate::scheduler::parse_frequency(f) {
+                hard.push(FieldError::new("sync_frequency", "format", m));
+            }
+        }
         let allowed_actions = match &req.allowed_actions {
             None => spec.action_keys(),
             Some(keys) => {
@@ -252,6 +261,10 @@ impl Engine {
             token_expires_at,
             granted_scopes: None,
             metadata: json!({}),
+            sync_frequency: req
+                .sync_frequency
+                .clone()
+                .unwrap_or_else(|| "manual".into()),
         })
         .await
     }
@@ -316,6 +329,9 @@ impl Engine {
             token_expires_at: n.token_expires_at,
             granted_scopes: n.granted_scopes.clone(),
             metadata: n.metadata.to_string(),
+            sync_frequency: n.sync_frequency.clone(),
+            next_sync_at: None,
+            sync_failures: 0,
         };
         let secrets: BTreeMap<String, &Secret> =
             n.secrets.iter().map(|(k, v)| (k.clone(), v)).collect();
@@ -504,6 +520,16 @@ impl Engine {
         if spec.account_field.is_some() {
             new.account_id = account_of(spec, &config);
         }
+        if let Some(f) = &req.sync_frequency {
+            crate::scheduler::parse_frequency(f).map_err(|m| {
+                EngineError::Validation(vec![FieldError::new("sync_frequency", "format", m)])
+            })?;
+            if *f != new.sync_frequency {
+                new.sync_frequency = f.trim().to_string();
+                // The scheduler plans from scratch for the new frequency.
+                new.next_sync_at = None;
+            }
+        }
         new.lifecycle = target.as_str().into();
         new.updated_at = now_ms();
         new.version = row.version + 1;
@@ -520,7 +546,8 @@ impl Engine {
         }
         let mut activity = Vec::new();
         let mut events = Vec::new();
-        let config_changed = req.config.is_some() || req.name.is_some();
+        let config_changed =
+            req.config.is_some() || req.name.is_some() || req.sync_frequency.is_some();
         if config_changed {
             let changed: Vec<&String> = req
                 .config
@@ -721,6 +748,7 @@ pub(crate) struct NewConnection<'a> {
     pub token_expires_at: Option<i64>,
     pub granted_scopes: Option<String>,
     pub metadata: Value,
+    pub sync_frequency: String,
 }
 
 pub(crate) const DRIFT_PREFIX: &str = "config drift";

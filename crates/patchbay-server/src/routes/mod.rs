@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
+pub mod syncs;
 
 use crate::error::ApiError;
 use axum::http::Uri;

@@ -131,6 +131,7 @@ impl TestApp {
             http: http(),
             public_url: base.clone(),
             connect_ttl,
+            job_lease: Duration::from_secs(2),
         };
         let engine = Engine::new(store, vault, registry, options);
         engine.scan_config_drift().await.expect("drift scan");
