@@ -125,7 +125,10 @@ async fn catalog(backend: TestBackend) {
         .iter()
         .map(|c| c["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["printing_partner", "todoist", "venue_ops"]);
+    assert_eq!(
+        keys,
+        ["http_json", "printing_partner", "todoist", "venue_ops"]
+    );
     let (s, spec) = app.get("/v1/connectors/printing_partner", &key).await;
     assert_eq!(s, 200);
     for field in [
@@ -154,7 +157,7 @@ async fn catalog(backend: TestBackend) {
     assert_eq!(s, 404);
     assert_eq!(
         b["error"]["details"]["known"],
-        json!(["printing_partner", "todoist", "venue_ops"])
+        json!(["http_json", "printing_partner", "todoist", "venue_ops"])
     );
 }
 

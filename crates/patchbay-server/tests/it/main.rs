@@ -6,6 +6,7 @@ mod drift;
 mod lifecycle;
 mod oauth;
 mod principals;
+mod sync;
 mod vault;
 
 use patchbay_connectors::providers::Catalog;
