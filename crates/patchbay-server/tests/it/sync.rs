@@ -16,6 +16,7 @@ both_backends!(
     records_api_pages_completely,
     schedulers_never_double_book,
     repeated_failures_mark_failing,
+    full_runs_detect_deletions_only_when_they_succeed,
 );
 
 async fn setup(backend: TestBackend, orders: usize) -> (PrintingEmulator, TestApp, String, String) {
@@ -468,4 +469,52 @@ async fn repeated_failures_mark_failing(backend: TestBackend) {
         app.get(&format!("/v1/connections/{id}"), &key).await.1["health"],
         "healthy"
     );
+}
+
+async fn full_runs_detect_deletions_only_when_they_succeed(backend: TestBackend) {
+    use patchbay_emulators::records::{self, RecordsConfig};
+    let em = records::spawn(RecordsConfig { count: 50, record_bytes: 300, ..Default::default() }).await.unwrap();
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let body = json!({
+        "connector": "http_json", "owner": {"id": "u1"}, "enable": true,
+        "config": {"base_url": em.base_url, "list_path": "/v1/records", "page_size": 20,
+                   "updated_since_param": "updated_since", "updated_at_field": "updated_at", "deleted_field": "deleted"},
+        "secrets": {"api_key": em.config().api_key}
+    });
+    let c = app.connection(&key, body).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let run = start(&app, &key, &id, "full").await;
+    work(&app).await;
+    let r = run_of(&app, &key, &id, &run).await;
+    assert_eq!((r["status"].as_str(), r["added"].as_i64(), r["pages"].as_i64()), (Some("completed"), Some(50), Some(3)), "{r}");
+    // Records that vanish from the source are deleted by the next successful full run.
+    em.delete(&[3, 7]);
+    let run = start(&app, &key, &id, "full").await;
+    work(&app).await;
+    let r = run_of(&app, &key, &id, &run).await;
+    assert_eq!(counts(&r), (0, 0, 2, 48), "{r}");
+    assert_eq!(all_records(&app, &key, &id, "records", "").await.len(), 48);
+    // A full run that fails deletes nothing.
+    em.delete(&[10]);
+    em.fail_next(100);
+    let run = start(&app, &key, &id, "full").await;
+    work(&app).await;
+    assert_eq!(run_of(&app, &key, &id, &run).await["status"], "failed");
+    assert_eq!(all_records(&app, &key, &id, "records", "").await.len(), 48, "nothing deleted by a failed run");
+    em.clear_faults();
+    // Incremental runs see changes and reported deletions since the last checkpoint.
+    let changed = em.change_fraction(0.1);
+    let run = start(&app, &key, &id, "incremental").await;
+    work(&app).await;
+    let r = run_of(&app, &key, &id, &run).await;
+    assert_eq!((r["updated"].as_i64(), r["deleted"].as_i64()), (Some(changed as i64), Some(1)), "{r}");
+    let live = all_records(&app, &key, &id, "records", "").await;
+    let mut ids: Vec<String> = live.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    assert_eq!(ids, em.live_ids());
+    for rec in &live {
+        let index: usize = rec["id"].as_str().unwrap()[4..].parse().unwrap();
+        assert_eq!(rec["data"], em.record_json(index), "stored exactly as the source has it");
+    }
 }
