@@ -567,3 +567,90 @@ async fn two_processes_refresh_once_per_expiry() {
     a.terminate().await;
     b.terminate().await;
 }
+
+both_backends!(killed_worker_is_resumed_by_another);
+
+/// A real `patchbay worker` is killed mid-sync; another worker takes the job over when the lease
+/// expires, resumes from the last committed page, and the stored set equals the source exactly.
+async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
+    use patchbay_emulators::records::{self, RecordsConfig};
+    let em = records::spawn(RecordsConfig { count: 3000, record_bytes: 400, ..Default::default() }).await.unwrap();
+    em.set_latency(std::time::Duration::from_millis(60));
+    let dir = process::temp_dir("kill");
+    let db = new_database(backend);
+    db.open().await.unwrap().close().await;
+    let master = patchbay_vault::MasterKey::generate_base64();
+    let env: Vec<(&str, &str)> = vec![
+        ("PATCHBAY_DATABASE_URL", &db.url),
+        ("PATCHBAY_MASTER_KEY", &master),
+        ("PATCHBAY_ADMIN_KEY", process::ADMIN),
+        ("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"),
+        ("PATCHBAY_JOB_LEASE_SECONDS", "2"),
+        ("PATCHBAY_WORKER_CONCURRENCY", "1"),
+        ("PATCHBAY_LOG_LEVEL", "warn"),
+    ];
+    let mut api = Server::start(&dir, &["serve", "--no-worker", "--bind", "127.0.0.1:0"], &env).await;
+    let (_, ws) = api.call("POST", "/v1/admin/workspaces", process::ADMIN, Some(json!({"name": "kill"}))).await;
+    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let body = json!({"connector": "http_json", "owner": {"id": "u1"}, "enable": true,
+        "config": {"base_url": em.base_url, "list_path": "/v1/records", "page_size": 100},
+        "secrets": {"api_key": em.config().api_key}});
+    let (s, c) = api.call("POST", "/v1/connections", &key, Some(body)).await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let (s, run) = api.call("POST", &format!("/v1/connections/{id}/syncs"), &key, Some(json!({"mode": "full"}))).await;
+    assert_eq!(s, 202, "{run}");
+    let run_path = format!("/v1/connections/{id}/syncs/{}", run["id"].as_str().unwrap());
+
+    let mut first = Server::start_worker(&dir, &env).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, r) = api.call("GET", &run_path, &key, None).await;
+        if r["pages"].as_i64().unwrap_or(0) >= 5 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first worker made no progress: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    first.kill();
+    let (_, at_kill) = api.call("GET", &run_path, &key, None).await;
+    assert_eq!(at_kill["status"], "running");
+    let pages_at_kill = at_kill["pages"].as_i64().unwrap();
+    assert!(pages_at_kill < 30, "killed mid-run ({pages_at_kill} of 30 pages)");
+
+    let mut second = Server::start_worker(&dir, &env).await;
+    let done = loop {
+        let (_, r) = api.call("GET", &run_path, &key, None).await;
+        if r["status"] != "running" && r["status"] != "pending" {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(60), "never finished: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["added"], 3000, "every record counted once: {done}");
+    // The stored set is exactly the source: no gaps, no duplicates.
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (_, page) = api.call("GET", &format!("/v1/connections/{id}/records/records?limit=1000{cursor}"), &key, None).await;
+        for r in page["data"].as_array().unwrap() {
+            ids.push(r["id"].as_str().unwrap().to_string());
+            if ids.len() % 250 == 0 {
+                let index: usize = r["id"].as_str().unwrap()[4..].parse().unwrap();
+                assert_eq!(r["data"], em.record_json(index));
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((total, ids.len()), (3000, 3000));
+    assert_eq!(ids, em.live_ids());
+    second.terminate().await;
+    api.terminate().await;
+}

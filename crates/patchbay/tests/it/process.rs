@@ -70,6 +70,19 @@ fn pump(
     });
 }
 
+fn pump_until(stream: impl std::io::Read + Send + 'static, sink: Arc<Mutex<String>>, tx: std::sync::mpsc::Sender<String>, marker: &'static str) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if line.contains(marker) {
+                let _ = tx.send(line.clone());
+            }
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+}
+
 impl Server {
     /// Starts the server and returns once it says where it listens and answers `/readyz`.
     pub async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
@@ -101,6 +114,28 @@ impl Server {
             err,
             client,
         }
+    }
+
+    /// Starts `patchbay worker` and returns once it says it runs.
+    pub async fn start_worker(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut child = command(dir, &["worker"], env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn worker");
+        let out = Arc::new(Mutex::new(String::new()));
+        let err = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        pump_until(child.stdout.take().unwrap(), out.clone(), tx, "patchbay worker running");
+        pump(child.stderr.take().unwrap(), err.clone(), None);
+        let err2 = err.clone();
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .unwrap_or_else(|_| panic!("worker did not start: {}", err2.lock().unwrap()));
+        Server { child, base: String::new(), out, err, client: reqwest::Client::new() }
+    }
+
+    /// SIGKILL: no chance to clean up, as when a machine dies.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub async fn call(
