@@ -1,9 +1,11 @@
-//! Connection throughput benchmark: runs a release `patchbay serve` on SQLite and/or
-//! PostgreSQL, then creates, enables and reads N connections with C concurrent clients, and
-//! reports ops/s, latency percentiles, the ratio to a `/healthz` baseline measured in the same
-//! run, and the server's peak RSS.
+//! Benchmarks. `connections`: runs a release `patchbay serve` on SQLite and/or PostgreSQL,
+//! then creates, enables and reads N connections with C concurrent clients, and reports ops/s,
+//! latency percentiles, the ratio to a `/healthz` baseline measured in the same run, and the
+//! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
 
-use clap::Parser;
+mod sync;
+
+use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand, Debug)]
+enum Bench {
+    /// Create, enable and read connections through a running server.
+    Connections(Args),
+    /// Sync records from the emulated source: first full, unchanged full, 1% incremental.
+    Sync(sync::SyncArgs),
+}
+
+#[derive(clap::Args, Debug)]
 struct Args {
     /// sqlite, postgres or both.
     #[arg(long, default_value = "both")]
@@ -303,7 +319,13 @@ async fn bench_backend(args: &Args, backend: &str) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args = Args::parse();
+    match Cli::parse().command {
+        Bench::Connections(args) => connections(args).await,
+        Bench::Sync(args) => sync::run(args).await,
+    }
+}
+
+async fn connections(args: Args) {
     let backends: Vec<&str> = match args.backend.as_str() {
         "both" => vec!["sqlite", "postgres"],
         one => vec![one],

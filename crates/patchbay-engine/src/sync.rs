@@ -19,7 +19,6 @@ use patchbay_store::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,15 +105,24 @@ pub struct RecordsQuery {
     pub include_deleted: bool,
 }
 
-/// The content hash of a record: 128 bits of SHA-256 over its JSON text.
-pub fn record_hash(data: &str) -> String {
-    let digest = Sha256::digest(data.as_bytes());
-    let mut out = String::with_capacity(32);
-    for b in &digest[..16] {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
+/// The content hash of a record: XXH3-128 over its canonical JSON (keys sorted), streamed so
+/// no text is built for records that turn out unchanged. Change detection needs speed and a
+/// negligible accidental-collision rate, not resistance to an adversary: the provider's own
+/// data is what is hashed.
+pub fn record_hash(data: &Value) -> String {
+    struct Hasher(xxhash_rust::xxh3::Xxh3);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    out
+    let mut h = Hasher(xxhash_rust::xxh3::Xxh3::new());
+    let _ = serde_json::to_writer(&mut h, data);
+    format!("{:032x}", h.0.digest128())
 }
 
 fn encode_cursor(ts: i64, id: &str) -> String {
@@ -279,7 +287,8 @@ impl Engine {
             .ok_or(EngineError::NotFound("sync job"))?;
         let engine = self.clone();
         let worker = format!("cli-{}", std::process::id());
-        let task = tokio::spawn(async move { engine.run_job_now(&job_id, &worker).await });
+        let mut task = tokio::spawn(async move { engine.run_job_now(&job_id, &worker).await });
+        let mut ran_here = false;
         loop {
             let view: SyncRunView = self
                 .store()
@@ -289,10 +298,22 @@ impl Engine {
                 .ok_or(EngineError::NotFound("sync run"))?;
             progress(&view);
             if !matches!(view.status.as_str(), "pending" | "running") {
-                let _ = task.await;
                 return Ok(view);
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            if ran_here {
+                // Claimed by a worker elsewhere: watch it.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            tokio::select! {
+                joined = &mut task => {
+                    ran_here = true;
+                    if let Ok(Err(e)) = joined {
+                        return Err(e);
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
         }
     }
 
@@ -772,15 +793,8 @@ impl Engine {
             since: since.clone(),
         };
         let mut fresh_token = None;
-        let mut page = self
-            .fetch_page(
-                conn,
-                connector,
-                ctx,
-                &request(cursor.page_cursor.clone()),
-                &mut fresh_token,
-            )
-            .await?;
+        // A page is fetched and prepared (serialized, hashed) while the previous one commits.
+        let mut page = self.fetch_prepared(conn, connector, ctx, &request(cursor.page_cursor.clone()), &mut fresh_token).await?;
         loop {
             if lost.load(Ordering::Relaxed) {
                 return Ok(EntityEnd::Stopped);
@@ -798,35 +812,14 @@ impl Engine {
                 run_id: run.id.clone(),
                 worker: worker.to_string(),
                 full,
-                records: page
-                    .records
-                    .drain(..)
-                    .map(|r| {
-                        let data = r.data.to_string();
-                        PageRecord {
-                            hash: record_hash(&data),
-                            id: r.id,
-                            data,
-                        }
-                    })
-                    .collect(),
+                records: std::mem::take(&mut page.records),
                 deleted_ids: std::mem::take(&mut page.deleted_ids),
                 next_page_cursor: next.clone(),
                 run_checkpoint: run_checkpoint.clone(),
             };
-            // Fetch the next page while this one commits.
             let fetch_next = async {
                 match &next {
-                    Some(c) => Some(
-                        self.fetch_page(
-                            conn,
-                            connector,
-                            ctx,
-                            &request(Some(c.clone())),
-                            &mut fresh_token,
-                        )
-                        .await,
-                    ),
+                    Some(c) => Some(self.fetch_prepared(conn, connector, ctx, &request(Some(c.clone())), &mut fresh_token).await),
                     None => None,
                 }
             };
@@ -843,6 +836,31 @@ impl Engine {
             }
         }
     }
+
+    async fn fetch_prepared(
+        &self,
+        conn: &ConnectionRow,
+        connector: &dyn Connector,
+        ctx: &ConnectorContext,
+        req: &SyncRequest,
+        fresh_token: &mut Option<patchbay_core::Secret>,
+    ) -> std::result::Result<PreparedPage, String> {
+        let page = self.fetch_page(conn, connector, ctx, req, fresh_token).await?;
+        let records = page
+            .records
+            .into_iter()
+            .map(|r| PageRecord { hash: record_hash(&r.data), id: r.id, data: r.data })
+            .collect();
+        Ok(PreparedPage { records, deleted_ids: page.deleted_ids, next_page_cursor: page.next_page_cursor, checkpoint: page.checkpoint })
+    }
+}
+
+/// A fetched page with each record serialized and hashed.
+struct PreparedPage {
+    records: Vec<PageRecord>,
+    deleted_ids: Vec<String>,
+    next_page_cursor: Option<String>,
+    checkpoint: Option<String>,
 }
 
 enum EntityEnd {
@@ -863,8 +881,8 @@ mod tests {
             Some((1_700_000_000_123, "rec_1:with:colons".into()))
         );
         assert_eq!(decode_cursor("!!"), None);
-        assert_eq!(record_hash("{\"a\":1}"), record_hash("{\"a\":1}"));
-        assert_ne!(record_hash("{\"a\":1}"), record_hash("{\"a\":2}"));
-        assert_eq!(record_hash("x").len(), 32);
+        assert_eq!(record_hash(&json!({"a": 1, "b": [2]})), record_hash(&json!({"b": [2], "a": 1})), "key order does not matter");
+        assert_ne!(record_hash(&json!({"a": 1})), record_hash(&json!({"a": 2})));
+        assert_eq!(record_hash(&json!("x")).len(), 32);
     }
 }

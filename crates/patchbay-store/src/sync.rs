@@ -16,8 +16,8 @@ use std::fmt::Write;
 #[derive(Debug, Clone)]
 pub struct PageRecord {
     pub id: String,
-    /// The record's JSON text.
-    pub data: String,
+    /// The record; serialized only when it is new or changed.
+    pub data: serde_json::Value,
     /// Content hash of `data`; equal hashes mean nothing changed.
     pub hash: String,
 }
@@ -128,7 +128,7 @@ macro_rules! lite_existing {
 macro_rules! pg_upsert {
     ($tx:expr, $c:expr, $rows:expr, $now:expr) => {{
         let ids: Vec<&str> = $rows.iter().map(|r| r.id.as_str()).collect();
-        let data: Vec<&str> = $rows.iter().map(|r| r.data.as_str()).collect();
+        let data: Vec<String> = $rows.iter().map(|r| r.data.to_string()).collect();
         let hashes: Vec<&str> = $rows.iter().map(|r| r.hash.as_str()).collect();
         sqlx::query("INSERT INTO records (connection_id, entity, id, workspace_id, data, hash, deleted, created_at, updated_at) \
             SELECT $1, $2, u.id, $3, u.data, u.hash, FALSE, $4, $4 FROM UNNEST($5::text[], $6::text[], $7::text[]) AS u(id, data, hash) \
@@ -147,7 +147,7 @@ macro_rules! pg_upsert {
 macro_rules! lite_upsert {
     ($tx:expr, $c:expr, $rows:expr, $now:expr) => {{
         // One statement per page: the rows travel as one JSON array.
-        let mut rows = String::with_capacity($rows.iter().map(|r| r.data.len() + r.id.len() + 64).sum());
+        let mut rows = String::with_capacity($rows.len() * 1100);
         rows.push('[');
         for (n, r) in $rows.iter().enumerate() {
             if n > 0 {
@@ -192,17 +192,12 @@ macro_rules! lite_delete {
 }
 macro_rules! pg_seen {
     ($tx:expr, $c:expr, $ids:expr) => {
-        sqlx::query("INSERT INTO sync_seen (run_id, entity, id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING")
-            .bind(&$c.run_id)
-            .bind(&$c.entity)
-            .bind($ids)
-            .execute(&mut *$tx)
-            .await?
+        lite_seen!($tx, $c, $ids)
     };
 }
 macro_rules! lite_seen {
     ($tx:expr, $c:expr, $ids:expr) => {
-        sqlx::query("INSERT INTO sync_seen (run_id, entity, id) SELECT $1, $2, value FROM json_each($3) WHERE true ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO sync_seen (run_id, entity, ids) VALUES ($1, $2, $3)")
             .bind(&$c.run_id)
             .bind(&$c.entity)
             .bind(json_ids($ids.iter().copied()))
@@ -461,6 +456,12 @@ impl Store {
     /// or cancelled run deletes nothing. Returns the records deleted by the sweep.
     pub async fn finish_sync_run(&self, end: &RunEnd) -> Result<i64> {
         let now = now_ms();
+        let sweep_sql = match self.backend {
+            Backend::Sqlite(_) => "UPDATE records SET deleted = TRUE, updated_at = $4 WHERE connection_id = $1 AND entity = $2 AND deleted = FALSE \
+                AND id NOT IN (SELECT j.value FROM sync_seen s, json_each(s.ids) j WHERE s.run_id = $3 AND s.entity = $2) RETURNING id",
+            Backend::Postgres(_) => "UPDATE records SET deleted = TRUE, updated_at = $4 WHERE connection_id = $1 AND entity = $2 AND deleted = FALSE \
+                AND id NOT IN (SELECT jsonb_array_elements_text(s.ids::jsonb) FROM sync_seen s WHERE s.run_id = $3 AND s.entity = $2) RETURNING id",
+        };
         let completed = end.status == "completed";
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -468,8 +469,7 @@ impl Store {
             if completed {
                 for entity in &end.entities {
                     let swept: Vec<String> = if end.full {
-                        sqlx::query_scalar("UPDATE records SET deleted = TRUE, updated_at = $4 WHERE connection_id = $1 AND entity = $2 AND deleted = FALSE \
-                            AND id NOT IN (SELECT id FROM sync_seen WHERE run_id = $3 AND entity = $2) RETURNING id")
+                        sqlx::query_scalar(sweep_sql)
                             .bind(&end.connection_id)
                             .bind(entity)
                             .bind(&end.run_id)
@@ -564,5 +564,49 @@ impl Store {
             .await?);
         let get = |d: bool| rows.iter().find(|(x, _)| *x == d).map_or(0, |(_, n)| *n);
         Ok((get(false), get(true)))
+    }
+}
+
+impl Store {
+    /// Inserts records as a plain batch: one statement, no change detection, no cursors. The
+    /// sync benchmark's baseline, and a bulk import path.
+    pub async fn insert_records_plain(&self, workspace_id: &str, connection_id: &str, entity: &str, rows: &[PageRecord]) -> Result<()> {
+        let c = PageCommit {
+            workspace_id: workspace_id.into(),
+            connection_id: connection_id.into(),
+            entity: entity.into(),
+            run_id: String::new(),
+            worker: String::new(),
+            full: false,
+            records: Vec::new(),
+            deleted_ids: Vec::new(),
+            next_page_cursor: None,
+            run_checkpoint: None,
+        };
+        let now = now_ms();
+        let rows: Vec<&PageRecord> = rows.iter().collect();
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                lite_upsert!(tx, c, rows, now);
+                tx.commit().await?;
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                pg_upsert!(tx, c, rows, now);
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Record rows of a connection written at or after `since` (benchmarks check that an
+    /// unchanged resync writes none).
+    pub async fn records_written_since(&self, connection_id: &str, since: i64) -> Result<i64> {
+        Ok(with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM records WHERE connection_id = $1 AND updated_at >= $2")
+            .bind(connection_id)
+            .bind(since)
+            .fetch_one(pool)
+            .await?))
     }
 }

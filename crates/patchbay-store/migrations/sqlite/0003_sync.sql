@@ -69,13 +69,14 @@ CREATE TABLE records (
 );
 CREATE INDEX records_changes ON records (connection_id, entity, updated_at, id);
 
--- Ids seen by a full run, for deletion detection when it succeeds.
+-- Ids seen by a full run, one row per page (a JSON array), for deletion detection when the run
+-- succeeds. A row per page instead of per id keeps an unchanged resync nearly write-free.
 CREATE TABLE sync_seen (
     run_id TEXT NOT NULL,
     entity TEXT NOT NULL,
-    id TEXT NOT NULL,
-    PRIMARY KEY (run_id, entity, id)
+    ids TEXT NOT NULL
 );
+CREATE INDEX sync_seen_run ON sync_seen (run_id, entity);
 
 ALTER TABLE connections ADD COLUMN sync_frequency TEXT NOT NULL DEFAULT 'manual';
 ALTER TABLE connections ADD COLUMN next_sync_at INTEGER;
