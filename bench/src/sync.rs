@@ -33,9 +33,18 @@ async fn store_for(args: &SyncArgs, backend: &str, dir: &std::path::Path) -> Sto
     let url = match backend {
         "sqlite" => format!("sqlite:{}?mode=rwc", dir.join("sync.db").display()),
         _ => {
-            for sql in ["DROP DATABASE IF EXISTS patchbay_bench_sync WITH (FORCE)", "CREATE DATABASE patchbay_bench_sync"] {
-                let ok = std::process::Command::new("psql").arg(format!("{}/postgres", args.postgres)).args(["-qc", sql]).status();
-                assert!(matches!(ok.map(|s| s.success()), Ok(true)), "psql failed: {sql}");
+            for sql in [
+                "DROP DATABASE IF EXISTS patchbay_bench_sync WITH (FORCE)",
+                "CREATE DATABASE patchbay_bench_sync",
+            ] {
+                let ok = std::process::Command::new("psql")
+                    .arg(format!("{}/postgres", args.postgres))
+                    .args(["-qc", sql])
+                    .status();
+                assert!(
+                    matches!(ok.map(|s| s.success()), Ok(true)),
+                    "psql failed: {sql}"
+                );
             }
             format!("{}/patchbay_bench_sync", args.postgres)
         }
@@ -62,7 +71,10 @@ pub async fn run(args: SyncArgs) {
     .await
     .expect("emulator");
     for backend in backends {
-        let dir = std::env::temp_dir().join(format!("patchbay-bench-sync-{backend}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "patchbay-bench-sync-{backend}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let store = store_for(&args, backend, &dir).await;
@@ -72,19 +84,30 @@ pub async fn run(args: SyncArgs) {
         let mut batch = Vec::with_capacity(args.page_size);
         for i in 0..args.records {
             let data = em.record_json(i);
-            batch.push(PageRecord { id: format!("rec_{i:07}"), hash: String::new(), data });
+            batch.push(PageRecord {
+                id: format!("rec_{i:07}"),
+                hash: String::new(),
+                data,
+            });
             if batch.len() == args.page_size || i + 1 == args.records {
                 let t = Instant::now();
-                store.insert_records_plain("ws_baseline", "conn_baseline", "records", &batch).await.expect("plain insert");
+                store
+                    .insert_records_plain("ws_baseline", "conn_baseline", "records", &batch)
+                    .await
+                    .expect("plain insert");
                 insert_time += t.elapsed();
                 batch.clear();
             }
         }
         let baseline = rate(args.records, insert_time);
 
-        let vault = Vault::load(store.clone(), patchbay_vault::MasterKey::from_base64(&patchbay_vault::MasterKey::generate_base64()).unwrap())
-            .await
-            .unwrap();
+        let vault = Vault::load(
+            store.clone(),
+            patchbay_vault::MasterKey::from_base64(&patchbay_vault::MasterKey::generate_base64())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
         let http = HttpClient::new(NetworkPolicy::AllowAll, Duration::from_secs(60));
         let catalog = Catalog::load(None).unwrap();
         let registry = patchbay_connectors::builtin(http.clone(), &catalog);
@@ -102,7 +125,10 @@ pub async fn run(args: SyncArgs) {
             },
         );
         let ws = engine.create_workspace("bench", "bench").await.unwrap();
-        let caller = Caller::Workspace { workspace_id: ws.workspace.id.clone(), key_id: "bench".into() };
+        let caller = Caller::Workspace {
+            workspace_id: ws.workspace.id.clone(),
+            key_id: "bench".into(),
+        };
         let created = engine
             .create_connection(
                 &caller,
@@ -123,33 +149,68 @@ pub async fn run(args: SyncArgs) {
         let id = created.connection.id.clone();
 
         let t = Instant::now();
-        let first = engine.run_sync_in_foreground(&id, SyncMode::Full, |_| {}).await.unwrap();
+        let first = engine
+            .run_sync_in_foreground(&id, SyncMode::Full, |_| {})
+            .await
+            .unwrap();
         let first_time = t.elapsed();
-        assert_eq!((first.status.as_str(), first.added as usize), ("completed", args.records), "{first:?}");
+        assert_eq!(
+            (first.status.as_str(), first.added as usize),
+            ("completed", args.records),
+            "{first:?}"
+        );
 
         let before = now_ms();
         let t = Instant::now();
-        let second = engine.run_sync_in_foreground(&id, SyncMode::Full, |_| {}).await.unwrap();
+        let second = engine
+            .run_sync_in_foreground(&id, SyncMode::Full, |_| {})
+            .await
+            .unwrap();
         let second_time = t.elapsed();
         let rewritten = store.records_written_since(&id, before).await.unwrap();
-        assert_eq!((second.unchanged as usize, second.added + second.updated), (args.records, 0), "{second:?}");
+        assert_eq!(
+            (second.unchanged as usize, second.added + second.updated),
+            (args.records, 0),
+            "{second:?}"
+        );
 
         let changed = em.change_fraction(0.01);
         let t = Instant::now();
-        let third = engine.run_sync_in_foreground(&id, SyncMode::Incremental, |_| {}).await.unwrap();
+        let third = engine
+            .run_sync_in_foreground(&id, SyncMode::Incremental, |_| {})
+            .await
+            .unwrap();
         let third_time = t.elapsed();
         assert_eq!(third.updated as usize, changed, "{third:?}");
 
         println!("\n### {backend}\n");
         println!("| what | records | seconds | records/s | ratio to plain insert |");
         println!("|---|---:|---:|---:|---:|");
-        println!("| plain batched insert (baseline) | {} | {:.2} | {:.0} | 1.00 |", args.records, insert_time.as_secs_f64(), baseline);
+        println!(
+            "| plain batched insert (baseline) | {} | {:.2} | {:.0} | 1.00 |",
+            args.records,
+            insert_time.as_secs_f64(),
+            baseline
+        );
         let line = |name: &str, n: usize, d: Duration| {
-            println!("| {name} | {n} | {:.2} | {:.0} | {:.2} |", d.as_secs_f64(), rate(n, d), rate(n, d) / baseline);
+            println!(
+                "| {name} | {n} | {:.2} | {:.0} | {:.2} |",
+                d.as_secs_f64(),
+                rate(n, d),
+                rate(n, d) / baseline
+            );
         };
         line("first full sync", args.records, first_time);
-        line("second full sync, nothing changed", args.records, second_time);
-        line("incremental sync, 1% changed (changed records)", changed, third_time);
+        line(
+            "second full sync, nothing changed",
+            args.records,
+            second_time,
+        );
+        line(
+            "incremental sync, 1% changed (changed records)",
+            changed,
+            third_time,
+        );
         println!(
             "\nrecord rows written by the unchanged resync: {rewritten}; unchanged resync is {:.1}x faster than the first sync; incremental run took {:.2} s for {} changes",
             first_time.as_secs_f64() / second_time.as_secs_f64(),

@@ -37,7 +37,7 @@ impl Bucket {
             }
             self.paused_until = None;
         }
-        let Some(limit) = self.limit else { return None };
+        let limit = self.limit?;
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * limit.per_second).min(limit.burst);
         self.refilled = now;

@@ -140,6 +140,9 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
     Some((ts.parse().ok()?, id.to_string()))
 }
 
+/// Builds a run's ending from its status, error and events.
+type RunEnder<'a> = dyn Fn(&str, Option<String>, Vec<EventRow>) -> RunEnd + Sync + 'a;
+
 /// How a sync job ended for the queue.
 pub(crate) enum JobEnd {
     /// The run reached an end (completed, failed cleanly, cancelled): the job is done.
@@ -579,12 +582,7 @@ impl Engine {
         Ok(JobEnd::Done)
     }
 
-    async fn fail_run(
-        &self,
-        run: &SyncRunRow,
-        end: &(dyn Fn(&str, Option<String>, Vec<EventRow>) -> RunEnd + Sync),
-        message: String,
-    ) -> Result<()> {
+    async fn fail_run(&self, run: &SyncRunRow, end: &RunEnder<'_>, message: String) -> Result<()> {
         let ev = sync_event(
             &run.workspace_id,
             &run.connection_id,
@@ -794,7 +792,15 @@ impl Engine {
         };
         let mut fresh_token = None;
         // A page is fetched and prepared (serialized, hashed) while the previous one commits.
-        let mut page = self.fetch_prepared(conn, connector, ctx, &request(cursor.page_cursor.clone()), &mut fresh_token).await?;
+        let mut page = self
+            .fetch_prepared(
+                conn,
+                connector,
+                ctx,
+                &request(cursor.page_cursor.clone()),
+                &mut fresh_token,
+            )
+            .await?;
         loop {
             if lost.load(Ordering::Relaxed) {
                 return Ok(EntityEnd::Stopped);
@@ -819,7 +825,16 @@ impl Engine {
             };
             let fetch_next = async {
                 match &next {
-                    Some(c) => Some(self.fetch_prepared(conn, connector, ctx, &request(Some(c.clone())), &mut fresh_token).await),
+                    Some(c) => Some(
+                        self.fetch_prepared(
+                            conn,
+                            connector,
+                            ctx,
+                            &request(Some(c.clone())),
+                            &mut fresh_token,
+                        )
+                        .await,
+                    ),
                     None => None,
                 }
             };
@@ -845,13 +860,24 @@ impl Engine {
         req: &SyncRequest,
         fresh_token: &mut Option<patchbay_core::Secret>,
     ) -> std::result::Result<PreparedPage, String> {
-        let page = self.fetch_page(conn, connector, ctx, req, fresh_token).await?;
+        let page = self
+            .fetch_page(conn, connector, ctx, req, fresh_token)
+            .await?;
         let records = page
             .records
             .into_iter()
-            .map(|r| PageRecord { hash: record_hash(&r.data), id: r.id, data: r.data })
+            .map(|r| PageRecord {
+                hash: record_hash(&r.data),
+                id: r.id,
+                data: r.data,
+            })
             .collect();
-        Ok(PreparedPage { records, deleted_ids: page.deleted_ids, next_page_cursor: page.next_page_cursor, checkpoint: page.checkpoint })
+        Ok(PreparedPage {
+            records,
+            deleted_ids: page.deleted_ids,
+            next_page_cursor: page.next_page_cursor,
+            checkpoint: page.checkpoint,
+        })
     }
 }
 
@@ -881,7 +907,11 @@ mod tests {
             Some((1_700_000_000_123, "rec_1:with:colons".into()))
         );
         assert_eq!(decode_cursor("!!"), None);
-        assert_eq!(record_hash(&json!({"a": 1, "b": [2]})), record_hash(&json!({"b": [2], "a": 1})), "key order does not matter");
+        assert_eq!(
+            record_hash(&json!({"a": 1, "b": [2]})),
+            record_hash(&json!({"b": [2], "a": 1})),
+            "key order does not matter"
+        );
         assert_ne!(record_hash(&json!({"a": 1})), record_hash(&json!({"a": 2})));
         assert_eq!(record_hash(&json!("x")).len(), 32);
     }

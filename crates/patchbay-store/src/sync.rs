@@ -105,25 +105,45 @@ fn json_ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
 
 // The statements of a page commit that differ by backend: PostgreSQL takes arrays
 // (`ANY`, `UNNEST`), SQLite takes one JSON array per statement (`json_each`).
-macro_rules! pg_existing {
-    ($tx:expr, $c:expr, $ids:expr) => {
-        sqlx::query_as::<_, (String, String, bool)>("SELECT id, hash, deleted FROM records WHERE connection_id = $1 AND entity = $2 AND id = ANY($3)")
+// Which records of a page are new or changed, decided in the database so an unchanged page
+// sends nothing back. Returns (index in the page, is_new).
+macro_rules! pg_changed {
+    ($tx:expr, $c:expr, $rows:expr) => {{
+        let ids: Vec<&str> = $rows.iter().map(|r| r.id.as_str()).collect();
+        let hashes: Vec<&str> = $rows.iter().map(|r| r.hash.as_str()).collect();
+        sqlx::query_as::<_, (i64, bool)>(
+            "SELECT u.ord - 1, r.id IS NULL FROM UNNEST($3::text[], $4::text[]) WITH ORDINALITY AS u(id, hash, ord) \
+             LEFT JOIN records r ON r.connection_id = $1 AND r.entity = $2 AND r.id = u.id \
+             WHERE r.id IS NULL OR r.hash <> u.hash OR r.deleted")
             .bind(&$c.connection_id)
             .bind(&$c.entity)
-            .bind($ids)
+            .bind(&ids)
+            .bind(&hashes)
             .fetch_all(&mut *$tx)
             .await?
-    };
+    }};
 }
-macro_rules! lite_existing {
-    ($tx:expr, $c:expr, $ids:expr) => {
-        sqlx::query_as::<_, (String, String, bool)>("SELECT id, hash, deleted FROM records WHERE connection_id = $1 AND entity = $2 AND id IN (SELECT value FROM json_each($3))")
+macro_rules! lite_changed {
+    ($tx:expr, $c:expr, $rows:expr) => {{
+        let mut pairs = String::with_capacity($rows.len() * 64);
+        pairs.push('[');
+        for (n, r) in $rows.iter().enumerate() {
+            if n > 0 {
+                pairs.push(',');
+            }
+            let _ = write!(pairs, "[{},\"{}\"]", serde_json::to_string(&r.id).unwrap_or_default(), r.hash);
+        }
+        pairs.push(']');
+        sqlx::query_as::<_, (i64, bool)>(
+            "SELECT j.key, r.id IS NULL FROM json_each($3) AS j \
+             LEFT JOIN records r ON r.connection_id = $1 AND r.entity = $2 AND r.id = j.value ->> 0 \
+             WHERE r.id IS NULL OR r.hash <> j.value ->> 1 OR r.deleted")
             .bind(&$c.connection_id)
             .bind(&$c.entity)
-            .bind(json_ids($ids.iter().copied()))
+            .bind(pairs)
             .fetch_all(&mut *$tx)
             .await?
-    };
+    }};
 }
 macro_rules! pg_upsert {
     ($tx:expr, $c:expr, $rows:expr, $now:expr) => {{
@@ -208,7 +228,7 @@ macro_rules! lite_seen {
 
 /// The page transaction, with the backend's statements plugged in.
 macro_rules! commit_page_body {
-    ($pool:expr, $c:expr, $existing:ident, $upsert:ident, $delete:ident, $seen:ident) => {{
+    ($pool:expr, $c:expr, $changed:ident, $upsert:ident, $delete:ident, $seen:ident) => {{
         let c: &PageCommit = $c;
         let now = now_ms();
         let page_ids: Vec<&str> = c.records.iter().map(|r| r.id.as_str()).collect();
@@ -224,28 +244,26 @@ macro_rules! commit_page_body {
         if owned == 0 {
             return Err(StoreError::Conflict(format!("sync run {} is no longer running here", c.run_id)));
         }
-        let existing: Vec<(String, String, bool)> = if page_ids.is_empty() { Vec::new() } else { $existing!(tx, c, &page_ids) };
-        let known: HashMap<&str, (&str, bool)> = existing.iter().map(|(i, h, d)| (i.as_str(), (h.as_str(), *d))).collect();
-        let mut counts = PageCounts::default();
         // A page may repeat an id (providers do); the last copy counts, once.
-        let mut last_copy: HashMap<&str, &PageRecord> = HashMap::with_capacity(c.records.len());
-        for r in &c.records {
-            last_copy.insert(r.id.as_str(), r);
+        let mut last_copy: HashMap<&str, usize> = HashMap::with_capacity(c.records.len());
+        for (n, r) in c.records.iter().enumerate() {
+            last_copy.insert(r.id.as_str(), n);
         }
-        let mut changed: Vec<&PageRecord> = Vec::new();
-        for r in c.records.iter().filter(|r| std::ptr::eq(last_copy[r.id.as_str()], *r)) {
-            match known.get(r.id.as_str()) {
-                None => {
+        let unique: Vec<&PageRecord> = c.records.iter().enumerate().filter(|(n, r)| last_copy[r.id.as_str()] == *n).map(|(_, r)| r).collect();
+        let flagged: Vec<(i64, bool)> = if unique.is_empty() { Vec::new() } else { $changed!(tx, c, unique) };
+        let mut counts = PageCounts::default();
+        let mut changed: Vec<&PageRecord> = Vec::with_capacity(flagged.len());
+        for (index, is_new) in &flagged {
+            if let Some(r) = unique.get(*index as usize) {
+                changed.push(r);
+                if *is_new {
                     counts.added += 1;
-                    changed.push(r);
-                }
-                Some((hash, deleted)) if *hash != r.hash || *deleted => {
+                } else {
                     counts.updated += 1;
-                    changed.push(r);
                 }
-                Some(_) => counts.unchanged += 1,
             }
         }
+        counts.unchanged = unique.len() as i64 - changed.len() as i64;
         if !changed.is_empty() {
             $upsert!(tx, c, changed, now);
         }
@@ -444,10 +462,10 @@ impl Store {
     pub async fn commit_page(&self, c: &PageCommit) -> Result<PageCounts> {
         match &self.backend {
             Backend::Sqlite(pool) => {
-                commit_page_body!(pool, c, lite_existing, lite_upsert, lite_delete, lite_seen)
+                commit_page_body!(pool, c, lite_changed, lite_upsert, lite_delete, lite_seen)
             }
             Backend::Postgres(pool) => {
-                commit_page_body!(pool, c, pg_existing, pg_upsert, pg_delete, pg_seen)
+                commit_page_body!(pool, c, pg_changed, pg_upsert, pg_delete, pg_seen)
             }
         }
     }
@@ -459,8 +477,10 @@ impl Store {
         let sweep_sql = match self.backend {
             Backend::Sqlite(_) => "UPDATE records SET deleted = TRUE, updated_at = $4 WHERE connection_id = $1 AND entity = $2 AND deleted = FALSE \
                 AND id NOT IN (SELECT j.value FROM sync_seen s, json_each(s.ids) j WHERE s.run_id = $3 AND s.entity = $2) RETURNING id",
-            Backend::Postgres(_) => "UPDATE records SET deleted = TRUE, updated_at = $4 WHERE connection_id = $1 AND entity = $2 AND deleted = FALSE \
-                AND id NOT IN (SELECT jsonb_array_elements_text(s.ids::jsonb) FROM sync_seen s WHERE s.run_id = $3 AND s.entity = $2) RETURNING id",
+            // An anti-join, so PostgreSQL can hash the seen ids instead of rescanning them.
+            Backend::Postgres(_) => "WITH seen AS (SELECT jsonb_array_elements_text(s.ids::jsonb) AS id FROM sync_seen s WHERE s.run_id = $3 AND s.entity = $2) \
+                UPDATE records r SET deleted = TRUE, updated_at = $4 WHERE r.connection_id = $1 AND r.entity = $2 AND r.deleted = FALSE \
+                AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.id = r.id) RETURNING r.id",
         };
         let completed = end.status == "completed";
         with_pool!(self, pool => {
@@ -570,7 +590,13 @@ impl Store {
 impl Store {
     /// Inserts records as a plain batch: one statement, no change detection, no cursors. The
     /// sync benchmark's baseline, and a bulk import path.
-    pub async fn insert_records_plain(&self, workspace_id: &str, connection_id: &str, entity: &str, rows: &[PageRecord]) -> Result<()> {
+    pub async fn insert_records_plain(
+        &self,
+        workspace_id: &str,
+        connection_id: &str,
+        entity: &str,
+        rows: &[PageRecord],
+    ) -> Result<()> {
         let c = PageCommit {
             workspace_id: workspace_id.into(),
             connection_id: connection_id.into(),
@@ -603,10 +629,12 @@ impl Store {
     /// Record rows of a connection written at or after `since` (benchmarks check that an
     /// unchanged resync writes none).
     pub async fn records_written_since(&self, connection_id: &str, since: i64) -> Result<i64> {
-        Ok(with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM records WHERE connection_id = $1 AND updated_at >= $2")
+        Ok(
+            with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM records WHERE connection_id = $1 AND updated_at >= $2")
             .bind(connection_id)
             .bind(since)
             .fetch_one(pool)
-            .await?))
+            .await?),
+        )
     }
 }

@@ -473,7 +473,13 @@ async fn repeated_failures_mark_failing(backend: TestBackend) {
 
 async fn full_runs_detect_deletions_only_when_they_succeed(backend: TestBackend) {
     use patchbay_emulators::records::{self, RecordsConfig};
-    let em = records::spawn(RecordsConfig { count: 50, record_bytes: 300, ..Default::default() }).await.unwrap();
+    let em = records::spawn(RecordsConfig {
+        count: 50,
+        record_bytes: 300,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;
     let body = json!({
@@ -487,7 +493,15 @@ async fn full_runs_detect_deletions_only_when_they_succeed(backend: TestBackend)
     let run = start(&app, &key, &id, "full").await;
     work(&app).await;
     let r = run_of(&app, &key, &id, &run).await;
-    assert_eq!((r["status"].as_str(), r["added"].as_i64(), r["pages"].as_i64()), (Some("completed"), Some(50), Some(3)), "{r}");
+    assert_eq!(
+        (
+            r["status"].as_str(),
+            r["added"].as_i64(),
+            r["pages"].as_i64()
+        ),
+        (Some("completed"), Some(50), Some(3)),
+        "{r}"
+    );
     // Records that vanish from the source are deleted by the next successful full run.
     em.delete(&[3, 7]);
     let run = start(&app, &key, &id, "full").await;
@@ -501,20 +515,35 @@ async fn full_runs_detect_deletions_only_when_they_succeed(backend: TestBackend)
     let run = start(&app, &key, &id, "full").await;
     work(&app).await;
     assert_eq!(run_of(&app, &key, &id, &run).await["status"], "failed");
-    assert_eq!(all_records(&app, &key, &id, "records", "").await.len(), 48, "nothing deleted by a failed run");
+    assert_eq!(
+        all_records(&app, &key, &id, "records", "").await.len(),
+        48,
+        "nothing deleted by a failed run"
+    );
     em.clear_faults();
     // Incremental runs see changes and reported deletions since the last checkpoint.
     let changed = em.change_fraction(0.1);
     let run = start(&app, &key, &id, "incremental").await;
     work(&app).await;
     let r = run_of(&app, &key, &id, &run).await;
-    assert_eq!((r["updated"].as_i64(), r["deleted"].as_i64()), (Some(changed as i64), Some(1)), "{r}");
+    assert_eq!(
+        (r["updated"].as_i64(), r["deleted"].as_i64()),
+        (Some(changed as i64), Some(1)),
+        "{r}"
+    );
     let live = all_records(&app, &key, &id, "records", "").await;
-    let mut ids: Vec<String> = live.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let mut ids: Vec<String> = live
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
     ids.sort();
     assert_eq!(ids, em.live_ids());
     for rec in &live {
         let index: usize = rec["id"].as_str().unwrap()[4..].parse().unwrap();
-        assert_eq!(rec["data"], em.record_json(index), "stored exactly as the source has it");
+        assert_eq!(
+            rec["data"],
+            em.record_json(index),
+            "stored exactly as the source has it"
+        );
     }
 }

@@ -784,39 +784,105 @@ fn job(id: &str, unique: Option<&str>, run_at: i64) -> JobRow {
 
 async fn queue_claims_leases_and_retries(backend: TestBackend) {
     let store = setup(backend, &[]).await;
-    assert_eq!(store.enqueue_job(&job("job_a", Some("sync:c1"), 100)).await.unwrap(), Enqueued::Created("job_a".into()));
-    assert_eq!(store.enqueue_job(&job("job_b", Some("sync:c1"), 100)).await.unwrap(), Enqueued::Existing("job_a".into()), "one active job per key");
+    assert_eq!(
+        store
+            .enqueue_job(&job("job_a", Some("sync:c1"), 100))
+            .await
+            .unwrap(),
+        Enqueued::Created("job_a".into())
+    );
+    assert_eq!(
+        store
+            .enqueue_job(&job("job_b", Some("sync:c1"), 100))
+            .await
+            .unwrap(),
+        Enqueued::Existing("job_a".into()),
+        "one active job per key"
+    );
     store.enqueue_job(&job("job_c", None, 50)).await.unwrap();
-    store.enqueue_job(&job("job_later", None, 10_000)).await.unwrap();
+    store
+        .enqueue_job(&job("job_later", None, 10_000))
+        .await
+        .unwrap();
     // Due jobs in run_at order; not-yet-due ones wait.
     let first = store.claim_job("w1", 200, 1_200).await.unwrap().unwrap();
-    assert_eq!((first.id.as_str(), first.attempts, first.lease_owner.as_deref()), ("job_c", 1, Some("w1")));
+    assert_eq!(
+        (
+            first.id.as_str(),
+            first.attempts,
+            first.lease_owner.as_deref()
+        ),
+        ("job_c", 1, Some("w1"))
+    );
     let second = store.claim_job("w2", 200, 1_200).await.unwrap().unwrap();
     assert_eq!(second.id, "job_a");
-    assert!(store.claim_job("w3", 200, 1_200).await.unwrap().is_none(), "nothing else is due");
+    assert!(
+        store.claim_job("w3", 200, 1_200).await.unwrap().is_none(),
+        "nothing else is due"
+    );
     // Leases are renewed by their owner only; an expired lease is claimable again.
     assert!(store.renew_lease("job_a", "w2", 1_500).await.unwrap());
     assert!(!store.renew_lease("job_a", "w1", 9_999).await.unwrap());
     assert!(store.renew_lease("job_c", "w1", 5_000).await.unwrap());
     let stolen = store.claim_job("w3", 1_600, 2_600).await.unwrap().unwrap();
-    assert_eq!((stolen.id.as_str(), stolen.attempts), ("job_a", 2), "the dead worker's job moves on");
-    assert!(!store.complete_job("job_a", "w2", 1_700).await.unwrap(), "the old owner can no longer finish it");
+    assert_eq!(
+        (stolen.id.as_str(), stolen.attempts),
+        ("job_a", 2),
+        "the dead worker's job moves on"
+    );
+    assert!(
+        !store.complete_job("job_a", "w2", 1_700).await.unwrap(),
+        "the old owner can no longer finish it"
+    );
     assert!(store.complete_job("job_a", "w3", 2_000).await.unwrap());
     // Failures go back to pending at the retry time, then dead.
-    assert!(store.fail_job("job_c", "w1", "boom", Some(5_000), 300).await.unwrap());
+    assert!(store
+        .fail_job("job_c", "w1", "boom", Some(5_000), 300)
+        .await
+        .unwrap());
     let retried = store.get_job("job_c").await.unwrap().unwrap();
-    assert_eq!((retried.status.as_str(), retried.run_at, retried.last_error.as_deref()), ("pending", 5_000, Some("boom")));
-    assert!(store.claim_job("w1", 4_000, 5_000).await.unwrap().is_none(), "not before its retry time");
+    assert_eq!(
+        (
+            retried.status.as_str(),
+            retried.run_at,
+            retried.last_error.as_deref()
+        ),
+        ("pending", 5_000, Some("boom"))
+    );
+    assert!(
+        store.claim_job("w1", 4_000, 5_000).await.unwrap().is_none(),
+        "not before its retry time"
+    );
     let again = store.claim_job("w1", 5_000, 6_000).await.unwrap().unwrap();
     assert_eq!(again.id, "job_c");
-    assert!(store.fail_job("job_c", "w1", "boom again", None, 5_100).await.unwrap());
-    assert_eq!(store.get_job("job_c").await.unwrap().unwrap().status, "dead");
+    assert!(store
+        .fail_job("job_c", "w1", "boom again", None, 5_100)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_job("job_c").await.unwrap().unwrap().status,
+        "dead"
+    );
     // Completion freed the unique key; cancellation and release work on live jobs.
-    assert_eq!(store.enqueue_job(&job("job_d", Some("sync:c1"), 100)).await.unwrap(), Enqueued::Created("job_d".into()));
-    let d = store.claim_job("w4", 10_000, 11_000).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .enqueue_job(&job("job_d", Some("sync:c1"), 100))
+            .await
+            .unwrap(),
+        Enqueued::Created("job_d".into())
+    );
+    let d = store
+        .claim_job("w4", 10_000, 11_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(["job_d", "job_later"].contains(&d.id.as_str()));
     assert!(store.release_job(&d.id, "w4", 10_001).await.unwrap());
-    assert_eq!(store.get_job(&d.id).await.unwrap().unwrap().attempts, 0, "a release is not an attempt");
+    assert_eq!(
+        store.get_job(&d.id).await.unwrap().unwrap().attempts,
+        0,
+        "a release is not an attempt"
+    );
     assert!(store.cancel_job("job_later", 10_002).await.unwrap());
     assert!(!store.cancel_job("job_later", 10_003).await.unwrap());
 }

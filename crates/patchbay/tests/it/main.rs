@@ -120,7 +120,7 @@ fn cli_commands() {
         );
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    assert!(text(&["migrate"]).contains("applied migrations: [1, 2]"));
+    assert!(text(&["migrate"]).contains("applied migrations: [1, 2, 3]"));
     assert!(text(&["migrate"]).contains("up to date"));
     let created = text(&["workspaces", "create", "Acme Events"]);
     assert!(created.contains("secret key: pbk_"), "{created}");
@@ -133,7 +133,6 @@ fn cli_commands() {
     assert!(text(&["workspaces", "list"]).contains(&id));
     let connectors = text(&["connectors", "list"]);
     assert!(connectors.contains("printing_partner") && connectors.contains("venue_ops"));
-    assert!(text(&["worker"]).contains("nothing to do"));
     let rotated = text(&["keys", "rotate", "--settle-seconds", "0"]);
     assert!(rotated.contains("new active key: 2"), "{rotated}");
     let generated = text(&["keys", "generate"]);
@@ -574,7 +573,13 @@ both_backends!(killed_worker_is_resumed_by_another);
 /// expires, resumes from the last committed page, and the stored set equals the source exactly.
 async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
     use patchbay_emulators::records::{self, RecordsConfig};
-    let em = records::spawn(RecordsConfig { count: 3000, record_bytes: 400, ..Default::default() }).await.unwrap();
+    let em = records::spawn(RecordsConfig {
+        count: 3000,
+        record_bytes: 400,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     em.set_latency(std::time::Duration::from_millis(60));
     let dir = process::temp_dir("kill");
     let db = new_database(backend);
@@ -589,8 +594,20 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
         ("PATCHBAY_WORKER_CONCURRENCY", "1"),
         ("PATCHBAY_LOG_LEVEL", "warn"),
     ];
-    let mut api = Server::start(&dir, &["serve", "--no-worker", "--bind", "127.0.0.1:0"], &env).await;
-    let (_, ws) = api.call("POST", "/v1/admin/workspaces", process::ADMIN, Some(json!({"name": "kill"}))).await;
+    let mut api = Server::start(
+        &dir,
+        &["serve", "--no-worker", "--bind", "127.0.0.1:0"],
+        &env,
+    )
+    .await;
+    let (_, ws) = api
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            process::ADMIN,
+            Some(json!({"name": "kill"})),
+        )
+        .await;
     let key = ws["secret_key"].as_str().unwrap().to_string();
     let body = json!({"connector": "http_json", "owner": {"id": "u1"}, "enable": true,
         "config": {"base_url": em.base_url, "list_path": "/v1/records", "page_size": 100},
@@ -598,7 +615,14 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
     let (s, c) = api.call("POST", "/v1/connections", &key, Some(body)).await;
     assert_eq!(s, 201, "{c}");
     let id = c["id"].as_str().unwrap().to_string();
-    let (s, run) = api.call("POST", &format!("/v1/connections/{id}/syncs"), &key, Some(json!({"mode": "full"}))).await;
+    let (s, run) = api
+        .call(
+            "POST",
+            &format!("/v1/connections/{id}/syncs"),
+            &key,
+            Some(json!({"mode": "full"})),
+        )
+        .await;
     assert_eq!(s, 202, "{run}");
     let run_path = format!("/v1/connections/{id}/syncs/{}", run["id"].as_str().unwrap());
 
@@ -609,14 +633,20 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
         if r["pages"].as_i64().unwrap_or(0) >= 5 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the first worker made no progress: {r}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first worker made no progress: {r}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     first.kill();
     let (_, at_kill) = api.call("GET", &run_path, &key, None).await;
     assert_eq!(at_kill["status"], "running");
     let pages_at_kill = at_kill["pages"].as_i64().unwrap();
-    assert!(pages_at_kill < 30, "killed mid-run ({pages_at_kill} of 30 pages)");
+    assert!(
+        pages_at_kill < 30,
+        "killed mid-run ({pages_at_kill} of 30 pages)"
+    );
 
     let mut second = Server::start_worker(&dir, &env).await;
     let done = loop {
@@ -624,7 +654,10 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
         if r["status"] != "running" && r["status"] != "pending" {
             break r;
         }
-        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(60), "never finished: {r}");
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(60),
+            "never finished: {r}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert_eq!(done["status"], "completed", "{done}");
@@ -633,7 +666,14 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
     let mut ids = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (_, page) = api.call("GET", &format!("/v1/connections/{id}/records/records?limit=1000{cursor}"), &key, None).await;
+        let (_, page) = api
+            .call(
+                "GET",
+                &format!("/v1/connections/{id}/records/records?limit=1000{cursor}"),
+                &key,
+                None,
+            )
+            .await;
         for r in page["data"].as_array().unwrap() {
             ids.push(r["id"].as_str().unwrap().to_string());
             if ids.len() % 250 == 0 {

@@ -70,7 +70,12 @@ fn pump(
     });
 }
 
-fn pump_until(stream: impl std::io::Read + Send + 'static, sink: Arc<Mutex<String>>, tx: std::sync::mpsc::Sender<String>, marker: &'static str) {
+fn pump_until(
+    stream: impl std::io::Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+    tx: std::sync::mpsc::Sender<String>,
+    marker: &'static str,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             if line.contains(marker) {
@@ -118,18 +123,33 @@ impl Server {
 
     /// Starts `patchbay worker` and returns once it says it runs.
     pub async fn start_worker(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let mut child = command(dir, &["worker"], env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn worker");
+        let mut child = command(dir, &["worker"], env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn worker");
         let out = Arc::new(Mutex::new(String::new()));
         let err = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        pump_until(child.stdout.take().unwrap(), out.clone(), tx, "patchbay worker running");
+        pump_until(
+            child.stdout.take().unwrap(),
+            out.clone(),
+            tx,
+            "patchbay worker running",
+        );
         pump(child.stderr.take().unwrap(), err.clone(), None);
         let err2 = err.clone();
         tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
             .await
             .unwrap()
             .unwrap_or_else(|_| panic!("worker did not start: {}", err2.lock().unwrap()));
-        Server { child, base: String::new(), out, err, client: reqwest::Client::new() }
+        Server {
+            child,
+            base: String::new(),
+            out,
+            err,
+            client: reqwest::Client::new(),
+        }
     }
 
     /// SIGKILL: no chance to clean up, as when a machine dies.
