@@ -122,6 +122,7 @@ pub async fn run(args: SyncArgs) {
                 public_url: "http://127.0.0.1:8080".into(),
                 connect_ttl: patchbay_engine::DEFAULT_CONNECT_TTL,
                 job_lease: Duration::from_secs(60),
+                provider_concurrency: 4,
             },
         );
         let ws = engine.create_workspace("bench", "bench").await.unwrap();

@@ -42,6 +42,8 @@ pub struct EngineOptions {
     /// How long a worker's claim on a job lasts without renewal; a dead worker's jobs are
     /// picked up by others after this.
     pub job_lease: std::time::Duration,
+    /// Syncs of one provider that one process runs at once.
+    pub provider_concurrency: usize,
 }
 
 /// The job lease unless configured otherwise.
@@ -72,6 +74,8 @@ struct Inner {
     rate: rate::RateBudget,
     /// How long a claimed job stays claimed without a renewal.
     job_lease_ms: i64,
+    provider_concurrency: usize,
+    provider_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Engine {
@@ -93,6 +97,8 @@ impl Engine {
                 refresh_locks: Mutex::new(HashMap::new()),
                 rate: rate::RateBudget::default(),
                 job_lease_ms: options.job_lease.as_millis() as i64,
+                provider_concurrency: options.provider_concurrency.max(1),
+                provider_slots: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -112,6 +118,20 @@ impl Engine {
 
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+
+    /// A slot for one more concurrent sync of `provider` in this process.
+    pub(crate) async fn provider_slot(&self, provider: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let sem = {
+            let mut slots = self.inner.provider_slots.lock().expect("provider slots");
+            slots
+                .entry(provider.to_string())
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(self.inner.provider_concurrency))
+                })
+                .clone()
+        };
+        sem.acquire_owned().await.expect("semaphore never closes")
     }
 
     pub(crate) fn rate_budget(&self) -> &rate::RateBudget {

@@ -515,6 +515,7 @@ impl Engine {
             self.store().record_event(&ev).await?;
         }
         let connector = self.connector_for(&conn)?;
+        let _slot = self.provider_slot(&connector.spec().key).await;
         let mut ctx = match self.context_for_sync(&conn, connector.as_ref()).await {
             Ok(ctx) => ctx,
             Err(e) => {

@@ -41,6 +41,8 @@ pub struct Layer {
     pub job_lease_seconds: Option<u64>,
     /// How often the scheduler looks for due syncs.
     pub scheduler_interval_seconds: Option<u64>,
+    /// Syncs of one provider each process runs at once.
+    pub provider_concurrency: Option<usize>,
 }
 
 impl Layer {
@@ -64,7 +66,8 @@ impl Layer {
             providers_file,
             worker_concurrency,
             job_lease_seconds,
-            scheduler_interval_seconds
+            scheduler_interval_seconds,
+            provider_concurrency
         );
     }
 }
@@ -88,6 +91,7 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub job_lease_seconds: u64,
     pub scheduler_interval_seconds: u64,
+    pub provider_concurrency: usize,
 }
 
 /// Environment variables read as configuration, with the field each sets.
@@ -108,6 +112,7 @@ const ENV_FIELDS: &[&str] = &[
     "WORKER_CONCURRENCY",
     "JOB_LEASE_SECONDS",
     "SCHEDULER_INTERVAL_SECONDS",
+    "PROVIDER_CONCURRENCY",
 ];
 
 /// Other `PATCHBAY_*` variables that are known (secrets and paths read elsewhere).
@@ -164,6 +169,7 @@ pub fn env_layer(
             "SCHEDULER_INTERVAL_SECONDS" => {
                 layer.scheduler_interval_seconds = Some(parse_num(&value)? as u64)
             }
+            "PROVIDER_CONCURRENCY" => layer.provider_concurrency = Some(parse_num(&value)?),
             f if ENV_OTHER.contains(&f) => {}
             _ => warnings.push(format!(
                 "unknown environment variable {name} is ignored (known: {})",
@@ -261,6 +267,7 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         worker_concurrency: l.worker_concurrency.unwrap_or(2).clamp(1, 64),
         job_lease_seconds: l.job_lease_seconds.unwrap_or(30).max(1),
         scheduler_interval_seconds: l.scheduler_interval_seconds.unwrap_or(15).max(1),
+        provider_concurrency: l.provider_concurrency.unwrap_or(4).clamp(1, 256),
     })
 }
 
@@ -317,6 +324,8 @@ keyring_refresh_seconds = 2
 worker_concurrency = 2
 job_lease_seconds = 30
 scheduler_interval_seconds = 15
+# Syncs of one provider each process runs at once (on top of the provider's request budget).
+provider_concurrency = 4
 "#;
 
 #[cfg(test)]

@@ -168,6 +168,7 @@ pub async fn engine(cfg: &Config) -> AnyResult<Engine> {
         public_url: cfg.public_url.clone(),
         connect_ttl: patchbay_engine::DEFAULT_CONNECT_TTL,
         job_lease: Duration::from_secs(cfg.job_lease_seconds),
+        provider_concurrency: cfg.provider_concurrency,
     };
     Ok(Engine::new(store, vault, registry, options))
 }

@@ -133,6 +133,7 @@ impl TestApp {
             public_url: base.clone(),
             connect_ttl,
             job_lease: Duration::from_secs(2),
+            provider_concurrency: 4,
         };
         let engine = Engine::new(store, vault, registry, options);
         engine.scan_config_drift().await.expect("drift scan");

@@ -694,3 +694,79 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
     second.terminate().await;
     api.terminate().await;
 }
+
+both_backends!(cli_sync_run_summarises);
+
+async fn cli_sync_run_summarises(backend: TestBackend) {
+    let em = patchbay_emulators::printing_partner::spawn(Default::default())
+        .await
+        .unwrap();
+    let dir = process::temp_dir("cli-sync");
+    let (mut server, db, master) =
+        start_on(backend, &dir, &[("PATCHBAY_WORKER_CONCURRENCY", "1")]).await;
+    let (_, ws) = server
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            process::ADMIN,
+            Some(json!({"name": "cli"})),
+        )
+        .await;
+    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let body = json!({"connector": "printing_partner", "owner": {"id": "u1"}, "enable": true,
+        "config": {"shop_id": "demo-shop", "api_base_url": em.base_url},
+        "secrets": {"api_key": em.config().api_key, "callback_secret": "callback-secret-0123456789abcdef"}});
+    let (s, c) = server
+        .call("POST", "/v1/connections", &key, Some(body))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    server.terminate().await;
+    let env = [
+        ("PATCHBAY_DATABASE_URL", db.url.as_str()),
+        ("PATCHBAY_MASTER_KEY", master.as_str()),
+        ("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"),
+    ];
+    let (dir2, id2) = (dir.clone(), id.clone());
+    let env_owned: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let run = move |args: Vec<&'static str>| {
+        let (dir, id, env) = (dir2.clone(), id2.clone(), env_owned.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut full: Vec<&str> = vec!["sync", "run", &id];
+                full.extend(args);
+                let env: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                patchbay(&dir, &full, &env)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let out = run(vec!["--full"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("completed") && text.contains("30 records") && text.contains("30 added"),
+        "{text}"
+    );
+    let out = run(vec![]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // Incremental: no order changed since the checkpoint; products have no checkpoint.
+    assert!(text.contains("0 added, 0 updated, 5 unchanged"), "{text}");
+    // Unknown connections are a clear error.
+    let out = patchbay(
+        &dir,
+        &["sync", "run", "conn_00000000000000000000000000000000"],
+        &env,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}
