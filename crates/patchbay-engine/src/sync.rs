@@ -785,6 +785,16 @@ impl Engine {
             SyncMode::Incremental
         };
         let mut run_checkpoint = cursor.run_checkpoint.clone();
+        // A first sync of an entity (nothing stored yet, not resuming) skips change detection on
+        // SQLite. On PostgreSQL the lookups of a first sync also set the new rows' hint bits as
+        // they go; skipping them moves that cost, with interest, into the next run.
+        let assume_new = self.store().kind() == patchbay_store::BackendKind::Sqlite
+            && cursor.page_cursor.is_none()
+            && !self
+                .store()
+                .has_records(&conn.id, entity)
+                .await
+                .map_err(|e| e.to_string())?;
         let request = |page_cursor: Option<String>| SyncRequest {
             entity: entity.to_string(),
             mode,
@@ -819,6 +829,7 @@ impl Engine {
                 run_id: run.id.clone(),
                 worker: worker.to_string(),
                 full,
+                assume_new,
                 records: std::mem::take(&mut page.records),
                 deleted_ids: std::mem::take(&mut page.deleted_ids),
                 next_page_cursor: next.clone(),

@@ -33,6 +33,9 @@ pub struct PageCommit {
     pub worker: String,
     /// Full runs remember seen ids for deletion detection.
     pub full: bool,
+    /// The entity held no records when the run began (a first sync): every record is new, so
+    /// change detection is skipped.
+    pub assume_new: bool,
     pub records: Vec<PageRecord>,
     pub deleted_ids: Vec<String>,
     pub next_page_cursor: Option<String>,
@@ -250,7 +253,13 @@ macro_rules! commit_page_body {
             last_copy.insert(r.id.as_str(), n);
         }
         let unique: Vec<&PageRecord> = c.records.iter().enumerate().filter(|(n, r)| last_copy[r.id.as_str()] == *n).map(|(_, r)| r).collect();
-        let flagged: Vec<(i64, bool)> = if unique.is_empty() { Vec::new() } else { $changed!(tx, c, unique) };
+        let flagged: Vec<(i64, bool)> = if unique.is_empty() {
+            Vec::new()
+        } else if c.assume_new {
+            (0..unique.len() as i64).map(|i| (i, true)).collect()
+        } else {
+            $changed!(tx, c, unique)
+        };
         let mut counts = PageCounts::default();
         let mut changed: Vec<&PageRecord> = Vec::with_capacity(flagged.len());
         for (index, is_new) in &flagged {
@@ -508,6 +517,7 @@ impl Store {
                             run_id: end.run_id.clone(),
                             worker: String::new(),
                             full: true,
+                            assume_new: false,
                             records: Vec::new(),
                             deleted_ids: Vec::new(),
                             next_page_cursor: None,
@@ -574,6 +584,26 @@ impl Store {
             .await?))
     }
 
+    /// Refreshes PostgreSQL's statistics of the record store after a large load, so page
+    /// lookups keep using the primary key instead of scanning a table the planner still thinks
+    /// is small. SQLite needs nothing here.
+    pub async fn analyze_records(&self) -> Result<()> {
+        if let Backend::Postgres(pool) = &self.backend {
+            sqlx::query("ANALYZE records").execute(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a connection holds any record of an entity.
+    pub async fn has_records(&self, connection_id: &str, entity: &str) -> Result<bool> {
+        let found: Option<i64> = with_pool!(self, pool => sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM records WHERE connection_id = $1 AND entity = $2 LIMIT 1")
+            .bind(connection_id)
+            .bind(entity)
+            .fetch_optional(pool)
+            .await?);
+        Ok(found.is_some())
+    }
+
     /// (live, deleted) record counts of an entity.
     pub async fn count_records(&self, connection_id: &str, entity: &str) -> Result<(i64, i64)> {
         let rows: Vec<(bool, i64)> = with_reader!(self, pool => sqlx::query_as(
@@ -604,6 +634,7 @@ impl Store {
             run_id: String::new(),
             worker: String::new(),
             full: false,
+            assume_new: true,
             records: Vec::new(),
             deleted_ids: Vec::new(),
             next_page_cursor: None,
