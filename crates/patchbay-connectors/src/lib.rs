@@ -1,6 +1,6 @@
 //! Built-in connectors (the printing partner, Todoist and venue operations integrations, and
-//! a generic JSON API connector) and the outbound HTTP client they share, which enforces the
-//! private-network policy.
+//! a generic JSON API connector), the outbound HTTP client they share, which enforces the
+//! private-network policy, and inbound webhook verification.
 
 mod common;
 pub mod http;
@@ -10,6 +10,7 @@ pub mod printing_partner;
 pub mod providers;
 pub mod todoist;
 pub mod venue_ops;
+pub mod webhooks;
 
 use std::sync::Arc;
 

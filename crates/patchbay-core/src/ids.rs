@@ -17,6 +17,7 @@ pub enum IdKind {
     OAuthState,
     Job,
     SyncRun,
+    WebhookEvent,
 }
 
 impl IdKind {
@@ -35,6 +36,7 @@ impl IdKind {
             IdKind::OAuthState => "ost",
             IdKind::Job => "job",
             IdKind::SyncRun => "sync",
+            IdKind::WebhookEvent => "whe",
         }
     }
 }

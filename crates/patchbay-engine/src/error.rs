@@ -20,6 +20,8 @@ pub enum EngineError {
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
     Unsupported(String),
     #[error(transparent)]
     Connector(ConnectorError),

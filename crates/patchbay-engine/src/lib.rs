@@ -16,6 +16,7 @@ pub mod sync;
 pub mod tokens;
 pub mod vault;
 pub mod views;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use auth::Caller;
@@ -76,6 +77,8 @@ struct Inner {
     job_lease_ms: i64,
     provider_concurrency: usize,
     provider_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    ingest: std::sync::OnceLock<webhooks::Ingest>,
+    hooks: webhooks::HookCache,
 }
 
 impl Engine {
@@ -99,6 +102,8 @@ impl Engine {
                 job_lease_ms: options.job_lease.as_millis() as i64,
                 provider_concurrency: options.provider_concurrency.max(1),
                 provider_slots: Mutex::new(HashMap::new()),
+                ingest: std::sync::OnceLock::new(),
+                hooks: webhooks::HookCache::default(),
             }),
         }
     }

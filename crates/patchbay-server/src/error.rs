@@ -89,6 +89,7 @@ impl From<EngineError> for ApiError {
             .with_details(json!({"fields": errors})),
             EngineError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
             EngineError::Forbidden(m) => ApiError::forbidden(m),
+            EngineError::Unauthorized(m) => ApiError::unauthorized(m),
             EngineError::Unsupported(m) => ApiError::new(StatusCode::NOT_FOUND, "unsupported", m),
             EngineError::Connector(c) => from_connector(c),
             EngineError::Expired(m) => ApiError::new(StatusCode::GONE, "expired", m),

@@ -1,6 +1,6 @@
 //! The OpenAPI document, collected from the handlers' annotations.
 
-use crate::routes::{activity, admin, connections, connectors, oauth, ops, syncs};
+use crate::routes::{activity, admin, connections, connectors, oauth, ops, syncs, webhooks};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
         connections::create, connections::list, connections::show, connections::update, connections::remove,
         connections::test, connections::principal, connections::rotate_principal, connections::run_action,
         activity::activity, activity::events,
+        webhooks::receive, webhooks::list, webhooks::replay,
         syncs::start, syncs::list, syncs::show, syncs::cancel, syncs::records,
         oauth::put_app, oauth::list_apps, oauth::create_session, oauth::authorize, oauth::callback,
     ),

@@ -12,6 +12,7 @@ mod rows;
 mod sync;
 pub mod testing;
 mod vault_keys;
+mod webhooks;
 mod workspaces;
 
 pub use activity::{ActivityFilter, ActivityStore, EventStore};

@@ -228,3 +228,21 @@ pub struct RecordRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// An inbound webhook as received.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct WebhookEventRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub connection_id: String,
+    pub connector: String,
+    pub delivery_id: String,
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub status: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+}

@@ -93,7 +93,7 @@ fn records_event(
         event_type: "records.changed".into(),
         connection_id: Some(c.connection_id.clone()),
         payload: serde_json::json!({
-            "connection_id": c.connection_id, "entity": c.entity, "sync_run_id": c.run_id,
+            "connection_id": c.connection_id, "entity": c.entity, "sync_run_id": (!c.run_id.is_empty()).then_some(&c.run_id),
             "added": counts.added, "updated": counts.updated, "deleted": counts.deleted, "ids": ids,
         })
         .to_string(),
@@ -236,14 +236,16 @@ macro_rules! commit_page_body {
         let now = now_ms();
         let page_ids: Vec<&str> = c.records.iter().map(|r| r.id.as_str()).collect();
         let mut tx = $pool.begin().await?;
+        // Writes from a webhook belong to no run: no fencing, cursor or counters.
+        let in_run = !c.run_id.is_empty();
         // Fencing: only the worker holding the job's lease may write the run's pages.
-        let owned = sqlx::query("UPDATE sync_runs SET pages = pages + 1 WHERE id = $1 AND status = 'running' AND NOT cancel_requested \
+        let owned = if !in_run { 1 } else { sqlx::query("UPDATE sync_runs SET pages = pages + 1 WHERE id = $1 AND status = 'running' AND NOT cancel_requested \
             AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = sync_runs.job_id AND jobs.lease_owner = $2 AND jobs.status = 'running')")
             .bind(&c.run_id)
             .bind(&c.worker)
             .execute(&mut *tx)
             .await?
-            .rows_affected();
+            .rows_affected() };
         if owned == 0 {
             return Err(StoreError::Conflict(format!("sync run {} is no longer running here", c.run_id)));
         }
@@ -281,6 +283,7 @@ macro_rules! commit_page_body {
         if c.full && !page_ids.is_empty() {
             $seen!(tx, c, &page_ids);
         }
+        if in_run {
         sqlx::query("UPDATE sync_cursors SET page_cursor = $4, run_checkpoint = $5, run_done = $6, updated_at = $7 WHERE connection_id = $1 AND entity = $2 AND run_id = $3")
             .bind(&c.connection_id)
             .bind(&c.entity)
@@ -299,6 +302,7 @@ macro_rules! commit_page_body {
             .bind(counts.unchanged)
             .execute(&mut *tx)
             .await?;
+        }
         if counts.added + counts.updated + counts.deleted > 0 {
             let changed_ids: Vec<&str> = changed.iter().map(|r| r.id.as_str()).collect();
             let event = records_event(c, counts, &changed_ids, &gone);

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod oauth;
 pub mod ops;
 pub mod syncs;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use axum::http::Uri;

@@ -8,6 +8,7 @@ mod oauth;
 mod principals;
 mod sync;
 mod vault;
+mod webhooks;
 
 use patchbay_connectors::providers::Catalog;
 use patchbay_core::{Registry, Secret};

@@ -1,0 +1,435 @@
+//! Inbound webhooks: verify over the raw bytes (mandatory: no secret means 401), deduplicate by
+//! the provider's delivery id, and make the event durable before answering 2xx. Deliveries
+//! arriving together share one insert statement and one commit. Workers then map each event to
+//! record changes through the connector, by the same path syncs use.
+
+use crate::auth::Caller;
+use crate::error::{EngineError, Result};
+use crate::views::Page;
+use crate::Engine;
+use patchbay_connectors::webhooks::{delivery_id, kept_headers, verify, VerifyError};
+use patchbay_core::{
+    ids, ms_to_rfc3339, now_ms, ConnectorContext, ConnectorError, Lifecycle, SyncMode,
+    WebhookRequest,
+};
+use patchbay_store::{
+    ConnectionStore, EventRow, EventStore, PageCommit, PageRecord, WebhookEventRow,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a connection's webhook secret is served from memory before it is read again.
+const SECRET_TTL: Duration = Duration::from_secs(10);
+const BATCH: usize = 256;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookAck {
+    /// The stored event's id.
+    pub id: String,
+    /// A redelivery of an event already stored; it is not processed again.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookEventView {
+    pub id: String,
+    pub connection_id: String,
+    pub delivery_id: String,
+    /// received, processing, processed or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+    pub received_at: String,
+    pub processed_at: Option<String>,
+}
+
+impl From<WebhookEventRow> for WebhookEventView {
+    fn from(r: WebhookEventRow) -> Self {
+        WebhookEventView {
+            id: r.id,
+            connection_id: r.connection_id,
+            delivery_id: r.delivery_id,
+            status: r.status,
+            attempts: r.attempts,
+            error: r.error,
+            received_at: ms_to_rfc3339(r.received_at),
+            processed_at: r.processed_at.map(ms_to_rfc3339),
+        }
+    }
+}
+
+/// A verified delivery waiting for its batch's commit.
+type Pending = (
+    WebhookEventRow,
+    oneshot::Sender<std::result::Result<bool, String>>,
+);
+
+/// Group commit of inbound events.
+pub(crate) struct Ingest {
+    tx: mpsc::Sender<Pending>,
+}
+
+#[derive(Clone)]
+struct HookTarget {
+    workspace_id: String,
+    connector: String,
+    lifecycle: String,
+    secret: Option<patchbay_core::Secret>,
+    loaded: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct HookCache(Mutex<HashMap<String, HookTarget>>);
+
+impl Engine {
+    fn ingest(&self) -> &Ingest {
+        self.inner.ingest.get_or_init(|| {
+            let (tx, mut rx) = mpsc::channel::<Pending>(BATCH * 8);
+            let store = self.store().clone();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    let rows: Vec<WebhookEventRow> = batch.iter().map(|(r, _)| r.clone()).collect();
+                    match store.insert_webhook_events(&rows).await {
+                        Ok(inserted) => {
+                            for (row, reply) in batch {
+                                let _ = reply.send(Ok(inserted.contains(&row.id)));
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for (_, reply) in batch {
+                                let _ = reply.send(Err(msg.clone()));
+                            }
+                        }
+                    }
+                }
+            });
+            Ingest { tx }
+        })
+    }
+
+    async fn hook_target(&self, connection_id: &str) -> Result<HookTarget> {
+        if let Some(hit) = self
+            .inner
+            .hooks
+            .0
+            .lock()
+            .expect("hook cache")
+            .get(connection_id)
+        {
+            if hit.loaded.elapsed() < SECRET_TTL {
+                return Ok(hit.clone());
+            }
+        }
+        let row = self
+            .store()
+            .get_connection(None, connection_id)
+            .await?
+            .ok_or(EngineError::NotFound("connection"))?;
+        let connector = self.connector_for(&row)?;
+        let secret = match &connector.spec().webhook_secret_field {
+            Some(field) => {
+                let creds = self
+                    .store()
+                    .list_credentials("connection", connection_id)
+                    .await?;
+                match creds.iter().find(|c| &c.field == field) {
+                    Some(c) => Some(self.vault().open_credential(c).await?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let target = HookTarget {
+            workspace_id: row.workspace_id,
+            connector: row.connector,
+            lifecycle: row.lifecycle,
+            secret,
+            loaded: Instant::now(),
+        };
+        self.inner
+            .hooks
+            .0
+            .lock()
+            .expect("hook cache")
+            .insert(connection_id.to_string(), target.clone());
+        Ok(target)
+    }
+
+    /// Verifies and stores one delivery; the answer means it is durable.
+    pub async fn receive_webhook(
+        &self,
+        connector_key: &str,
+        connection_id: &str,
+        headers: BTreeMap<String, String>,
+        body: Vec<u8>,
+    ) -> Result<WebhookAck> {
+        let connector = self.registry().get(connector_key)?;
+        let Some(scheme) = connector.spec().webhook_scheme else {
+            return Err(EngineError::Unsupported(format!(
+                "{connector_key} does not receive webhooks"
+            )));
+        };
+        if !ids::is_id(ids::IdKind::Connection, connection_id) {
+            return Err(EngineError::NotFound("connection"));
+        }
+        let target = self.hook_target(connection_id).await?;
+        // Another connector's connection, or a revoked one, is simply not found here.
+        if target.connector != connector_key || target.lifecycle == Lifecycle::Revoked.as_str() {
+            return Err(EngineError::NotFound("connection"));
+        }
+        let req = WebhookRequest { headers, body };
+        let secret = target.secret.as_ref().map(|s| s.expose()).unwrap_or("");
+        verify(scheme, &req, secret, now_ms() / 1000).map_err(|e| match e {
+            VerifyError::NoSecret => EngineError::Unauthorized(
+                "no webhook secret is configured for this connection".into(),
+            ),
+            other => EngineError::Unauthorized(format!("webhook verification failed: {other}")),
+        })?;
+        let delivery = delivery_id(scheme, &req)
+            .unwrap_or_else(|| format!("body:{:032x}", xxhash_rust::xxh3::xxh3_128(&req.body)));
+        let row = WebhookEventRow {
+            id: ids::new_id(ids::IdKind::WebhookEvent),
+            workspace_id: target.workspace_id.clone(),
+            connection_id: connection_id.to_string(),
+            connector: connector_key.to_string(),
+            delivery_id: delivery.clone(),
+            headers: serde_json::to_string(&kept_headers(&req)).unwrap_or_else(|_| "{}".into()),
+            body: req.body,
+            status: "received".into(),
+            attempts: 0,
+            error: None,
+            lease_expires_at: None,
+            received_at: now_ms(),
+            processed_at: None,
+        };
+        let id = row.id.clone();
+        let (reply, answer) = oneshot::channel();
+        self.ingest().tx.send((row, reply)).await.map_err(|_| {
+            EngineError::ProviderUnavailable("the webhook store is shutting down".into())
+        })?;
+        let inserted = answer
+            .await
+            .map_err(|_| EngineError::ProviderUnavailable("the webhook store stopped".into()))?
+            .map_err(|m| EngineError::Store(patchbay_store::StoreError::Conflict(m)))?;
+        if inserted {
+            return Ok(WebhookAck {
+                id,
+                duplicate: false,
+            });
+        }
+        let existing = self
+            .store()
+            .find_webhook_event(connection_id, &delivery)
+            .await?
+            .ok_or(EngineError::NotFound("webhook event"))?;
+        Ok(WebhookAck {
+            id: existing.id,
+            duplicate: true,
+        })
+    }
+
+    /// Processes up to `limit` stored events; returns how many it handled.
+    pub async fn process_webhooks_once(&self, limit: i64) -> Result<usize> {
+        let now = now_ms();
+        let events = self
+            .store()
+            .claim_webhook_events(now, now + self.inner.job_lease_ms, limit)
+            .await?;
+        let n = events.len();
+        for event in events {
+            let outcome = self.process_event(&event).await;
+            let (status, error) = match &outcome {
+                Ok(()) => ("processed", None),
+                Err(e) => ("failed", Some(e.to_string())),
+            };
+            self.store()
+                .finish_webhook_event(&event.id, status, error.as_deref(), now_ms())
+                .await?;
+        }
+        Ok(n)
+    }
+
+    async fn process_event(&self, event: &WebhookEventRow) -> Result<()> {
+        let row = self
+            .store()
+            .get_connection(None, &event.connection_id)
+            .await?
+            .ok_or(EngineError::NotFound("connection"))?;
+        let connector = self.connector_for(&row)?;
+        let creds = self.store().list_credentials("connection", &row.id).await?;
+        let (secrets, _) = self.open_secrets(&creds).await?;
+        let ctx = ConnectorContext {
+            connection_id: row.id.clone(),
+            config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
+            secrets,
+        };
+        let mut headers: BTreeMap<String, String> =
+            serde_json::from_str(&event.headers).unwrap_or_default();
+        // The event was verified on receipt, and its secret header is never stored; give the
+        // connector's own check (defence in depth) the secret back, in memory only.
+        if connector.spec().webhook_scheme == Some(patchbay_core::WebhookScheme::SharedSecretHeader)
+        {
+            if let Some(secret) = connector
+                .spec()
+                .webhook_secret_field
+                .as_ref()
+                .and_then(|f| ctx.secrets.get(f))
+            {
+                headers.insert(
+                    "X-Patchbay-Integration-Secret".into(),
+                    secret.expose().to_string(),
+                );
+            }
+        }
+        let req = WebhookRequest {
+            headers,
+            body: event.body.clone(),
+        };
+        let outcome = connector.handle_webhook(&ctx, &req).map_err(|e| match e {
+            ConnectorError::BadPayload(m) => {
+                EngineError::BadRequest(format!("payload rejected: {m}"))
+            }
+            other => EngineError::Connector(other),
+        })?;
+        // Upserts and deletions go through the same page commit as syncs: same hashes, same events.
+        let mut by_entity: BTreeMap<String, (Vec<PageRecord>, Vec<String>)> = BTreeMap::new();
+        for r in outcome.upserts {
+            let hash = crate::sync::record_hash(&r.data);
+            by_entity
+                .entry(r.entity.clone())
+                .or_default()
+                .0
+                .push(PageRecord {
+                    id: r.id,
+                    data: r.data,
+                    hash,
+                });
+        }
+        for (entity, id) in outcome.deletions {
+            by_entity.entry(entity).or_default().1.push(id);
+        }
+        for (entity, (records, deleted_ids)) in by_entity {
+            self.store()
+                .commit_page(&PageCommit {
+                    workspace_id: row.workspace_id.clone(),
+                    connection_id: row.id.clone(),
+                    entity,
+                    run_id: String::new(),
+                    worker: String::new(),
+                    full: false,
+                    assume_new: false,
+                    records,
+                    deleted_ids,
+                    next_page_cursor: None,
+                    run_checkpoint: None,
+                })
+                .await?;
+        }
+        let ev = EventRow {
+            id: ids::new_id(ids::IdKind::Event),
+            workspace_id: row.workspace_id.clone(),
+            event_type: "webhook.received".into(),
+            connection_id: Some(row.id.clone()),
+            payload: json!({"webhook_event_id": event.id, "delivery_id": event.delivery_id, "event_type": outcome.event_type}).to_string(),
+            created_at: now_ms(),
+        };
+        self.store().record_event(&ev).await?;
+        if !outcome.resync.is_empty() && row.lifecycle == Lifecycle::Enabled.as_str() {
+            match self
+                .queue_sync(&row, SyncMode::Incremental, Some(outcome.resync))
+                .await
+            {
+                Ok(_) | Err(EngineError::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(connection = %row.id, error = %e, "resync after webhook not queued")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn list_webhook_events(
+        &self,
+        caller: &Caller,
+        connection_id: &str,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Page<WebhookEventView>> {
+        self.load_connection(caller, connection_id).await?;
+        let limit = crate::page_limit(limit);
+        let rows = self
+            .store()
+            .list_webhook_events(connection_id, cursor, limit + 1)
+            .await?;
+        Ok(Page::from_overfetch(
+            rows.into_iter().map(Into::into).collect(),
+            limit,
+            |e: &WebhookEventView| e.id.clone(),
+        ))
+    }
+
+    /// Queues a stored event for processing again.
+    pub async fn replay_webhook_event(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<WebhookEventView> {
+        if matches!(caller, Caller::Integration { .. }) {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot replay webhooks".into(),
+            ));
+        }
+        let event = self
+            .store()
+            .get_webhook_event(id)
+            .await?
+            .ok_or(EngineError::NotFound("webhook event"))?;
+        // Tenancy: the event's connection must be the caller's.
+        self.load_connection(caller, &event.connection_id).await?;
+        if !self.store().replay_webhook_event(id).await? {
+            return Err(EngineError::Conflict(
+                "the event is being processed; try again shortly".into(),
+            ));
+        }
+        Ok(self
+            .store()
+            .get_webhook_event(id)
+            .await?
+            .ok_or(EngineError::NotFound("webhook event"))?
+            .into())
+    }
+
+    /// Processes stored webhooks until `cancel`.
+    pub fn spawn_webhook_processor(
+        &self,
+        cancel: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        let mut cancel = cancel;
+        tokio::spawn(async move {
+            while !*cancel.borrow() {
+                match engine.process_webhooks_once(100).await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "webhook processing failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = cancel.changed() => {}
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! Inbound webhooks from providers, and the stored events of a connection.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::PageQuery;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use patchbay_engine::views::Page;
+use patchbay_engine::webhooks::{WebhookAck, WebhookEventView};
+use std::collections::BTreeMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/webhooks/{connector}/{connection_id}", post(receive))
+        .route(
+            "/v1/integrations/callbacks/{integration_key}/{connection_id}",
+            post(receive),
+        )
+        .route("/v1/connections/{id}/webhook-events", get(list))
+        .route("/v1/webhook-events/{id}/replay", post(replay))
+}
+
+/// Content types providers send webhooks with.
+fn acceptable(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|ct| {
+            ct == "application/json"
+                || ct == "application/x-www-form-urlencoded"
+                || ct.ends_with("+json")
+        })
+}
+
+/// Verifies the delivery over its raw bytes and stores it before answering: a 2xx means it is
+/// durable. A redelivery (same delivery id) answers 200 and is not processed again.
+#[utoipa::path(post, path = "/v1/webhooks/{connector}/{connection_id}", tag = "webhooks",
+    params(("connector" = String, Path), ("connection_id" = String, Path)),
+    responses((status = 202, body = WebhookAck), (status = 200, description = "duplicate", body = WebhookAck), (status = 401, description = "verification failed or no secret configured"),
+        (status = 404), (status = 413), (status = 415)))]
+pub async fn receive(
+    State(state): State<AppState>,
+    ApiPath((connector, connection_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<WebhookAck>)> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the webhook body is larger than the limit",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+        }
+    })?;
+    if !acceptable(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "webhooks are accepted as application/json or application/x-www-form-urlencoded",
+        ));
+    }
+    let headers: BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let ack = state
+        .engine
+        .receive_webhook(&connector, &connection_id, headers, body.to_vec())
+        .await?;
+    let status = if ack.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(ack)))
+}
+
+#[utoipa::path(get, path = "/v1/connections/{id}/webhook-events", tag = "webhooks", params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = Page<WebhookEventView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<WebhookEventView>>> {
+    Ok(Json(
+        state
+            .engine
+            .list_webhook_events(&caller, &id, q.cursor.as_deref(), q.limit)
+            .await?,
+    ))
+}
+
+/// Processes a stored event again.
+#[utoipa::path(post, path = "/v1/webhook-events/{id}/replay", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = WebhookEventView), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub async fn replay(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<WebhookEventView>> {
+    Ok(Json(state.engine.replay_webhook_event(&caller, &id).await?))
+}

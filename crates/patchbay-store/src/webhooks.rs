@@ -1,0 +1,148 @@
+//! Inbound webhook events: stored in batches (one statement per batch, so many concurrent
+//! deliveries share one commit), claimed by workers with a lease, and kept for replay.
+
+use crate::{with_pool, with_reader, Backend, Result, Store, WebhookEventRow};
+use std::collections::HashSet;
+
+const COLUMNS: usize = 13;
+
+impl Store {
+    /// Inserts events in one statement; returns the ids that were new (the others were
+    /// redeliveries of a (connection, delivery id) already stored).
+    pub async fn insert_webhook_events(&self, rows: &[WebhookEventRow]) -> Result<HashSet<String>> {
+        if rows.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut sql = String::from("INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) VALUES ");
+        for n in 0..rows.len() {
+            if n > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..COLUMNS {
+                if c > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", n * COLUMNS + c + 1));
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (connection_id, delivery_id) DO NOTHING RETURNING id");
+        let inserted: Vec<String> = with_pool!(self, pool => {
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for r in rows {
+                q = q
+                    .bind(&r.id)
+                    .bind(&r.workspace_id)
+                    .bind(&r.connection_id)
+                    .bind(&r.connector)
+                    .bind(&r.delivery_id)
+                    .bind(&r.headers)
+                    .bind(&r.body)
+                    .bind(&r.status)
+                    .bind(r.attempts)
+                    .bind(&r.error)
+                    .bind(r.lease_expires_at)
+                    .bind(r.received_at)
+                    .bind(r.processed_at);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(inserted.into_iter().collect())
+    }
+
+    /// The stored event a redelivery matches.
+    pub async fn find_webhook_event(
+        &self,
+        connection_id: &str,
+        delivery_id: &str,
+    ) -> Result<Option<WebhookEventRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, WebhookEventRow>("SELECT * FROM webhook_events WHERE connection_id = $1 AND delivery_id = $2")
+            .bind(connection_id)
+            .bind(delivery_id)
+            .fetch_optional(pool)
+            .await?),
+        )
+    }
+
+    /// Claims up to `limit` events to process (new ones, or ones whose processor died).
+    pub async fn claim_webhook_events(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<WebhookEventRow>> {
+        let lock = match self.backend {
+            Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE webhook_events SET status = 'processing', lease_expires_at = $2, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM webhook_events WHERE status = 'received' OR (status = 'processing' AND lease_expires_at < $1) ORDER BY received_at, id LIMIT $3{lock}) RETURNING *"
+        );
+        let mut rows = with_pool!(self, pool => sqlx::query_as::<_, WebhookEventRow>(&sql)
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        rows.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        Ok(rows)
+    }
+
+    pub async fn finish_webhook_event(
+        &self,
+        id: &str,
+        status: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE webhook_events SET status = $2, error = $3, processed_at = $4, lease_expires_at = NULL WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Events of a connection, newest first; `before` is the cursor.
+    pub async fn list_webhook_events(
+        &self,
+        connection_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<WebhookEventRow>> {
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, WebhookEventRow>(
+            "SELECT * FROM webhook_events WHERE connection_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3")
+            .bind(connection_id)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?),
+        )
+    }
+
+    pub async fn get_webhook_event(&self, id: &str) -> Result<Option<WebhookEventRow>> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, WebhookEventRow>("SELECT * FROM webhook_events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?),
+        )
+    }
+
+    /// Queues a stored event for processing again.
+    pub async fn replay_webhook_event(&self, id: &str) -> Result<bool> {
+        let n = with_pool!(self, pool => sqlx::query("UPDATE webhook_events SET status = 'received', error = NULL, processed_at = NULL, lease_expires_at = NULL WHERE id = $1 AND status <> 'processing'")
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+}
