@@ -770,3 +770,107 @@ async fn cli_sync_run_summarises(backend: TestBackend) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }
+
+both_backends!(acknowledged_webhooks_survive_a_crash);
+
+/// A load generator posts signed webhooks while the server is killed with SIGKILL: every
+/// delivery that got a 2xx must be in the store after a restart.
+async fn acknowledged_webhooks_survive_a_crash(backend: TestBackend) {
+    let secret = "callback-secret-0123456789abcdef";
+    let em = patchbay_emulators::printing_partner::spawn(patchbay_emulators::PrintingConfig {
+        callback_secret: secret.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = process::temp_dir("crash");
+    let (mut server, db, _master) =
+        start_on(backend, &dir, &[("PATCHBAY_LOG_LEVEL", "warn")]).await;
+    let (_, ws) = server
+        .call(
+            "POST",
+            "/v1/admin/workspaces",
+            process::ADMIN,
+            Some(json!({"name": "crash"})),
+        )
+        .await;
+    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let body = json!({"connector": "printing_partner", "owner": {"id": "u1"}, "enable": true,
+        "config": {"shop_id": "demo-shop", "api_base_url": em.base_url},
+        "secrets": {"api_key": em.config().api_key, "callback_secret": secret}});
+    let (s, c) = server
+        .call("POST", "/v1/connections", &key, Some(body))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let url = format!("{}/v1/webhooks/printing_partner/{id}", server.base);
+    let order = em.order_ids()[0].clone();
+    let payload = em.order_event("order.updated", &order).unwrap().body;
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for t in 0..16 {
+        let (url, payload, acked, stop) =
+            (url.clone(), payload.clone(), acked.clone(), stop.clone());
+        senders.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let delivery = format!("d-{t}-{n}");
+                n += 1;
+                let sent = client
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Patchbay-Integration-Secret", secret)
+                    .header("X-Patchbay-Delivery-Id", &delivery)
+                    .body(payload.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => acked.lock().unwrap().push(delivery),
+                    Ok(r) => panic!("unexpected {}", r.status()),
+                    Err(_) => {} // the server died under us: not acknowledged, nothing promised
+                }
+            }
+        }));
+    }
+    // Kill it mid-load.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 300 {
+        assert!(std::time::Instant::now() < deadline, "no load got through");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.kill();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in senders {
+        s.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    // Everything acknowledged is stored.
+    let store = db.open().await.unwrap();
+    let mut stored = std::collections::HashSet::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = store
+            .list_webhook_events(&id, before.as_deref(), 500)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.id.clone());
+        stored.extend(page.into_iter().map(|e| e.delivery_id));
+    }
+    let missing: Vec<&String> = acked.iter().filter(|d| !stored.contains(*d)).collect();
+    eprintln!(
+        "{} acknowledged before the kill, {} stored, {} missing",
+        acked.len(),
+        stored.len(),
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "acknowledged but lost: {:?}",
+        &missing[..missing.len().min(5)]
+    );
+    assert!(acked.len() >= 300);
+}
