@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         connectors::list, connectors::show,
         connections::create, connections::list, connections::show, connections::update, connections::remove,
         connections::test, connections::principal, connections::rotate_principal, connections::run_action,
-        activity::activity, activity::events,
+        activity::activity, activity::events, activity::stream,
         webhooks::receive, webhooks::list, webhooks::replay,
         syncs::start, syncs::list, syncs::show, syncs::cancel, syncs::records,
         oauth::put_app, oauth::list_apps, oauth::create_session, oauth::authorize, oauth::callback,

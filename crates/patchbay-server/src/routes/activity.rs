@@ -14,6 +14,77 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/activity", get(activity))
         .route("/v1/events", get(events))
+        .route("/v1/events/stream", get(stream))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StreamQuery {
+    /// Start after this event id (the `Last-Event-ID` header wins when both are sent).
+    pub cursor: Option<String>,
+}
+
+/// The outbox as Server-Sent Events, oldest first, each with its event id; reconnect with
+/// `Last-Event-ID` to resume after the last event received.
+#[utoipa::path(get, path = "/v1/events/stream", tag = "activity", params(StreamQuery),
+    responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream")), security(("bearer" = [])))]
+pub async fn stream(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    headers: axum::http::HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> crate::error::ApiResult<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(q.cursor);
+    // Checks the caller may read events at all before the stream starts.
+    state
+        .engine
+        .list_events(&caller, last.as_deref(), Some(1))
+        .await?;
+    let engine = state.engine.clone();
+    let start = (
+        engine,
+        caller,
+        last,
+        std::collections::VecDeque::<EventView>::new(),
+    );
+    let events = futures_util::stream::unfold(
+        start,
+        |(engine, caller, mut cursor, mut buffer)| async move {
+            loop {
+                if let Some(ev) = buffer.pop_front() {
+                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    let event = Event::default()
+                        .id(ev.id.clone())
+                        .event(ev.event_type.clone())
+                        .data(data);
+                    return Some((Ok(event), (engine, caller, cursor, buffer)));
+                }
+                match engine
+                    .list_events(&caller, cursor.as_deref(), Some(100))
+                    .await
+                {
+                    Ok(page) if !page.data.is_empty() => {
+                        cursor = page.data.last().map(|e| e.id.clone());
+                        buffer.extend(page.data);
+                    }
+                    Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream read failed");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -9,7 +9,8 @@ use serde_json::json;
 
 both_backends!(
     verified_deduplicated_durable_and_processed,
-    bad_deliveries_are_refused
+    bad_deliveries_are_refused,
+    event_stream_resumes
 );
 
 const SECRET: &str = "callback-secret-0123456789abcdef";
@@ -283,4 +284,92 @@ async fn bad_deliveries_are_refused(backend: TestBackend) {
     );
     // Nothing refused above was stored.
     assert_eq!(events["data"].as_array().unwrap().len(), 1);
+}
+
+/// Reads a Server-Sent Events stream until `n` event ids arrived.
+async fn read_ids(app: &TestApp, key: &str, last: Option<&str>, n: usize) -> Vec<String> {
+    let mut rb = app
+        .client
+        .get(format!("{}/v1/events/stream", app.base))
+        .bearer_auth(key);
+    if let Some(l) = last {
+        rb = rb.header("Last-Event-ID", l);
+    }
+    let mut resp = rb.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ids: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id:"))
+            .map(|s| s.trim().to_string())
+            .collect();
+        if ids.len() >= n {
+            return ids;
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .expect("stream open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+async fn event_stream_resumes(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    for i in 0..3 {
+        app.connection(
+            &key,
+            printing_body(
+                &format!("u{i}"),
+                &format!("shop-{i}"),
+                "https://print.example",
+                "pp_live_0123456789abcdef",
+            ),
+        )
+        .await;
+    }
+    let (_, listed) = app.get("/v1/events", &key).await;
+    let expected: Vec<String> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(expected.len(), 3);
+    assert_eq!(
+        read_ids(&app, &key, None, 3).await,
+        expected,
+        "in order, with their ids"
+    );
+    // Resuming after the first delivers the rest, then new events as they happen.
+    let (key2, first) = (key.clone(), expected[0].clone());
+    let reader = {
+        let app_ref = &app;
+        async move { read_ids(app_ref, &key2, Some(&first), 3).await }
+    };
+    let writer = async {
+        app.connection(
+            &key,
+            printing_body(
+                "u9",
+                "shop-9",
+                "https://print.example",
+                "pp_live_0123456789abcdef",
+            ),
+        )
+        .await;
+    };
+    let (ids, _) = tokio::join!(reader, writer);
+    assert_eq!(&ids[..2], &expected[1..]);
+    assert!(ids[2] > expected[2], "the new event follows");
+    // Events are read with a workspace key.
+    assert_eq!(app.get("/v1/events/stream", crate::ADMIN_KEY).await.0, 403);
 }
