@@ -18,6 +18,8 @@ pub enum IdKind {
     Job,
     SyncRun,
     WebhookEvent,
+    Subscription,
+    Delivery,
 }
 
 impl IdKind {
@@ -37,6 +39,8 @@ impl IdKind {
             IdKind::Job => "job",
             IdKind::SyncRun => "sync",
             IdKind::WebhookEvent => "whe",
+            IdKind::Subscription => "sub",
+            IdKind::Delivery => "dlv",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod connections;
 mod error;
 pub mod jobs;
 pub mod oauth_apps;
+pub mod outbound;
 pub mod rate;
 pub mod scheduler;
 pub mod sync;
@@ -68,6 +69,7 @@ struct Inner {
     key_use: Mutex<HashMap<String, i64>>,
     catalog: Catalog,
     oauth: OAuthClient,
+    http: HttpClient,
     public_url: String,
     connect_ttl_ms: i64,
     /// One lock per connection whose token is being refreshed in this process.
@@ -94,7 +96,8 @@ impl Engine {
                     .map(|k| auth::hash_key(k.expose())),
                 key_use: Mutex::new(HashMap::new()),
                 catalog: options.catalog,
-                oauth: OAuthClient::new(options.http),
+                oauth: OAuthClient::new(options.http.clone()),
+                http: options.http,
                 public_url: options.public_url.trim_end_matches('/').to_string(),
                 connect_ttl_ms: options.connect_ttl.as_millis() as i64,
                 refresh_locks: Mutex::new(HashMap::new()),
@@ -114,6 +117,11 @@ impl Engine {
 
     pub(crate) fn oauth(&self) -> &OAuthClient {
         &self.inner.oauth
+    }
+
+    /// The policy-enforcing client for calls patchbay makes itself (subscriber deliveries).
+    pub(crate) fn outbound_http(&self) -> &HttpClient {
+        &self.inner.http
     }
 
     /// The OAuth redirect URI every provider app must register.

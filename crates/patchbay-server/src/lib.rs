@@ -58,6 +58,7 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         .merge(routes::oauth::router())
         .merge(routes::syncs::router())
         .merge(routes::webhooks::router())
+        .merge(routes::subscriptions::router())
         .merge(routes::docs::router())
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,6 +1,8 @@
 //! The OpenAPI document, collected from the handlers' annotations.
 
-use crate::routes::{activity, admin, connections, connectors, oauth, ops, syncs, webhooks};
+use crate::routes::{
+    activity, admin, connections, connectors, oauth, ops, subscriptions, syncs, webhooks,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -15,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         connections::test, connections::principal, connections::rotate_principal, connections::run_action,
         activity::activity, activity::events, activity::stream,
         webhooks::receive, webhooks::list, webhooks::replay,
+        subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update, subscriptions::remove, subscriptions::deliveries, subscriptions::retry,
         syncs::start, syncs::list, syncs::show, syncs::cancel, syncs::records,
         oauth::put_app, oauth::list_apps, oauth::create_session, oauth::authorize, oauth::callback,
     ),

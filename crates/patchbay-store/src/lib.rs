@@ -9,6 +9,7 @@ mod jobs;
 mod migrate;
 mod oauth;
 mod rows;
+mod subscriptions;
 mod sync;
 pub mod testing;
 mod vault_keys;
@@ -22,6 +23,7 @@ pub use connections::{
 pub use jobs::{Enqueued, JobStore};
 pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;
+pub use subscriptions::AttemptRecord;
 pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd};
 pub use vault_keys::VaultKeyStore;
 pub use workspaces::WorkspaceStore;

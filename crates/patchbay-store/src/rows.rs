@@ -246,3 +246,36 @@ pub struct WebhookEventRow {
     pub received_at: i64,
     pub processed_at: Option<i64>,
 }
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub url: String,
+    pub event_types: String,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub cursor: Option<String>,
+    pub consecutive_failures: i64,
+    pub circuit_open_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub subscription_id: String,
+    pub event_id: String,
+    pub connection_id: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status_code: Option<i64>,
+    pub last_latency_ms: Option<i64>,
+    pub last_response: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -331,6 +331,7 @@ pub fn start_background(
     };
     let mut tasks = engine.spawn_workers(&name, options, cancel.clone());
     tasks.push(engine.spawn_webhook_processor(cancel.clone()));
+    tasks.push(engine.spawn_dispatcher(cancel.clone()));
     tasks.push(engine.spawn_scheduler(Duration::from_secs(cfg.scheduler_interval_seconds), cancel));
     tracing::info!(worker = %name, concurrency = cfg.worker_concurrency, "workers started");
     tasks

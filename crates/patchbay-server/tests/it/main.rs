@@ -5,6 +5,7 @@ mod api;
 mod drift;
 mod lifecycle;
 mod oauth;
+mod outbound;
 mod principals;
 mod sync;
 mod vault;
@@ -188,6 +189,15 @@ impl TestApp {
 
     pub async fn patch(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
         self.call(Method::PATCH, path, key, Some(body)).await
+    }
+
+    /// Makes a pending delivery due now (as if its retry time had come).
+    pub async fn store_retry(&self, delivery_id: &str) {
+        self.engine
+            .store()
+            .retry_delivery(delivery_id, patchbay_core::now_ms())
+            .await
+            .unwrap();
     }
 
     /// Creates a workspace; returns (id, secret key).

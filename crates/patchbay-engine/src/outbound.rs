@@ -1,0 +1,542 @@
+//! Outbound events: subscriptions receive the workspace's outbox events, signed per the
+//! Standard Webhooks specification (`webhook-id` = event id, `webhook-timestamp`,
+//! `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`). Deliveries retry on a
+//! schedule (immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and every attempt is
+//! logged; a subscription that keeps failing has its circuit opened so it does not hold up
+//! others.
+
+use crate::auth::{activity_row, Caller};
+use crate::error::{EngineError, Result};
+use crate::oauth_apps::workspace_of;
+use crate::views::Page;
+use crate::Engine;
+use base64::Engine as _;
+use patchbay_connectors::webhooks::sign;
+use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret, WebhookScheme};
+use patchbay_store::{
+    ActivityStore, AttemptRecord, ConnectionStore, CredentialRow, DeliveryRow, EventStore,
+    SubscriptionRow,
+};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const OWNER: &str = "subscription";
+/// Delay before each attempt after the first failure (attempt 2 onward); past the end: dead.
+const SCHEDULE: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(300),
+    Duration::from_secs(1800),
+    Duration::from_secs(7200),
+    Duration::from_secs(18_000),
+    Duration::from_secs(36_000),
+    Duration::from_secs(36_000),
+];
+/// Consecutive failures that open a subscription's circuit.
+const CIRCUIT_AFTER: i64 = 5;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    pub url: String,
+    /// Event types to deliver (e.g. `records.changed`, `connection.*`); all when empty.
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSubscription {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// Issue a new signing secret (shown once in the answer).
+    #[serde(default)]
+    pub rotate_secret: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SubscriptionView {
+    pub id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub consecutive_failures: i64,
+    pub circuit_open_until: Option<String>,
+    /// Present only when the secret was just created or rotated.
+    pub signing_secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl std::fmt::Debug for SubscriptionView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionView")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub subscription_id: String,
+    pub event_id: String,
+    /// pending, succeeded or dead.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub last_status_code: Option<i64>,
+    pub last_latency_ms: Option<i64>,
+    /// The start of the subscriber's last answer.
+    pub last_response: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(d: DeliveryRow) -> Self {
+        DeliveryView {
+            next_attempt_at: (d.status == "pending").then(|| ms_to_rfc3339(d.next_attempt_at)),
+            id: d.id,
+            subscription_id: d.subscription_id,
+            event_id: d.event_id,
+            status: d.status,
+            attempts: d.attempts,
+            last_status_code: d.last_status_code,
+            last_latency_ms: d.last_latency_ms,
+            last_response: d.last_response,
+            last_error: d.last_error,
+        }
+    }
+}
+
+fn view(s: SubscriptionRow, secret: Option<String>) -> SubscriptionView {
+    SubscriptionView {
+        id: s.id,
+        url: s.url,
+        event_types: serde_json::from_str(&s.event_types).unwrap_or_default(),
+        description: s.description,
+        enabled: s.enabled,
+        consecutive_failures: s.consecutive_failures,
+        circuit_open_until: s.circuit_open_until.map(ms_to_rfc3339),
+        signing_secret: secret,
+        created_at: ms_to_rfc3339(s.created_at),
+        updated_at: ms_to_rfc3339(s.updated_at),
+    }
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+fn check(url: &str, types: &[String]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => errors.push(FieldError::new(
+            "url",
+            "format",
+            "url must be an absolute http(s) URL",
+        )),
+    }
+    if types.iter().any(|t| t.trim().is_empty()) {
+        errors.push(FieldError::new(
+            "event_types",
+            "format",
+            "event types are non-empty strings",
+        ));
+    }
+    errors
+}
+
+/// `connection.*` matches `connection.created`; an empty list matches everything.
+fn wanted(types: &[String], event_type: &str) -> bool {
+    types.is_empty()
+        || types.iter().any(|t| {
+            t == event_type
+                || t.strip_suffix(".*")
+                    .is_some_and(|p| event_type.starts_with(&format!("{p}.")))
+        })
+}
+
+impl Engine {
+    fn seal_subscription_secret(
+        &self,
+        ws: &str,
+        sub_id: &str,
+        prior: Option<&CredentialRow>,
+        secret: &str,
+    ) -> Result<CredentialRow> {
+        let now = now_ms();
+        let id = prior.map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
+        let (ciphertext, key_id) = self.vault().seal_credential(
+            &id,
+            (OWNER, sub_id),
+            "signing_secret",
+            &Secret::new(secret),
+        )?;
+        Ok(CredentialRow {
+            id,
+            workspace_id: ws.into(),
+            owner_type: OWNER.into(),
+            owner_id: sub_id.into(),
+            field: "signing_secret".into(),
+            key_id,
+            ciphertext,
+            created_at: prior.map_or(now, |c| c.created_at),
+            updated_at: now,
+        })
+    }
+
+    pub async fn create_subscription(
+        &self,
+        caller: &Caller,
+        req: CreateSubscription,
+    ) -> Result<SubscriptionView> {
+        let ws = workspace_of(caller)?.to_string();
+        let errors = check(&req.url, &req.event_types);
+        if !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        let now = now_ms();
+        let row = SubscriptionRow {
+            id: ids::new_id(ids::IdKind::Subscription),
+            workspace_id: ws.clone(),
+            url: req.url,
+            event_types: serde_json::to_string(&req.event_types).unwrap_or_else(|_| "[]".into()),
+            description: req.description,
+            enabled: req.enabled,
+            // Deliveries start with events that happen from now on.
+            cursor: self.store().latest_event_id(&ws).await?,
+            consecutive_failures: 0,
+            circuit_open_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let secret = new_secret();
+        let cred = self.seal_subscription_secret(&ws, &row.id, None, &secret)?;
+        self.store().insert_subscription(&row, &cred).await?;
+        self.store()
+            .record_activity(&activity_row(
+                Some(&ws),
+                None,
+                &caller.actor(),
+                "subscription.created",
+                json!({"subscription_id": row.id, "url": row.url}),
+            ))
+            .await?;
+        Ok(view(row, Some(secret)))
+    }
+
+    async fn own_subscription(&self, caller: &Caller, id: &str) -> Result<SubscriptionRow> {
+        let ws = workspace_of(caller)?;
+        self.store()
+            .get_subscription(Some(ws), id)
+            .await?
+            .ok_or(EngineError::NotFound("subscription"))
+    }
+
+    pub async fn list_subscriptions(&self, caller: &Caller) -> Result<Vec<SubscriptionView>> {
+        let ws = workspace_of(caller)?;
+        Ok(self
+            .store()
+            .list_subscriptions(Some(ws))
+            .await?
+            .into_iter()
+            .map(|s| view(s, None))
+            .collect())
+    }
+
+    pub async fn get_subscription(&self, caller: &Caller, id: &str) -> Result<SubscriptionView> {
+        Ok(view(self.own_subscription(caller, id).await?, None))
+    }
+
+    pub async fn patch_subscription(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: PatchSubscription,
+    ) -> Result<SubscriptionView> {
+        let mut row = self.own_subscription(caller, id).await?;
+        if let Some(u) = req.url {
+            row.url = u;
+        }
+        if let Some(t) = req.event_types {
+            row.event_types = serde_json::to_string(&t).unwrap_or_else(|_| "[]".into());
+        }
+        let types: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
+        let errors = check(&row.url, &types);
+        if !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        if req.description.is_some() {
+            row.description = req.description;
+        }
+        if let Some(e) = req.enabled {
+            if e && !row.enabled {
+                row.consecutive_failures = 0;
+                row.circuit_open_until = None;
+            }
+            row.enabled = e;
+        }
+        row.updated_at = now_ms();
+        let mut shown = None;
+        let cred = if req.rotate_secret {
+            let prior = self.store().list_credentials(OWNER, &row.id).await?;
+            let secret = new_secret();
+            let cred =
+                self.seal_subscription_secret(&row.workspace_id, &row.id, prior.first(), &secret)?;
+            shown = Some(secret);
+            Some(cred)
+        } else {
+            None
+        };
+        self.store()
+            .update_subscription(&row, cred.as_ref())
+            .await?;
+        if shown.is_some() {
+            self.store()
+                .record_activity(&activity_row(
+                    Some(&row.workspace_id),
+                    None,
+                    &caller.actor(),
+                    "subscription.secret_rotated",
+                    json!({"subscription_id": row.id}),
+                ))
+                .await?;
+        }
+        Ok(view(row, shown))
+    }
+
+    pub async fn delete_subscription(&self, caller: &Caller, id: &str) -> Result<()> {
+        let row = self.own_subscription(caller, id).await?;
+        self.store().delete_subscription(&row.id).await?;
+        Ok(())
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        caller: &Caller,
+        id: &str,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Page<DeliveryView>> {
+        let row = self.own_subscription(caller, id).await?;
+        let limit = crate::page_limit(limit);
+        let rows = self
+            .store()
+            .list_deliveries(&row.id, cursor, limit + 1)
+            .await?;
+        Ok(Page::from_overfetch(
+            rows.into_iter().map(Into::into).collect(),
+            limit,
+            |d: &DeliveryView| d.id.clone(),
+        ))
+    }
+
+    /// Sends a delivery again now (and closes its subscription's circuit).
+    pub async fn retry_delivery(&self, caller: &Caller, delivery_id: &str) -> Result<DeliveryView> {
+        let d = self
+            .store()
+            .get_delivery(delivery_id)
+            .await?
+            .ok_or(EngineError::NotFound("delivery"))?;
+        self.own_subscription(caller, &d.subscription_id).await?;
+        self.store().reset_circuit(&d.subscription_id).await?;
+        self.store().retry_delivery(delivery_id, now_ms()).await?;
+        Ok(self
+            .store()
+            .get_delivery(delivery_id)
+            .await?
+            .ok_or(EngineError::NotFound("delivery"))?
+            .into())
+    }
+
+    /// Adds deliveries for new events, then sends what is due; returns attempts made.
+    pub async fn dispatch_once(&self) -> Result<usize> {
+        let now = now_ms();
+        for sub in self
+            .store()
+            .list_subscriptions(None)
+            .await?
+            .into_iter()
+            .filter(|s| s.enabled)
+        {
+            let events = self
+                .store()
+                .list_events(&sub.workspace_id, sub.cursor.as_deref(), 500)
+                .await?;
+            let Some(last) = events.last().map(|e| e.id.clone()) else {
+                continue;
+            };
+            let types: Vec<String> = serde_json::from_str(&sub.event_types).unwrap_or_default();
+            let deliveries: Vec<DeliveryRow> = events
+                .iter()
+                .filter(|e| wanted(&types, &e.event_type))
+                .map(|e| DeliveryRow {
+                    id: ids::new_id(ids::IdKind::Delivery),
+                    workspace_id: sub.workspace_id.clone(),
+                    subscription_id: sub.id.clone(),
+                    event_id: e.id.clone(),
+                    connection_id: e.connection_id.clone(),
+                    status: "pending".into(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_status_code: None,
+                    last_latency_ms: None,
+                    last_response: None,
+                    last_error: None,
+                    created_at: now,
+                    updated_at: now,
+                })
+                .collect();
+            self.store().fan_out(&sub, &deliveries, &last).await?;
+        }
+        let due = self
+            .store()
+            .claim_deliveries(now, now + 60_000, 200)
+            .await?;
+        let n = due.len();
+        // Every subscriber in parallel; one slow endpoint holds up only its own deliveries.
+        let mut sends = tokio::task::JoinSet::new();
+        for d in due {
+            let engine = self.clone();
+            sends.spawn(async move {
+                if let Err(e) = engine.deliver(&d).await {
+                    tracing::warn!(delivery = %d.id, error = %e, "delivery bookkeeping failed");
+                }
+            });
+        }
+        while sends.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    async fn deliver(&self, d: &DeliveryRow) -> Result<()> {
+        let sub = self
+            .store()
+            .get_subscription(None, &d.subscription_id)
+            .await?
+            .ok_or(EngineError::NotFound("subscription"))?;
+        let event = self
+            .store()
+            .get_event(&d.event_id)
+            .await?
+            .ok_or(EngineError::NotFound("event"))?;
+        let creds = self.store().list_credentials(OWNER, &sub.id).await?;
+        let secret = self
+            .vault()
+            .open_credential(
+                creds
+                    .first()
+                    .ok_or(EngineError::NotFound("signing secret"))?,
+            )
+            .await?;
+        let body = json!({
+            "type": event.event_type,
+            "timestamp": ms_to_rfc3339(event.created_at),
+            "data": serde_json::from_str::<Value>(&event.payload).unwrap_or(Value::Null),
+        })
+        .to_string();
+        let ts = now_ms() / 1000;
+        let started = Instant::now();
+        let sent = async {
+            let mut req = self
+                .outbound_http()
+                .request(reqwest::Method::POST, &sub.url)?
+                .header("content-type", "application/json");
+            for (k, v) in sign(
+                WebhookScheme::StandardWebhooks,
+                secret.expose(),
+                body.as_bytes(),
+                ts,
+                &event.id,
+            ) {
+                req = req.header(k, v);
+            }
+            self.outbound_http().send_raw(req.body(body.clone())).await
+        }
+        .await;
+        let latency_ms = started.elapsed().as_millis() as i64;
+        let (code, response, error) = match sent {
+            Ok((status, _, bytes)) => (
+                Some(i64::from(status)),
+                Some(String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_string()),
+                None,
+            ),
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        let ok = code.is_some_and(|c| (200..300).contains(&c));
+        let now = now_ms();
+        let attempt = d.attempts + 1;
+        let next = SCHEDULE.get((attempt - 1) as usize);
+        let failures = sub.consecutive_failures + 1;
+        let record = AttemptRecord {
+            attempt_id: ids::new_id(ids::IdKind::Delivery),
+            status_code: code,
+            latency_ms,
+            response,
+            error,
+            succeeded: ok,
+            dead: !ok && next.is_none(),
+            retry_at: if ok {
+                None
+            } else {
+                next.map(|d| now + d.as_millis() as i64)
+            },
+            circuit_open_until: (!ok && failures >= CIRCUIT_AFTER)
+                .then(|| now + (30_000 * failures).min(3_600_000)),
+        };
+        self.store().record_attempt(d, &record, now).await?;
+        Ok(())
+    }
+
+    pub fn spawn_dispatcher(
+        &self,
+        cancel: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        let mut cancel = cancel;
+        tokio::spawn(async move {
+            while !*cancel.borrow() {
+                match engine.dispatch_once().await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "event dispatch failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = cancel.changed() => {}
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wanted;
+
+    #[test]
+    fn event_filters() {
+        assert!(wanted(&[], "anything"));
+        let t = vec!["connection.*".to_string(), "records.changed".to_string()];
+        assert!(wanted(&t, "connection.created") && wanted(&t, "records.changed"));
+        assert!(!wanted(&t, "sync.completed") && !wanted(&t, "connectionx.created"));
+    }
+}

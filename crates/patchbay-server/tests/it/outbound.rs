@@ -1,0 +1,259 @@
+//! Outbound events: signed deliveries, retries, order per connection, circuit, manual retry.
+
+use crate::{both_backends, printing_body, TestApp};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use patchbay_connectors::webhooks::verify;
+use patchbay_core::{WebhookRequest, WebhookScheme};
+use patchbay_store::testing::TestBackend;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+both_backends!(deliveries_are_signed_ordered_and_retried);
+
+/// Headers and body of one delivery as received.
+type Received = (BTreeMap<String, String>, Vec<u8>);
+
+#[derive(Default)]
+struct Receiver {
+    got: Mutex<Vec<Received>>,
+    fail: AtomicU32,
+}
+
+async fn receive(
+    State(r): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    if r.fail.load(Ordering::SeqCst) > 0 {
+        r.fail.fetch_sub(1, Ordering::SeqCst);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let h = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    r.got.lock().unwrap().push((h, body.to_vec()));
+    StatusCode::NO_CONTENT
+}
+
+async fn receiver() -> (Arc<Receiver>, String) {
+    let state = Arc::new(Receiver::default());
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (state, url)
+}
+
+fn ids_of(r: &Receiver) -> Vec<String> {
+    r.got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(h, _)| h["webhook-id"].clone())
+        .collect()
+}
+
+async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
+    let (rx, url) = receiver().await;
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let (s, b) = app
+        .post("/v1/subscriptions", &key, json!({"url": "not a url"}))
+        .await;
+    assert_eq!(s, 422, "{b}");
+    let (s, sub) = app
+        .post(
+            "/v1/subscriptions",
+            &key,
+            json!({"url": url, "event_types": ["connection.*"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let secret = sub["signing_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let sub_id = sub["id"].as_str().unwrap().to_string();
+    assert!(
+        app.get(&format!("/v1/subscriptions/{sub_id}"), &key)
+            .await
+            .1["signing_secret"]
+            .is_null(),
+        "shown once"
+    );
+
+    let mut conns = Vec::new();
+    for i in 0..3 {
+        let c = app
+            .connection(
+                &key,
+                printing_body(
+                    &format!("u{i}"),
+                    &format!("shop-{i}"),
+                    "https://print.example",
+                    "pp_live_0123456789abcdef",
+                ),
+            )
+            .await;
+        conns.push(c["id"].as_str().unwrap().to_string());
+    }
+    app.engine.dispatch_once().await.unwrap();
+    let (_, events) = app.get("/v1/events", &key).await;
+    let event_ids: Vec<String> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    // Each event once, with its id (different connections are delivered in parallel).
+    let mut got = ids_of(&rx);
+    got.sort();
+    assert_eq!(got, event_ids);
+    // Any Standard Webhooks verifier accepts them.
+    for (headers, body) in rx.got.lock().unwrap().iter() {
+        let req = WebhookRequest {
+            headers: headers.clone(),
+            body: body.clone(),
+        };
+        verify(
+            WebhookScheme::StandardWebhooks,
+            &req,
+            &secret,
+            patchbay_core::now_ms() / 1000,
+        )
+        .expect("valid signature");
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["type"], "connection.created");
+    }
+
+    // The subscriber goes down: two events of one connection wait, in order.
+    rx.fail.store(1000, Ordering::SeqCst);
+    app.patch(
+        &format!("/v1/connections/{}", conns[0]),
+        &key,
+        json!({"name": "renamed"}),
+    )
+    .await;
+    app.patch(
+        &format!("/v1/connections/{}", conns[0]),
+        &key,
+        json!({"name": "renamed again"}),
+    )
+    .await;
+    app.engine.dispatch_once().await.unwrap();
+    let (_, dl) = app
+        .get(&format!("/v1/subscriptions/{sub_id}/deliveries"), &key)
+        .await;
+    let pending: Vec<Value> = dl["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "pending")
+        .cloned()
+        .collect();
+    assert_eq!(pending.len(), 2, "{dl}");
+    // Only the older one was attempted; the newer waits behind it.
+    let attempted: Vec<&Value> = pending.iter().filter(|d| d["attempts"] == 1).collect();
+    assert_eq!(attempted.len(), 1);
+    assert_eq!(attempted[0]["last_status_code"], 503);
+    // Retrying the newer one alone does not overtake the older one.
+    let newer = pending
+        .iter()
+        .max_by_key(|d| d["event_id"].as_str().unwrap().to_string())
+        .unwrap()
+        .clone();
+    let older = pending
+        .iter()
+        .min_by_key(|d| d["event_id"].as_str().unwrap().to_string())
+        .unwrap()
+        .clone();
+    rx.fail.store(0, Ordering::SeqCst);
+    app.post(
+        &format!("/v1/deliveries/{}/retry", newer["id"].as_str().unwrap()),
+        &key,
+        json!({}),
+    )
+    .await;
+    app.engine.dispatch_once().await.unwrap();
+    assert_eq!(ids_of(&rx).len(), 3, "the newer event waits for the older");
+    // Back up: the retried older one goes, then the newer, with their original ids.
+    let (s, _) = app
+        .post(
+            &format!("/v1/deliveries/{}/retry", older["id"].as_str().unwrap()),
+            &key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    app.engine.dispatch_once().await.unwrap();
+    app.engine.dispatch_once().await.unwrap();
+    let got = ids_of(&rx);
+    assert_eq!(
+        &got[3..],
+        &[
+            older["event_id"].as_str().unwrap().to_string(),
+            newer["event_id"].as_str().unwrap().to_string()
+        ]
+    );
+
+    // Five failures in a row open the circuit.
+    rx.fail.store(1000, Ordering::SeqCst);
+    for i in 0..5 {
+        app.patch(
+            &format!("/v1/connections/{}", conns[1]),
+            &key,
+            json!({"name": format!("n{i}")}),
+        )
+        .await;
+    }
+    for _ in 0..5 {
+        app.engine.dispatch_once().await.unwrap();
+        let (_, dl) = app
+            .get(
+                &format!("/v1/subscriptions/{sub_id}/deliveries?limit=100"),
+                &key,
+            )
+            .await;
+        for d in dl["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "pending")
+        {
+            app.store_retry(d["id"].as_str().unwrap()).await;
+        }
+    }
+    let (_, s) = app.get(&format!("/v1/subscriptions/{sub_id}"), &key).await;
+    assert!(s["consecutive_failures"].as_i64().unwrap() >= 5, "{s}");
+    assert!(s["circuit_open_until"].is_string(), "{s}");
+    // Rotating the secret: later deliveries verify with the new one.
+    rx.fail.store(0, Ordering::SeqCst);
+    let (_, rotated) = app
+        .patch(
+            &format!("/v1/subscriptions/{sub_id}"),
+            &key,
+            json!({"rotate_secret": true, "enabled": true}),
+        )
+        .await;
+    let new_secret = rotated["signing_secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, secret);
+    // Another workspace sees none of it.
+    let (_, other) = app.workspace("other").await;
+    assert_eq!(
+        app.get(&format!("/v1/subscriptions/{sub_id}"), &other)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/v1/subscriptions/{sub_id}/deliveries"), &other)
+            .await
+            .0,
+        404
+    );
+    crate::assert_hidden(&app.get("/v1/subscriptions", &key).await.1, &new_secret);
+}
