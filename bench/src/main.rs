@@ -4,6 +4,7 @@
 //! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
 
 mod sync;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
@@ -25,42 +26,47 @@ enum Bench {
     Connections(Args),
     /// Sync records from the emulated source: first full, unchanged full, 1% incremental.
     Sync(sync::SyncArgs),
+    /// Inbound webhooks per second, next to a bare route and a group-commit ceiling.
+    Webhooks(webhooks::WebhookArgs),
+    /// The ceiling server the webhook benchmark starts as a child process.
+    #[command(hide = true)]
+    CeilingServer(webhooks::CeilingArgs),
 }
 
 #[derive(clap::Args, Debug)]
-struct Args {
+pub struct Args {
     /// sqlite, postgres or both.
     #[arg(long, default_value = "both")]
-    backend: String,
+    pub backend: String,
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
     #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    pub concurrency: usize,
     /// The patchbay binary to run (build it with `cargo build --release -p patchbay`).
     #[arg(long, default_value = "target/release/patchbay")]
     binary: String,
     /// Server used for the PostgreSQL run; a database `patchbay_bench` is recreated on it.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    postgres: String,
+    pub postgres: String,
 }
 
-const ADMIN: &str = "pbadmin_bench_0123456789abcdef";
+pub const ADMIN: &str = "pbadmin_bench_0123456789abcdef";
 
-struct Phase {
-    name: &'static str,
-    ops: usize,
+pub struct Phase {
+    pub name: &'static str,
+    pub ops: usize,
     secs: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 impl Phase {
-    fn rate(&self) -> f64 {
+    pub fn rate(&self) -> f64 {
         self.ops as f64 / self.secs
     }
 }
 
-fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
+pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
     // Enabling verifies the key with the partner, here the local printing partner emulator.
     let binary = std::fs::canonicalize(&args.binary).unwrap_or_else(|e| {
         panic!(
@@ -100,7 +106,7 @@ fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
     (child, base)
 }
 
-fn peak_rss_kb(pid: u32) -> (u64, u64) {
+pub fn peak_rss_kb(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -113,7 +119,7 @@ fn peak_rss_kb(pid: u32) -> (u64, u64) {
 }
 
 /// Runs `ops` requests built by `make(i)` over `concurrency` clients; returns timing.
-async fn run<F>(name: &'static str, ops: usize, concurrency: usize, make: F) -> Phase
+pub async fn run<F>(name: &'static str, ops: usize, concurrency: usize, make: F) -> Phase
 where
     F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
@@ -322,6 +328,8 @@ async fn main() {
     match Cli::parse().command {
         Bench::Connections(args) => connections(args).await,
         Bench::Sync(args) => sync::run(args).await,
+        Bench::Webhooks(args) => webhooks::bench(args).await,
+        Bench::CeilingServer(args) => webhooks::ceiling_server(args).await,
     }
 }
 

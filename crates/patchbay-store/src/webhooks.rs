@@ -4,7 +4,14 @@
 use crate::{with_pool, with_reader, Backend, Result, Store, WebhookEventRow};
 use std::collections::HashSet;
 
-const COLUMNS: usize = 13;
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
 
 impl Store {
     /// Inserts events in one statement; returns the ids that were new (the others were
@@ -13,41 +20,64 @@ impl Store {
         if rows.is_empty() {
             return Ok(HashSet::new());
         }
-        let mut sql = String::from("INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) VALUES ");
-        for n in 0..rows.len() {
-            if n > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..COLUMNS {
-                if c > 0 {
-                    sql.push(',');
+        // One parameter per column (arrays or one JSON document), not one per value: binding
+        // thousands of values per statement costs more than the insert itself.
+        let inserted: Vec<String> = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut doc = String::with_capacity(
+                    rows.iter()
+                        .map(|r| r.body.len() * 2 + r.headers.len() + 256)
+                        .sum(),
+                );
+                doc.push('[');
+                for (n, r) in rows.iter().enumerate() {
+                    if n > 0 {
+                        doc.push(',');
+                    }
+                    let v = serde_json::json!([
+                        r.id,
+                        r.workspace_id,
+                        r.connection_id,
+                        r.connector,
+                        r.delivery_id,
+                        r.headers,
+                        hex(&r.body),
+                        r.received_at
+                    ]);
+                    doc.push_str(&v.to_string());
                 }
-                sql.push_str(&format!("${}", n * COLUMNS + c + 1));
+                doc.push(']');
+                sqlx::query_scalar(
+                    "INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) \
+                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, unhex(j.value ->> 6), 'received', 0, NULL, NULL, j.value ->> 7, NULL \
+                     FROM json_each($1) AS j WHERE true ON CONFLICT (connection_id, delivery_id) DO NOTHING RETURNING id",
+                )
+                .bind(doc)
+                .fetch_all(pool)
+                .await?
             }
-            sql.push(')');
-        }
-        sql.push_str(" ON CONFLICT (connection_id, delivery_id) DO NOTHING RETURNING id");
-        let inserted: Vec<String> = with_pool!(self, pool => {
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
-            for r in rows {
-                q = q
-                    .bind(&r.id)
-                    .bind(&r.workspace_id)
-                    .bind(&r.connection_id)
-                    .bind(&r.connector)
-                    .bind(&r.delivery_id)
-                    .bind(&r.headers)
-                    .bind(&r.body)
-                    .bind(&r.status)
-                    .bind(r.attempts)
-                    .bind(&r.error)
-                    .bind(r.lease_expires_at)
-                    .bind(r.received_at)
-                    .bind(r.processed_at);
+            Backend::Postgres(pool) => {
+                let col = |f: &dyn Fn(&WebhookEventRow) -> String| {
+                    rows.iter().map(f).collect::<Vec<String>>()
+                };
+                sqlx::query_scalar(
+                    "INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) \
+                     SELECT u.id, u.ws, u.conn, u.connector, u.delivery, u.headers, u.body, 'received', 0, NULL, NULL, u.received_at, NULL \
+                     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS u(id, ws, conn, connector, delivery, headers, body, received_at) \
+                     ON CONFLICT (connection_id, delivery_id) DO NOTHING RETURNING id",
+                )
+                .bind(col(&|r| r.id.clone()))
+                .bind(col(&|r| r.workspace_id.clone()))
+                .bind(col(&|r| r.connection_id.clone()))
+                .bind(col(&|r| r.connector.clone()))
+                .bind(col(&|r| r.delivery_id.clone()))
+                .bind(col(&|r| r.headers.clone()))
+                .bind(rows.iter().map(|r| r.body.clone()).collect::<Vec<Vec<u8>>>())
+                .bind(rows.iter().map(|r| r.received_at).collect::<Vec<i64>>())
+                .fetch_all(pool)
+                .await?
             }
-            q.fetch_all(pool).await?
-        });
+        };
         Ok(inserted.into_iter().collect())
     }
 

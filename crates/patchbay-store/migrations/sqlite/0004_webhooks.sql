@@ -17,4 +17,4 @@ CREATE TABLE webhook_events (
     UNIQUE (connection_id, delivery_id)
 );
 CREATE INDEX webhook_events_pending ON webhook_events (status, received_at);
-CREATE INDEX webhook_events_connection ON webhook_events (connection_id, id);
+

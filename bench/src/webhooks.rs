@@ -1,0 +1,292 @@
+//! Inbound webhook throughput: signed, verified, deduplicated, durable deliveries per second on
+//! a release `patchbay serve`, next to two baselines measured in the same run: a bare 200 route
+//! (`/healthz`) and a server that only group-commits each raw body into one table (the durable
+//! ceiling), run as a separate process like patchbay.
+
+use crate::{peak_rss_kb, run, start, Args, ADMIN};
+use axum::routing::post;
+use serde_json::{json, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(clap::Args, Debug)]
+pub struct WebhookArgs {
+    #[command(flatten)]
+    pub common: Args,
+    #[arg(long, default_value_t = 50_000)]
+    pub requests: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CeilingArgs {
+    #[arg(long)]
+    pub db: String,
+}
+
+type Pending = (Vec<u8>, oneshot::Sender<()>);
+
+/// The durable ceiling: bodies go to one table, many rows per statement, one commit per batch.
+pub async fn ceiling_server(args: CeilingArgs) {
+    let (tx, mut rx) = mpsc::channel::<Pending>(4096);
+    if args.db.starts_with("sqlite:") {
+        let opts = SqliteConnectOptions::from_str(&args.db)
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS ceiling (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 256 {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let sql = format!(
+                    "INSERT INTO ceiling (body) VALUES {}",
+                    (1..=batch.len())
+                        .map(|n| format!("(${n})"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                let mut q = sqlx::query(&sql);
+                for (b, _) in &batch {
+                    q = q.bind(b.clone());
+                }
+                q.execute(&pool).await.unwrap();
+                for (_, reply) in batch {
+                    let _ = reply.send(());
+                }
+            }
+        });
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&args.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS ceiling (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 256 {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let sql = format!(
+                    "INSERT INTO ceiling (body) VALUES {}",
+                    (1..=batch.len())
+                        .map(|n| format!("(${n})"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                let mut q = sqlx::query(&sql);
+                for (b, _) in &batch {
+                    q = q.bind(b.clone());
+                }
+                q.execute(&pool).await.unwrap();
+                for (_, reply) in batch {
+                    let _ = reply.send(());
+                }
+            }
+        });
+    }
+    let app = axum::Router::new().route(
+        "/ingest",
+        post(move |body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let (reply, done) = oneshot::channel();
+                let _ = tx.send((body.to_vec(), reply)).await;
+                let _ = done.await;
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!(
+        "patchbay listening on http://{}",
+        listener.local_addr().unwrap()
+    );
+    axum::serve(listener, app).await.unwrap();
+}
+
+fn spawn_ceiling(db: &str) -> (std::process::Child, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["ceiling-server", "--db", db])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("ceiling exited").unwrap();
+        if let Some(u) = line.strip_prefix("patchbay listening on ") {
+            break u.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+pub async fn bench(args: WebhookArgs) {
+    let backends: Vec<&str> = match args.common.backend.as_str() {
+        "both" => vec!["sqlite", "postgres"],
+        one => vec![one],
+    };
+    let secret = "bench-callback-secret-0123456789ab";
+    let partner = patchbay_emulators::printing_partner::spawn(patchbay_emulators::PrintingConfig {
+        callback_secret: secret.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let payload = partner
+        .order_event("order.updated", &partner.order_ids()[0])
+        .unwrap()
+        .body;
+    let n = args.requests;
+    let c = args.common.concurrency;
+    println!(
+        "inbound webhook benchmark: {n} deliveries of {} B, {c} concurrent clients in this process",
+        payload.len()
+    );
+    for backend in backends {
+        let dir = std::env::temp_dir().join(format!(
+            "patchbay-bench-wh-{backend}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fresh = |name: &str| -> String {
+            match backend {
+                "sqlite" => format!(
+                    "sqlite:{}?mode=rwc",
+                    dir.join(format!("{name}.db")).display()
+                ),
+                _ => {
+                    for sql in [
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        format!("CREATE DATABASE {name}"),
+                    ] {
+                        let ok = Command::new("psql")
+                            .arg(format!("{}/postgres", args.common.postgres))
+                            .args(["-qc", &sql])
+                            .status()
+                            .unwrap();
+                        assert!(ok.success());
+                    }
+                    format!("{}/{name}", args.common.postgres)
+                }
+            }
+        };
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(c)
+            .build()
+            .unwrap();
+        // Ceiling.
+        let (mut ceiling, cbase) = spawn_ceiling(&fresh("patchbay_bench_ceiling"));
+        let (cl, u, body) = (client.clone(), format!("{cbase}/ingest"), payload.clone());
+        let ceil = run("durable ceiling (group-commit raw body)", n, c, move |_| {
+            cl.post(&u).body(body.clone())
+        })
+        .await;
+        let _ = ceiling.kill();
+        let _ = ceiling.wait();
+        // patchbay.
+        let (mut child, base) = start(&args.common, &fresh("patchbay_bench_wh"), &dir);
+        let (cl, b) = (client.clone(), base.clone());
+        let bare = run("GET /healthz (bare 200)", n, c, move |_| {
+            cl.get(format!("{b}/healthz"))
+        })
+        .await;
+        let ws: Value = client
+            .post(format!("{base}/v1/admin/workspaces"))
+            .bearer_auth(ADMIN)
+            .json(&json!({"name": "wh"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = ws["secret_key"].as_str().unwrap().to_string();
+        let conn: Value = client
+            .post(format!("{base}/v1/connections"))
+            .bearer_auth(&key)
+            .json(
+                &json!({"connector": "printing_partner", "owner": {"id": "u1"}, "enable": true,
+                "config": {"shop_id": "demo-shop", "api_base_url": partner.base_url},
+                "secrets": {"api_key": partner.config().api_key, "callback_secret": secret}}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = conn["id"].as_str().expect("connection").to_string();
+        let counter = Arc::new(AtomicUsize::new(0));
+        let (cl, u, body, ctr) = (
+            client.clone(),
+            format!("{base}/v1/webhooks/printing_partner/{id}"),
+            payload.clone(),
+            counter.clone(),
+        );
+        let hooks = run("webhook: verify + dedup + durable", n, c, move |i| {
+            ctr.fetch_add(1, Ordering::Relaxed);
+            cl.post(&u)
+                .header("content-type", "application/json")
+                .header("X-Patchbay-Integration-Secret", secret)
+                .header("X-Patchbay-Delivery-Id", format!("d-{i}"))
+                .body(body.clone())
+        })
+        .await;
+        let (hwm, _) = peak_rss_kb(child.id());
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let _ = child.wait();
+        println!("\n### {backend}\n");
+        println!("| route | requests | ops/s | p50 ms | p99 ms | ratio to ceiling |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for p in [&bare, &ceil, &hooks] {
+            println!(
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                p.name,
+                p.ops,
+                p.rate(),
+                p.p50_ms,
+                p.p99_ms,
+                p.rate() / ceil.rate()
+            );
+        }
+        println!("\nserver peak RSS {:.1} MB", hwm as f64 / 1024.0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
