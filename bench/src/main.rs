@@ -67,6 +67,11 @@ impl Phase {
 }
 
 pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
+    start_with(args, db_url, dir, &[])
+}
+
+/// Starts `patchbay serve` with extra arguments (e.g. `--no-worker`).
+pub fn start_with(args: &Args, db_url: &str, dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     // Enabling verifies the key with the partner, here the local printing partner emulator.
     let binary = std::fs::canonicalize(&args.binary).unwrap_or_else(|e| {
         panic!(
@@ -76,6 +81,7 @@ pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String
     });
     let mut child = Command::new(binary)
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
         .current_dir(dir)
         .env("PATCHBAY_DATABASE_URL", db_url)
         .env(

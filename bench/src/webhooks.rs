@@ -3,7 +3,7 @@
 //! (`/healthz`) and a server that only group-commits each raw body into one table (the durable
 //! ceiling), run as a separate process like patchbay.
 
-use crate::{peak_rss_kb, run, start, Args, ADMIN};
+use crate::{peak_rss_kb, run, start_with, Args, ADMIN};
 use axum::routing::post;
 use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -218,7 +218,9 @@ pub async fn bench(args: WebhookArgs) {
         let _ = ceiling.kill();
         let _ = ceiling.wait();
         // patchbay.
-        let (mut child, base) = start(&args.common, &fresh("patchbay_bench_wh"), &dir);
+        // The API alone: what is measured is acceptance (verify, dedup, durable); processing is
+        // deferred work that `patchbay worker` processes do.
+        let (mut child, base) = start_with(&args.common, &fresh("patchbay_bench_wh"), &dir, &["--no-worker"]);
         let (cl, b) = (client.clone(), base.clone());
         let bare = run("GET /healthz (bare 200)", n, c, move |_| {
             cl.get(format!("{b}/healthz"))
