@@ -71,7 +71,12 @@ pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String
 }
 
 /// Starts `patchbay serve` with extra arguments (e.g. `--no-worker`).
-pub fn start_with(args: &Args, db_url: &str, dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+pub fn start_with(
+    args: &Args,
+    db_url: &str,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (Child, String) {
     // Enabling verifies the key with the partner, here the local printing partner emulator.
     let binary = std::fs::canonicalize(&args.binary).unwrap_or_else(|e| {
         panic!(

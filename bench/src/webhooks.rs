@@ -32,7 +32,40 @@ type Pending = (Vec<u8>, oneshot::Sender<()>);
 
 /// The durable ceiling: bodies go to one table, many rows per statement, one commit per batch.
 pub async fn ceiling_server(args: CeilingArgs) {
-    let (tx, mut rx) = mpsc::channel::<Pending>(4096);
+    let (tx, rx) = mpsc::channel::<Pending>(4096);
+    // Drains waiting bodies into one multi-row insert and one commit, then answers them all.
+    macro_rules! batcher {
+        ($pool:expr) => {{
+            let pool = $pool;
+            let mut rx = rx;
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < 256 {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    let sql = format!(
+                        "INSERT INTO ceiling (body) VALUES {}",
+                        (1..=batch.len())
+                            .map(|n| format!("(${n})"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (b, _) in &batch {
+                        q = q.bind(b.clone());
+                    }
+                    q.execute(&pool).await.unwrap();
+                    for (_, reply) in batch {
+                        let _ = reply.send(());
+                    }
+                }
+            });
+        }};
+    }
     if args.db.starts_with("sqlite:") {
         let opts = SqliteConnectOptions::from_str(&args.db)
             .unwrap()
@@ -50,32 +83,7 @@ pub async fn ceiling_server(args: CeilingArgs) {
         .execute(&pool)
         .await
         .unwrap();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < 256 {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let sql = format!(
-                    "INSERT INTO ceiling (body) VALUES {}",
-                    (1..=batch.len())
-                        .map(|n| format!("(${n})"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                let mut q = sqlx::query(&sql);
-                for (b, _) in &batch {
-                    q = q.bind(b.clone());
-                }
-                q.execute(&pool).await.unwrap();
-                for (_, reply) in batch {
-                    let _ = reply.send(());
-                }
-            }
-        });
+        batcher!(pool);
     } else {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
@@ -88,32 +96,7 @@ pub async fn ceiling_server(args: CeilingArgs) {
         .execute(&pool)
         .await
         .unwrap();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < 256 {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let sql = format!(
-                    "INSERT INTO ceiling (body) VALUES {}",
-                    (1..=batch.len())
-                        .map(|n| format!("(${n})"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                let mut q = sqlx::query(&sql);
-                for (b, _) in &batch {
-                    q = q.bind(b.clone());
-                }
-                q.execute(&pool).await.unwrap();
-                for (_, reply) in batch {
-                    let _ = reply.send(());
-                }
-            }
-        });
+        batcher!(pool);
     }
     let app = axum::Router::new().route(
         "/ingest",
@@ -220,7 +203,12 @@ pub async fn bench(args: WebhookArgs) {
         // patchbay.
         // The API alone: what is measured is acceptance (verify, dedup, durable); processing is
         // deferred work that `patchbay worker` processes do.
-        let (mut child, base) = start_with(&args.common, &fresh("patchbay_bench_wh"), &dir, &["--no-worker"]);
+        let (mut child, base) = start_with(
+            &args.common,
+            &fresh("patchbay_bench_wh"),
+            &dir,
+            &["--no-worker"],
+        );
         let (cl, b) = (client.clone(), base.clone());
         let bare = run("GET /healthz (bare 200)", n, c, move |_| {
             cl.get(format!("{b}/healthz"))

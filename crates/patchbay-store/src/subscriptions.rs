@@ -8,7 +8,7 @@ use crate::{
     StoreError, SubscriptionRow,
 };
 
-const INSERT_SECRET: &str = "INSERT INTO credentials (id, workspace_id, owner_type, owner_id, field, key_id, ciphertext, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner_type, owner_id, field) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at";
+use crate::connections::UPSERT_CREDENTIAL as INSERT_SECRET;
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone)]
