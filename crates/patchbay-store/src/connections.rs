@@ -104,23 +104,32 @@ pub(crate) const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials (id, workspa
 const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, workspace_id, connection_id, subject, key_id, key_hash, scope, action_keys, created_at, rotated_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const INSERT_GRANT: &str = "INSERT INTO grants (id, workspace_id, principal_id, connection_id, permission, resource, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// Binds and runs the credential upsert on any executor of either backend.
+macro_rules! upsert_credential {
+    ($exec:expr, $c:expr) => {{
+        let c: &$crate::CredentialRow = $c;
+        sqlx::query($crate::connections::UPSERT_CREDENTIAL)
+            .bind(&c.id)
+            .bind(&c.workspace_id)
+            .bind(&c.owner_type)
+            .bind(&c.owner_id)
+            .bind(&c.field)
+            .bind(c.key_id)
+            .bind(&c.ciphertext)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute($exec)
+            .await?;
+    }};
+}
+pub(crate) use upsert_credential;
+
 /// The parts of a write after the connection row itself, identical for insert and update.
 macro_rules! write_children {
     ($tx:expr, $w:expr) => {{
         let w: &ConnectionWrite = $w;
         for c in &w.credentials {
-            sqlx::query(UPSERT_CREDENTIAL)
-                .bind(&c.id)
-                .bind(&c.workspace_id)
-                .bind(&c.owner_type)
-                .bind(&c.owner_id)
-                .bind(&c.field)
-                .bind(c.key_id)
-                .bind(&c.ciphertext)
-                .bind(c.created_at)
-                .bind(c.updated_at)
-                .execute(&mut *$tx)
-                .await?;
+            upsert_credential!(&mut *$tx, c);
         }
         if let Some(conn) = &w.connection {
             for field in &w.remove_credentials {

@@ -61,25 +61,7 @@ pub trait OAuthStore {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-use crate::connections::UPSERT_CREDENTIAL as UPSERT_SECRET;
-
-macro_rules! upsert_secret {
-    ($exec:expr, $c:expr) => {{
-        let c: &CredentialRow = $c;
-        sqlx::query(UPSERT_SECRET)
-            .bind(&c.id)
-            .bind(&c.workspace_id)
-            .bind(&c.owner_type)
-            .bind(&c.owner_id)
-            .bind(&c.field)
-            .bind(c.key_id)
-            .bind(&c.ciphertext)
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .execute($exec)
-            .await?;
-    }};
-}
+use crate::connections::upsert_credential;
 
 impl OAuthStore for Store {
     async fn upsert_oauth_app(
@@ -101,7 +83,7 @@ impl OAuthStore for Store {
                 .bind(app.updated_at)
                 .execute(&mut *tx)
                 .await?;
-            upsert_secret!(&mut *tx, secret);
+            upsert_credential!(&mut *tx, secret);
             insert_activity!(&mut *tx, activity);
             tx.commit().await?;
         });
@@ -178,7 +160,7 @@ impl OAuthStore for Store {
                 .execute(&mut *tx)
                 .await?;
             if let Some(v) = verifier {
-                upsert_secret!(&mut *tx, v);
+                upsert_credential!(&mut *tx, v);
             }
             tx.commit().await?;
         });

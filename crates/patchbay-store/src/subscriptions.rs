@@ -8,7 +8,7 @@ use crate::{
     StoreError, SubscriptionRow,
 };
 
-use crate::connections::UPSERT_CREDENTIAL as INSERT_SECRET;
+use crate::connections::upsert_credential;
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone)]
@@ -38,9 +38,7 @@ impl Store {
             sqlx::query("INSERT INTO subscriptions (id, workspace_id, url, event_types, description, enabled, cursor, consecutive_failures, circuit_open_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, $8, $9)")
                 .bind(&s.id).bind(&s.workspace_id).bind(&s.url).bind(&s.event_types).bind(&s.description).bind(s.enabled).bind(&s.cursor).bind(s.created_at).bind(s.updated_at)
                 .execute(&mut *tx).await?;
-            sqlx::query(INSERT_SECRET)
-                .bind(&secret.id).bind(&secret.workspace_id).bind(&secret.owner_type).bind(&secret.owner_id).bind(&secret.field).bind(secret.key_id).bind(&secret.ciphertext).bind(secret.created_at).bind(secret.updated_at)
-                .execute(&mut *tx).await?;
+            upsert_credential!(&mut *tx, secret);
             tx.commit().await?;
         });
         Ok(())
@@ -60,9 +58,7 @@ impl Store {
                 return Err(StoreError::NotFound("subscription"));
             }
             if let Some(secret) = secret {
-                sqlx::query(INSERT_SECRET)
-                    .bind(&secret.id).bind(&secret.workspace_id).bind(&secret.owner_type).bind(&secret.owner_id).bind(&secret.field).bind(secret.key_id).bind(&secret.ciphertext).bind(secret.created_at).bind(secret.updated_at)
-                    .execute(&mut *tx).await?;
+                upsert_credential!(&mut *tx, secret);
             }
             tx.commit().await?;
         });
