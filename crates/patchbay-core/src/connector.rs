@@ -260,6 +260,46 @@ pub struct WebhookOutcome {
     pub resync: Vec<String>,
 }
 
+/// What kind of thing a signal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    Task,
+    Event,
+    Message,
+    Notification,
+}
+
+/// One item needing the owner's attention, normalized across providers: a task due today, a
+/// pull request waiting for review, an unread message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Signal {
+    /// The provider's id of the item (unique within its source).
+    pub id: String,
+    /// The connector key; the engine adds the connection id.
+    pub source: String,
+    pub kind: SignalKind,
+    pub title: String,
+    /// RFC 3339 date (`2026-11-22`) or date-time, when the item is due.
+    pub due: Option<String>,
+    /// Where a person opens the item.
+    pub url: Option<String>,
+    /// 1 (lowest) to 4 (highest), when the provider ranks items.
+    pub priority: Option<u8>,
+    /// The provider's record, as received.
+    #[schema(value_type = Object)]
+    pub record: Value,
+}
+
+/// Where the authenticated proxy sends a connection's calls, and the headers that carry its
+/// credential.
+pub struct ProxyTarget {
+    /// The provider API's base URL; a caller's path is appended and may not escape it.
+    pub base_url: String,
+    /// Credential headers (for example `Authorization: Bearer …`); values stay secret.
+    pub headers: Vec<(String, crate::Secret)>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DataPayload {
     pub shape: DataShape,
@@ -371,6 +411,28 @@ pub trait Connector: Send + Sync + 'static {
         _endpoint: &str,
     ) -> Result<DataPayload, ConnectorError> {
         Err(ConnectorError::unsupported(self.spec(), "data endpoints"))
+    }
+
+    /// The live data endpoints of a connection: the spec's, unless a connector lets each
+    /// connection configure its own.
+    fn data_endpoints_for(&self, _config: &Value) -> Vec<DataEndpointSpec> {
+        self.spec().data_endpoints.clone()
+    }
+
+    /// The owner's open items at this source (tasks due, reviews requested, …).
+    async fn signals(&self, _ctx: &ConnectorContext) -> Result<Vec<Signal>, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "signals"))
+    }
+
+    /// Base URL and credential headers for the authenticated proxy.
+    fn proxy_target(&self, _ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {
+        Err(ConnectorError::unsupported(self.spec(), "proxy"))
+    }
+
+    /// The verification scheme of a connection's inbound webhooks: the spec's, unless a
+    /// connector lets each connection choose.
+    fn webhook_scheme_for(&self, _config: &Value) -> Option<WebhookScheme> {
+        self.spec().webhook_scheme
     }
 }
 
