@@ -20,6 +20,7 @@ pub enum IdKind {
     WebhookEvent,
     Subscription,
     Delivery,
+    Repository,
 }
 
 impl IdKind {
@@ -41,6 +42,7 @@ impl IdKind {
             IdKind::WebhookEvent => "whe",
             IdKind::Subscription => "sub",
             IdKind::Delivery => "dlv",
+            IdKind::Repository => "repo",
         }
     }
 }

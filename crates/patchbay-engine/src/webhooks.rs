@@ -7,10 +7,12 @@ use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::views::Page;
 use crate::Engine;
-use patchbay_connectors::webhooks::{delivery_id, kept_headers, verify, VerifyError};
+use patchbay_connectors::webhooks::{
+    delivery_id, handshake, kept_headers, route_account, verify, VerifyError,
+};
 use patchbay_core::{
-    ids, ms_to_rfc3339, now_ms, ConnectorContext, ConnectorError, Lifecycle, SyncMode,
-    WebhookRequest,
+    ids, ms_to_rfc3339, now_ms, Capability, ConnectorContext, ConnectorError, Lifecycle, SyncMode,
+    WebhookRequest, WebhookScheme,
 };
 use patchbay_store::{
     ConnectionStore, EventRow, EventStore, PageCommit, PageRecord, WebhookEventRow,
@@ -30,8 +32,19 @@ const BATCH: usize = 256;
 pub struct WebhookAck {
     /// The stored event's id.
     pub id: String,
+    pub connection_id: String,
     /// A redelivery of an event already stored; it is not processed again.
     pub duplicate: bool,
+}
+
+/// What a verified delivery gets back.
+#[derive(Debug, Clone)]
+pub enum WebhookReply {
+    /// Stored (or recognised as a redelivery), one entry per connection it was routed to.
+    Stored(Vec<WebhookAck>),
+    /// A handshake (Discord PING, Slack URL verification) answered in the response and not
+    /// stored.
+    Handshake(Value),
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -78,6 +91,7 @@ struct HookTarget {
     workspace_id: String,
     connector: String,
     lifecycle: String,
+    scheme: Option<WebhookScheme>,
     secret: Option<patchbay_core::Secret>,
     loaded: Instant,
 }
@@ -151,7 +165,9 @@ impl Engine {
             }
             None => None,
         };
+        let config: Value = serde_json::from_str(&row.config).unwrap_or(Value::Null);
         let target = HookTarget {
+            scheme: connector.webhook_scheme_for(&config),
             workspace_id: row.workspace_id,
             connector: row.connector,
             lifecycle: row.lifecycle,
@@ -167,20 +183,15 @@ impl Engine {
         Ok(target)
     }
 
-    /// Verifies and stores one delivery; the answer means it is durable.
+    /// Verifies and stores one delivery for one connection; the answer means it is durable.
     pub async fn receive_webhook(
         &self,
         connector_key: &str,
         connection_id: &str,
         headers: BTreeMap<String, String>,
         body: Vec<u8>,
-    ) -> Result<WebhookAck> {
-        let connector = self.registry().get(connector_key)?;
-        let Some(scheme) = connector.spec().webhook_scheme else {
-            return Err(EngineError::Unsupported(format!(
-                "{connector_key} does not receive webhooks"
-            )));
-        };
+    ) -> Result<WebhookReply> {
+        self.webhook_connector(connector_key)?;
         if !ids::is_id(ids::IdKind::Connection, connection_id) {
             return Err(EngineError::NotFound("connection"));
         }
@@ -190,20 +201,93 @@ impl Engine {
             return Err(EngineError::NotFound("connection"));
         }
         let req = WebhookRequest { headers, body };
-        let secret = target.secret.as_ref().map(|s| s.expose()).unwrap_or("");
-        verify(scheme, &req, secret, now_ms() / 1000).map_err(|e| match e {
-            VerifyError::NoSecret => EngineError::Unauthorized(
-                "no webhook secret is configured for this connection".into(),
-            ),
-            other => EngineError::Unauthorized(format!("webhook verification failed: {other}")),
+        let scheme = verify_for(&target, &req)?;
+        if let Some(answer) = handshake(scheme, &req.body) {
+            return Ok(WebhookReply::Handshake(answer));
+        }
+        let ack = self
+            .store_webhook(&target, connection_id, scheme, req)
+            .await?;
+        Ok(WebhookReply::Stored(vec![ack]))
+    }
+
+    /// A delivery routed by its payload (GitHub App `installation.id`, Slack `team_id`): it
+    /// is stored for every connection to that provider account whose secret verifies it.
+    pub async fn receive_routed_webhook(
+        &self,
+        connector_key: &str,
+        headers: BTreeMap<String, String>,
+        body: Vec<u8>,
+    ) -> Result<WebhookReply> {
+        let connector = self.webhook_connector(connector_key)?;
+        let account = route_account(connector.spec().webhook_scheme, &body).ok_or_else(|| {
+            EngineError::BadRequest(format!(
+                "the payload names no account to route by; post to /v1/webhooks/{connector_key}/{{connection_id}}"
+            ))
         })?;
+        let candidates = self
+            .store()
+            .find_connections_by_route(connector_key, &account)
+            .await?;
+        if candidates.is_empty() {
+            return Err(EngineError::NotFound("connection"));
+        }
+        let req = WebhookRequest { headers, body };
+        let mut verified = Vec::new();
+        for row in &candidates {
+            let target = self.hook_target(&row.id).await?;
+            if let Ok(scheme) = verify_for(&target, &req) {
+                verified.push((row.id.clone(), target, scheme));
+            }
+        }
+        let Some((_, _, first_scheme)) = verified.first() else {
+            return Err(EngineError::Unauthorized(
+                "webhook verification failed for every connection of this account".into(),
+            ));
+        };
+        if let Some(answer) = handshake(*first_scheme, &req.body) {
+            return Ok(WebhookReply::Handshake(answer));
+        }
+        let mut acks = Vec::with_capacity(verified.len());
+        for (id, target, scheme) in verified {
+            let copy = WebhookRequest {
+                headers: req.headers.clone(),
+                body: req.body.clone(),
+            };
+            acks.push(self.store_webhook(&target, &id, scheme, copy).await?);
+        }
+        Ok(WebhookReply::Stored(acks))
+    }
+
+    fn webhook_connector(
+        &self,
+        connector_key: &str,
+    ) -> Result<std::sync::Arc<dyn patchbay_core::Connector>> {
+        let connector = self.registry().get(connector_key)?;
+        let spec = connector.spec();
+        if spec.webhook_scheme.is_none() && !spec.supports(Capability::Webhooks) {
+            return Err(EngineError::Unsupported(format!(
+                "{connector_key} does not receive webhooks"
+            )));
+        }
+        Ok(connector)
+    }
+
+    /// Commits a verified delivery (group commit with other deliveries arriving together).
+    async fn store_webhook(
+        &self,
+        target: &HookTarget,
+        connection_id: &str,
+        scheme: WebhookScheme,
+        req: WebhookRequest,
+    ) -> Result<WebhookAck> {
         let delivery = delivery_id(scheme, &req)
             .unwrap_or_else(|| format!("body:{:032x}", xxhash_rust::xxh3::xxh3_128(&req.body)));
         let row = WebhookEventRow {
             id: ids::new_id(ids::IdKind::WebhookEvent),
             workspace_id: target.workspace_id.clone(),
             connection_id: connection_id.to_string(),
-            connector: connector_key.to_string(),
+            connector: target.connector.clone(),
             delivery_id: delivery.clone(),
             headers: serde_json::to_string(&kept_headers(&req)).unwrap_or_else(|_| "{}".into()),
             body: req.body,
@@ -226,6 +310,7 @@ impl Engine {
         if inserted {
             return Ok(WebhookAck {
                 id,
+                connection_id: connection_id.to_string(),
                 duplicate: false,
             });
         }
@@ -236,6 +321,7 @@ impl Engine {
             .ok_or(EngineError::NotFound("webhook event"))?;
         Ok(WebhookAck {
             id: existing.id,
+            connection_id: connection_id.to_string(),
             duplicate: true,
         })
     }
@@ -279,8 +365,7 @@ impl Engine {
             serde_json::from_str(&event.headers).unwrap_or_default();
         // The event was verified on receipt, and its secret header is never stored; give the
         // connector's own check (defence in depth) the secret back, in memory only.
-        if connector.spec().webhook_scheme == Some(patchbay_core::WebhookScheme::SharedSecretHeader)
-        {
+        if connector.webhook_scheme_for(&ctx.config) == Some(WebhookScheme::SharedSecretHeader) {
             if let Some(secret) = connector
                 .spec()
                 .webhook_secret_field
@@ -432,4 +517,19 @@ impl Engine {
             }
         })
     }
+}
+
+/// Verifies `req` with the connection's scheme and secret; both are mandatory.
+fn verify_for(target: &HookTarget, req: &WebhookRequest) -> Result<WebhookScheme> {
+    let scheme = target.scheme.ok_or_else(|| {
+        EngineError::Unauthorized("no webhook scheme is configured for this connection".into())
+    })?;
+    let secret = target.secret.as_ref().map(|s| s.expose()).unwrap_or("");
+    verify(scheme, req, secret, now_ms() / 1000).map_err(|e| match e {
+        VerifyError::NoSecret => {
+            EngineError::Unauthorized("no webhook secret is configured for this connection".into())
+        }
+        other => EngineError::Unauthorized(format!("webhook verification failed: {other}")),
+    })?;
+    Ok(scheme)
 }

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         connections::create, connections::list, connections::show, connections::update, connections::remove,
         connections::test, connections::principal, connections::rotate_principal, connections::run_action,
         activity::activity, activity::events, activity::stream,
-        webhooks::receive, webhooks::list, webhooks::replay,
+        webhooks::receive, webhooks::receive_routed, webhooks::list, webhooks::replay,
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update, subscriptions::remove, subscriptions::deliveries, subscriptions::retry,
         syncs::start, syncs::list, syncs::show, syncs::cancel, syncs::records,
         oauth::put_app, oauth::list_apps, oauth::create_session, oauth::authorize, oauth::callback,

@@ -5,6 +5,7 @@
 
 mod activity;
 mod connections;
+mod execution;
 mod jobs;
 mod migrate;
 mod oauth;
@@ -20,6 +21,7 @@ pub use activity::{ActivityFilter, ActivityStore, EventStore};
 pub use connections::{
     ConnectionFilter, ConnectionStore, ConnectionWrite, HealthChange, RefreshGuard,
 };
+pub use execution::{ActionClaim, ActionRunRow, RepositoryRow};
 pub use jobs::{Enqueued, JobStore};
 pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;

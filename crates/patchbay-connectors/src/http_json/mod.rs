@@ -2,6 +2,7 @@
 //! apps and REST APIs alike. Endpoint, field names, paging parameters and the auth header
 //! come from the connection's config, so one implementation serves many providers.
 
+mod extras;
 mod page;
 mod settings;
 mod spec;
@@ -12,8 +13,9 @@ use crate::common::{credential_header, unknown_entity};
 use crate::http::HttpClient;
 use async_trait::async_trait;
 use patchbay_core::{
-    Connector, ConnectorContext, ConnectorError, ConnectorSpec, FieldError, SyncMode, SyncPage,
-    SyncRequest, TestOutcome, ValidationInput,
+    Connector, ConnectorContext, ConnectorError, ConnectorSpec, DataEndpointSpec, DataPayload,
+    FieldError, ProxyTarget, SyncMode, SyncPage, SyncRequest, TestOutcome, ValidationInput,
+    WebhookOutcome, WebhookRequest, WebhookScheme,
 };
 use reqwest::header::HeaderName;
 use reqwest::Method;
@@ -53,16 +55,24 @@ impl HttpJson {
                 query.append_pair(param, since);
             }
         }
+        self.get(ctx, s, url).await
+    }
+
+    /// GETs `url` with the configured credential header.
+    async fn get(
+        &self,
+        ctx: &ConnectorContext,
+        s: &Settings<'_>,
+        url: url::Url,
+    ) -> Result<Value, ConnectorError> {
         let name = HeaderName::from_bytes(s.auth_header.as_bytes()).map_err(|_| {
             ConnectorError::Config(format!("'{}' is not a valid header name", s.auth_header))
         })?;
-        let key = ctx.secret("api_key")?.expose();
-        let value = if s.auth_scheme.is_empty() {
-            credential_header(key)?
-        } else {
-            credential_header(&format!("{} {key}", s.auth_scheme))?
-        };
-        let req = self.http.request(Method::GET, url)?.header(name, value);
+        let (_, value) = extras::credential(ctx, s)?;
+        let req = self
+            .http
+            .request(Method::GET, url)?
+            .header(name, credential_header(value.expose())?);
         Ok(self.http.send_json(req).await?.0)
     }
 }
@@ -117,5 +127,46 @@ impl Connector for HttpJson {
             .list(ctx, &s, s.page_size, req.page_cursor.as_deref(), sent_since)
             .await?;
         page::map(answer, &s, &req.entity, since)
+    }
+
+    fn webhook_scheme_for(&self, config: &Value) -> Option<WebhookScheme> {
+        spec::webhook_scheme(config)
+    }
+
+    /// The delivery was verified when it was received; it only says that something changed.
+    fn handle_webhook(
+        &self,
+        ctx: &ConnectorContext,
+        req: &WebhookRequest,
+    ) -> Result<WebhookOutcome, ConnectorError> {
+        Ok(extras::webhook_outcome(&ctx.config, req))
+    }
+
+    fn proxy_target(&self, ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {
+        extras::proxy_target(ctx)
+    }
+
+    fn data_endpoints_for(&self, config: &Value) -> Vec<DataEndpointSpec> {
+        extras::data_endpoints(config)
+    }
+
+    async fn fetch_data(
+        &self,
+        ctx: &ConnectorContext,
+        endpoint: &str,
+    ) -> Result<DataPayload, ConnectorError> {
+        let (path, pointer, shape) =
+            extras::endpoint_location(&ctx.config, endpoint).ok_or_else(|| {
+                ConnectorError::Unknown {
+                    kind: "data endpoint",
+                    key: endpoint.to_string(),
+                }
+            })?;
+        let s = Settings::read(&ctx.config)?;
+        let base = ctx.config_str("base_url").unwrap_or_default();
+        let url = url::Url::parse(&format!("{}{path}", base.trim_end_matches('/')))
+            .map_err(|e| ConnectorError::Config(format!("data endpoint '{endpoint}': {e}")))?;
+        let answer = self.get(ctx, &s, url).await?;
+        extras::data_payload(answer, &pointer, shape)
     }
 }

@@ -8,6 +8,7 @@
 
 mod discord;
 mod github;
+mod routing;
 mod shared_secret;
 mod slack;
 mod standard;
@@ -22,6 +23,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 pub use discord::discord_public_key_hex;
+pub use routing::{handshake, route_account};
 
 /// How far a signed timestamp may lie from now, in either direction, before the delivery is
 /// refused as stale (Slack and Standard Webhooks both recommend five minutes).

@@ -9,14 +9,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchbay_engine::views::Page;
-use patchbay_engine::webhooks::{WebhookAck, WebhookEventView};
+use patchbay_engine::webhooks::{WebhookAck, WebhookEventView, WebhookReply};
 use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/webhooks/{connector}", post(receive_routed))
         .route("/v1/webhooks/{connector}/{connection_id}", post(receive))
         .route(
             "/v1/integrations/callbacks/{integration_key}/{connection_id}",
@@ -45,18 +47,11 @@ fn acceptable(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Verifies the delivery over its raw bytes and stores it before answering: a 2xx means it is
-/// durable. A redelivery (same delivery id) answers 200 and is not processed again.
-#[utoipa::path(post, path = "/v1/webhooks/{connector}/{connection_id}", tag = "webhooks",
-    params(("connector" = String, Path), ("connection_id" = String, Path)),
-    responses((status = 202, body = WebhookAck), (status = 200, description = "duplicate", body = WebhookAck), (status = 401, description = "verification failed or no secret configured"),
-        (status = 404), (status = 413), (status = 415)))]
-pub async fn receive(
-    State(state): State<AppState>,
-    ApiPath((connector, connection_id)): ApiPath<(String, String)>,
-    headers: HeaderMap,
+/// The raw body and the headers of a delivery, once its size and content type passed.
+fn accept(
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<WebhookAck>)> {
+) -> ApiResult<(BTreeMap<String, String>, Vec<u8>)> {
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -68,14 +63,14 @@ pub async fn receive(
             ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
         }
     })?;
-    if !acceptable(&headers) {
+    if !acceptable(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "webhooks are accepted as application/json or application/x-www-form-urlencoded",
         ));
     }
-    let headers: BTreeMap<String, String> = headers
+    let headers = headers
         .iter()
         .filter_map(|(k, v)| {
             v.to_str()
@@ -83,16 +78,75 @@ pub async fn receive(
                 .map(|v| (k.as_str().to_string(), v.to_string()))
         })
         .collect();
-    let ack = state
+    Ok((headers, body.to_vec()))
+}
+
+/// 202 for a new event, 200 for a redelivery or an answered handshake.
+fn reply(reply: WebhookReply, routed: bool) -> Response {
+    match reply {
+        WebhookReply::Handshake(answer) => (StatusCode::OK, Json(answer)).into_response(),
+        WebhookReply::Stored(acks) => {
+            let status = if acks.iter().all(|a| a.duplicate) {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            if routed {
+                (status, Json(RoutedAck { events: acks })).into_response()
+            } else {
+                let ack = acks.into_iter().next();
+                (status, Json(ack)).into_response()
+            }
+        }
+    }
+}
+
+/// The events a payload-routed delivery was stored as, one per connection it verified for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RoutedAck {
+    pub events: Vec<WebhookAck>,
+}
+
+/// Verifies the delivery over its raw bytes and stores it before answering: a 2xx means it is
+/// durable. A redelivery (same delivery id) answers 200 and is not processed again; handshakes
+/// (Discord PING, Slack URL verification) are answered after verification and not stored.
+#[utoipa::path(post, path = "/v1/webhooks/{connector}/{connection_id}", tag = "webhooks",
+    params(("connector" = String, Path), ("connection_id" = String, Path)),
+    responses((status = 202, body = WebhookAck), (status = 200, description = "duplicate, or a handshake's answer", body = WebhookAck), (status = 401, description = "verification failed or no secret configured"),
+        (status = 404), (status = 413), (status = 415)))]
+pub async fn receive(
+    State(state): State<AppState>,
+    ApiPath((connector, connection_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (headers, body) = accept(&headers, body)?;
+    let answer = state
         .engine
-        .receive_webhook(&connector, &connection_id, headers, body.to_vec())
+        .receive_webhook(&connector, &connection_id, headers, body)
         .await?;
-    let status = if ack.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(ack)))
+    Ok(reply(answer, false))
+}
+
+/// For providers that name the account in the payload (GitHub App `installation.id`, Slack
+/// `team_id`): the delivery is stored for every connection to that account whose secret
+/// verifies it.
+#[utoipa::path(post, path = "/v1/webhooks/{connector}", tag = "webhooks",
+    params(("connector" = String, Path)),
+    responses((status = 202, body = RoutedAck), (status = 200, description = "duplicate, or a handshake's answer", body = RoutedAck),
+        (status = 400, description = "the payload names no account"), (status = 401), (status = 404), (status = 413), (status = 415)))]
+pub async fn receive_routed(
+    State(state): State<AppState>,
+    ApiPath(connector): ApiPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (headers, body) = accept(&headers, body)?;
+    let answer = state
+        .engine
+        .receive_routed_webhook(&connector, headers, body)
+        .await?;
+    Ok(reply(answer, true))
 }
 
 #[utoipa::path(get, path = "/v1/connections/{id}/webhook-events", tag = "webhooks", params(("id" = String, Path), PageQuery),

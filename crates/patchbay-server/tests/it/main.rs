@@ -9,6 +9,7 @@ mod outbound;
 mod principals;
 mod sync;
 mod vault;
+mod webhook_routing;
 mod webhooks;
 
 use patchbay_connectors::providers::Catalog;
