@@ -3,6 +3,7 @@
 //! latency percentiles, the ratio to a `/healthz` baseline measured in the same run, and the
 //! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
 
+mod deliveries;
 mod sync;
 mod webhooks;
 
@@ -28,6 +29,8 @@ enum Bench {
     Sync(sync::SyncArgs),
     /// Inbound webhooks per second, next to a bare route and a group-commit ceiling.
     Webhooks(webhooks::WebhookArgs),
+    /// Outbound deliveries per second to a local receiver, next to direct POSTs.
+    Deliveries(deliveries::DeliveryArgs),
     /// The ceiling server the webhook benchmark starts as a child process.
     #[command(hide = true)]
     CeilingServer(webhooks::CeilingArgs),
@@ -340,6 +343,7 @@ async fn main() {
         Bench::Connections(args) => connections(args).await,
         Bench::Sync(args) => sync::run(args).await,
         Bench::Webhooks(args) => webhooks::bench(args).await,
+        Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::CeilingServer(args) => webhooks::ceiling_server(args).await,
     }
 }

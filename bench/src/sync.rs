@@ -29,27 +29,57 @@ pub struct SyncArgs {
     postgres: String,
 }
 
-async fn store_for(args: &SyncArgs, backend: &str, dir: &std::path::Path) -> Store {
+/// A fresh database for a benchmark: a SQLite file in `dir`, or database `name` recreated on
+/// the PostgreSQL server `postgres`.
+pub async fn fresh_store(postgres: &str, backend: &str, dir: &std::path::Path, name: &str) -> Store {
     let url = match backend {
-        "sqlite" => format!("sqlite:{}?mode=rwc", dir.join("sync.db").display()),
+        "sqlite" => format!("sqlite:{}?mode=rwc", dir.join(format!("{name}.db")).display()),
         _ => {
             for sql in [
-                "DROP DATABASE IF EXISTS patchbay_bench_sync WITH (FORCE)",
-                "CREATE DATABASE patchbay_bench_sync",
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                format!("CREATE DATABASE {name}"),
             ] {
                 let ok = std::process::Command::new("psql")
-                    .arg(format!("{}/postgres", args.postgres))
-                    .args(["-qc", sql])
+                    .arg(format!("{postgres}/postgres"))
+                    .args(["-qc", &sql])
                     .status();
                 assert!(
                     matches!(ok.map(|s| s.success()), Ok(true)),
                     "psql failed: {sql}"
                 );
             }
-            format!("{}/patchbay_bench_sync", args.postgres)
+            format!("{postgres}/{name}")
         }
     };
     Store::connect(&url).await.expect("database")
+}
+
+/// An engine on `store` for in-process benchmarks, with loopback calls allowed.
+pub async fn bench_engine(store: &Store) -> Engine {
+    let vault = Vault::load(
+        store.clone(),
+        patchbay_vault::MasterKey::from_base64(&patchbay_vault::MasterKey::generate_base64())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let http = HttpClient::new(NetworkPolicy::AllowAll, Duration::from_secs(60));
+    let catalog = Catalog::load(None).unwrap();
+    let registry = patchbay_connectors::builtin(http.clone(), &catalog);
+    Engine::new(
+        store.clone(),
+        vault,
+        registry,
+        EngineOptions {
+            admin_key: Some(Secret::new("pbadmin_bench_sync_0123456789")),
+            catalog,
+            http,
+            public_url: "http://127.0.0.1:8080".into(),
+            connect_ttl: patchbay_engine::DEFAULT_CONNECT_TTL,
+            job_lease: Duration::from_secs(60),
+            provider_concurrency: 4,
+        },
+    )
 }
 
 fn rate(n: usize, d: Duration) -> f64 {
@@ -77,7 +107,7 @@ pub async fn run(args: SyncArgs) {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let store = store_for(&args, backend, &dir).await;
+        let store = fresh_store(&args.postgres, backend, &dir, "patchbay_bench_sync").await;
 
         // Baseline: the same records, inserted as plain batches (generation not timed).
         let mut insert_time = Duration::ZERO;
@@ -101,30 +131,7 @@ pub async fn run(args: SyncArgs) {
         }
         let baseline = rate(args.records, insert_time);
 
-        let vault = Vault::load(
-            store.clone(),
-            patchbay_vault::MasterKey::from_base64(&patchbay_vault::MasterKey::generate_base64())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-        let http = HttpClient::new(NetworkPolicy::AllowAll, Duration::from_secs(60));
-        let catalog = Catalog::load(None).unwrap();
-        let registry = patchbay_connectors::builtin(http.clone(), &catalog);
-        let engine = Engine::new(
-            store.clone(),
-            vault,
-            registry,
-            EngineOptions {
-                admin_key: Some(Secret::new("pbadmin_bench_sync_0123456789")),
-                catalog,
-                http,
-                public_url: "http://127.0.0.1:8080".into(),
-                connect_ttl: patchbay_engine::DEFAULT_CONNECT_TTL,
-                job_lease: Duration::from_secs(60),
-                provider_concurrency: 4,
-            },
-        );
+        let engine = bench_engine(&store).await;
         let ws = engine.create_workspace("bench", "bench").await.unwrap();
         let caller = Caller::Workspace {
             workspace_id: ws.workspace.id.clone(),

@@ -14,15 +14,36 @@ use base64::Engine as _;
 use patchbay_connectors::webhooks::sign;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret, WebhookScheme};
 use patchbay_store::{
-    ActivityStore, AttemptRecord, ConnectionStore, CredentialRow, DeliveryRow, EventStore,
-    SubscriptionRow,
+    ActivityStore, AttemptRecord, CircuitUpdate, ConnectionStore, CredentialRow, DeliveryRow,
+    EventRow, EventStore, SubscriptionRow,
 };
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const OWNER: &str = "subscription";
+/// Events fanned out per subscription per round.
+const FAN_OUT_BATCH: i64 = 2000;
+/// Deliveries claimed per round.
+const CLAIM_BATCH: i64 = 500;
+
+/// A subscription with its signing secret, loaded once per round.
+struct Target {
+    sub: SubscriptionRow,
+    secret: Secret,
+}
+
+/// What one attempt came to.
+struct Sent {
+    ok: bool,
+    code: Option<i64>,
+    response: Option<String>,
+    error: Option<String>,
+    latency_ms: i64,
+}
 /// Delay before each attempt after the first failure (attempt 2 onward); past the end: dead.
 const SCHEDULE: [Duration; 7] = [
     Duration::from_secs(5),
@@ -380,7 +401,7 @@ impl Engine {
         {
             let events = self
                 .store()
-                .list_events(&sub.workspace_id, sub.cursor.as_deref(), 500)
+                .list_events(&sub.workspace_id, sub.cursor.as_deref(), FAN_OUT_BATCH)
                 .await?;
             let Some(last) = events.last().map(|e| e.id.clone()) else {
                 continue;
@@ -410,43 +431,140 @@ impl Engine {
         }
         let due = self
             .store()
-            .claim_deliveries(now, now + 60_000, 200)
+            .claim_deliveries(now, now + 60_000, CLAIM_BATCH)
             .await?;
-        let n = due.len();
-        // Every subscriber in parallel; one slow endpoint holds up only its own deliveries.
-        let mut sends = tokio::task::JoinSet::new();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let event_ids: Vec<String> = due.iter().map(|d| d.event_id.clone()).collect();
+        let events: HashMap<String, Arc<EventRow>> = self
+            .store()
+            .get_events(&event_ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), Arc::new(e)))
+            .collect();
+        // One subscription read and one secret opened per subscription per round.
+        let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
+        for d in &due {
+            if targets.contains_key(&d.subscription_id) {
+                continue;
+            }
+            let Some(sub) = self
+                .store()
+                .get_subscription(None, &d.subscription_id)
+                .await?
+            else {
+                continue;
+            };
+            let creds = self.store().list_credentials(OWNER, &sub.id).await?;
+            let secret = self
+                .vault()
+                .open_credential(
+                    creds
+                        .first()
+                        .ok_or(EngineError::NotFound("signing secret"))?,
+                )
+                .await?;
+            targets.insert(sub.id.clone(), Arc::new(Target { sub, secret }));
+        }
+        // Each connection's deliveries go one after another, in event order; connections and
+        // subscribers in parallel, so one slow endpoint holds up only its own deliveries.
+        let mut groups: BTreeMap<(String, Option<String>), Vec<DeliveryRow>> = BTreeMap::new();
         for d in due {
+            groups
+                .entry((d.subscription_id.clone(), d.connection_id.clone()))
+                .or_default()
+                .push(d);
+        }
+        let mut sends = tokio::task::JoinSet::new();
+        for ((sub_id, _), group) in groups {
             let engine = self.clone();
+            let target = targets.get(&sub_id).cloned();
+            let events = group
+                .iter()
+                .map(|d| events.get(&d.event_id).cloned())
+                .collect::<Vec<_>>();
             sends.spawn(async move {
-                if let Err(e) = engine.deliver(&d).await {
-                    tracing::warn!(delivery = %d.id, error = %e, "delivery bookkeeping failed");
+                let mut sent = Vec::new();
+                let mut released = Vec::new();
+                let mut blocked = false;
+                for (d, event) in group.into_iter().zip(events) {
+                    let (Some(target), Some(event), false) = (&target, event, blocked) else {
+                        released.push(d.id);
+                        continue;
+                    };
+                    let outcome = engine.send_one(target, &event).await;
+                    // A failure holds the connection's later events back, to keep the order.
+                    blocked = !outcome.ok;
+                    sent.push((d, outcome));
                 }
+                (sent, released)
             });
         }
-        while sends.join_next().await.is_some() {}
+        let mut attempts = Vec::new();
+        let mut released = Vec::new();
+        while let Some(done) = sends.join_next().await {
+            match done {
+                Ok((sent, back)) => {
+                    attempts.extend(sent);
+                    released.extend(back);
+                }
+                // Its deliveries stay held until the claim lapses, then go out again.
+                Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+            }
+        }
+        let n = attempts.len();
+        let now = now_ms();
+        let mut failures: HashMap<String, i64> = targets
+            .iter()
+            .map(|(id, t)| (id.clone(), t.sub.consecutive_failures))
+            .collect();
+        let mut circuits: HashMap<String, Option<i64>> = HashMap::new();
+        let records: Vec<(DeliveryRow, AttemptRecord)> = attempts
+            .into_iter()
+            .map(|(d, o)| {
+                let count = failures.entry(d.subscription_id.clone()).or_default();
+                *count = if o.ok { 0 } else { *count + 1 };
+                let open = (!o.ok && *count >= CIRCUIT_AFTER)
+                    .then(|| now + (30_000 * *count).min(3_600_000));
+                let circuit = circuits.entry(d.subscription_id.clone()).or_default();
+                *circuit = if o.ok { None } else { open.or(*circuit) };
+                let next = SCHEDULE.get(d.attempts as usize);
+                let record = AttemptRecord {
+                    attempt_id: ids::new_id(ids::IdKind::Delivery),
+                    status_code: o.code,
+                    latency_ms: o.latency_ms,
+                    response: o.response,
+                    error: o.error,
+                    succeeded: o.ok,
+                    dead: !o.ok && next.is_none(),
+                    retry_at: if o.ok {
+                        None
+                    } else {
+                        next.map(|d| now + d.as_millis() as i64)
+                    },
+                    circuit_open_until: open,
+                };
+                (d, record)
+            })
+            .collect();
+        let circuits: Vec<CircuitUpdate> = circuits
+            .into_iter()
+            .map(|(id, open)| CircuitUpdate {
+                consecutive_failures: failures.get(&id).copied().unwrap_or(0),
+                subscription_id: id,
+                circuit_open_until: open,
+            })
+            .collect();
+        self.store()
+            .record_attempts(&records, &released, &circuits, now)
+            .await?;
         Ok(n)
     }
 
-    async fn deliver(&self, d: &DeliveryRow) -> Result<()> {
-        let sub = self
-            .store()
-            .get_subscription(None, &d.subscription_id)
-            .await?
-            .ok_or(EngineError::NotFound("subscription"))?;
-        let event = self
-            .store()
-            .get_event(&d.event_id)
-            .await?
-            .ok_or(EngineError::NotFound("event"))?;
-        let creds = self.store().list_credentials(OWNER, &sub.id).await?;
-        let secret = self
-            .vault()
-            .open_credential(
-                creds
-                    .first()
-                    .ok_or(EngineError::NotFound("signing secret"))?,
-            )
-            .await?;
+    /// One signed POST of an event to a subscriber.
+    async fn send_one(&self, target: &Target, event: &EventRow) -> Sent {
         let body = json!({
             "type": event.event_type,
             "timestamp": ms_to_rfc3339(event.created_at),
@@ -458,52 +576,40 @@ impl Engine {
         let sent = async {
             let mut req = self
                 .outbound_http()
-                .request(reqwest::Method::POST, &sub.url)?
+                .request(reqwest::Method::POST, &target.sub.url)?
                 .header("content-type", "application/json");
             for (k, v) in sign(
                 WebhookScheme::StandardWebhooks,
-                secret.expose(),
+                target.secret.expose(),
                 body.as_bytes(),
                 ts,
                 &event.id,
             ) {
                 req = req.header(k, v);
             }
-            self.outbound_http().send_raw(req.body(body.clone())).await
+            self.outbound_http().send_raw(req.body(body)).await
         }
         .await;
         let latency_ms = started.elapsed().as_millis() as i64;
-        let (code, response, error) = match sent {
-            Ok((status, _, bytes)) => (
-                Some(i64::from(status)),
-                Some(String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_string()),
-                None,
-            ),
-            Err(e) => (None, None, Some(e.to_string())),
-        };
-        let ok = code.is_some_and(|c| (200..300).contains(&c));
-        let now = now_ms();
-        let attempt = d.attempts + 1;
-        let next = SCHEDULE.get((attempt - 1) as usize);
-        let failures = sub.consecutive_failures + 1;
-        let record = AttemptRecord {
-            attempt_id: ids::new_id(ids::IdKind::Delivery),
-            status_code: code,
-            latency_ms,
-            response,
-            error,
-            succeeded: ok,
-            dead: !ok && next.is_none(),
-            retry_at: if ok {
-                None
-            } else {
-                next.map(|d| now + d.as_millis() as i64)
+        match sent {
+            Ok((status, _, bytes)) => Sent {
+                ok: (200..300).contains(&status),
+                code: Some(i64::from(status)),
+                // Kept short, and without NUL characters, which text columns refuse.
+                response: Some(
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).replace('\0', ""),
+                ),
+                error: None,
+                latency_ms,
             },
-            circuit_open_until: (!ok && failures >= CIRCUIT_AFTER)
-                .then(|| now + (30_000 * failures).min(3_600_000)),
-        };
-        self.store().record_attempt(d, &record, now).await?;
-        Ok(())
+            Err(e) => Sent {
+                ok: false,
+                code: None,
+                response: None,
+                error: Some(e.to_string()),
+                latency_ms,
+            },
+        }
     }
 
     pub fn spawn_dispatcher(

@@ -27,6 +27,18 @@ pub struct AttemptRecord {
     pub circuit_open_until: Option<i64>,
 }
 
+/// Where a subscription's failure count and circuit stand after a round of attempts.
+#[derive(Debug, Clone)]
+pub struct CircuitUpdate {
+    pub subscription_id: String,
+    pub consecutive_failures: i64,
+    /// Opens (or keeps open) the circuit until then; `None` closes it when failures are 0.
+    pub circuit_open_until: Option<i64>,
+}
+
+const CIRCUIT_SQL: &str =
+    "UPDATE subscriptions SET consecutive_failures = $2, circuit_open_until = $3 WHERE id = $1";
+
 impl Store {
     pub async fn insert_subscription(
         &self,
@@ -118,21 +130,34 @@ impl Store {
         deliveries: &[DeliveryRow],
         cursor: &str,
     ) -> Result<()> {
+        let rows: Vec<serde_json::Value> = deliveries
+            .iter()
+            .map(|d| serde_json::json!({"i": d.id, "e": d.event_id, "c": d.connection_id, "t": d.next_attempt_at, "a": d.created_at}))
+            .collect();
+        let batch = serde_json::Value::Array(rows).to_string();
+        // One statement for the whole batch; a redone fan-out adds nothing twice.
+        let insert = match self.backend {
+            Backend::Postgres(_) => "INSERT INTO deliveries (id, workspace_id, subscription_id, event_id, connection_id, status, attempts, next_attempt_at, created_at, updated_at) \
+                SELECT v.i, $2, $3, v.e, v.c, 'pending', 0, v.t, v.a, v.a FROM jsonb_to_recordset($1::jsonb) AS v(i text, e text, c text, t bigint, a bigint) \
+                ON CONFLICT (subscription_id, event_id) DO NOTHING",
+            Backend::Sqlite(_) => "INSERT INTO deliveries (id, workspace_id, subscription_id, event_id, connection_id, status, attempts, next_attempt_at, created_at, updated_at) \
+                SELECT j.value ->> '$.i', $2, $3, j.value ->> '$.e', j.value ->> '$.c', 'pending', 0, j.value ->> '$.t', j.value ->> '$.a', j.value ->> '$.a' \
+                FROM json_each($1) AS j WHERE true ON CONFLICT (subscription_id, event_id) DO NOTHING",
+        };
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for d in deliveries {
-                sqlx::query("INSERT INTO deliveries (id, workspace_id, subscription_id, event_id, connection_id, status, attempts, next_attempt_at, last_status_code, last_latency_ms, last_response, last_error, created_at, updated_at) \
-                    VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, NULL, NULL, NULL, NULL, $7, $7) ON CONFLICT (subscription_id, event_id) DO NOTHING")
-                    .bind(&d.id).bind(&d.workspace_id).bind(&d.subscription_id).bind(&d.event_id).bind(&d.connection_id).bind(d.next_attempt_at).bind(d.created_at)
-                    .execute(&mut *tx).await?;
-            }
+            sqlx::query(insert).bind(&batch).bind(&sub.workspace_id).bind(&sub.id).execute(&mut *tx).await?;
             sqlx::query("UPDATE subscriptions SET cursor = $2 WHERE id = $1").bind(&sub.id).bind(cursor).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Claims due deliveries, holding them until `hold_until` while they are sent.
+    /// Claims due deliveries, holding them until `hold_until` while they are sent, oldest
+    /// event first. A (subscription, connection) group is claimed from its head: the oldest
+    /// pending delivery, which must be due; the group's later due deliveries come with it, so
+    /// the sender can deliver them in order. A group whose head waits for a retry, or is held
+    /// by another sender, is skipped whole.
     pub async fn claim_deliveries(
         &self,
         now: i64,
@@ -143,45 +168,112 @@ impl Store {
             Backend::Postgres(_) => " FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite(_) => "",
         };
+        let same_group = "(x.connection_id = h.connection_id OR (x.connection_id IS NULL AND h.connection_id IS NULL))";
         let sql = format!(
-            "UPDATE deliveries SET next_attempt_at = $2, updated_at = $1 WHERE id IN (\
-               SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
+            "WITH heads AS (\
+               SELECT d.subscription_id, d.connection_id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
                WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.enabled \
                  AND (s.circuit_open_until IS NULL OR s.circuit_open_until <= $1) \
                  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.status = 'pending' AND p.event_id < d.event_id \
                       AND (p.connection_id = d.connection_id OR (p.connection_id IS NULL AND d.connection_id IS NULL))) \
-               ORDER BY d.event_id LIMIT $3{lock}) RETURNING *"
+               ORDER BY d.event_id LIMIT $3{lock}) \
+             UPDATE deliveries SET next_attempt_at = $2, updated_at = $1 WHERE id IN (\
+               SELECT x.id FROM deliveries x JOIN heads h ON h.subscription_id = x.subscription_id AND {same_group} \
+               WHERE x.status = 'pending' AND x.next_attempt_at <= $1 ORDER BY x.event_id LIMIT $3) RETURNING *"
         );
         let mut rows = with_pool!(self, pool => sqlx::query_as::<_, DeliveryRow>(&sql).bind(now).bind(hold_until).bind(limit).fetch_all(pool).await?);
         rows.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         Ok(rows)
     }
 
-    /// Records an attempt and its consequences for the delivery and the subscription's circuit.
-    pub async fn record_attempt(&self, d: &DeliveryRow, a: &AttemptRecord, now: i64) -> Result<()> {
-        let status = if a.succeeded {
-            "succeeded"
-        } else if a.dead {
-            "dead"
-        } else {
-            "pending"
-        };
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO delivery_attempts (id, delivery_id, attempt, status_code, latency_ms, response, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(&a.attempt_id).bind(&d.id).bind(d.attempts + 1).bind(a.status_code).bind(a.latency_ms).bind(&a.response).bind(&a.error).bind(now)
-                .execute(&mut *tx).await?;
-            sqlx::query("UPDATE deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3, last_status_code = $4, last_latency_ms = $5, last_response = $6, last_error = $7, updated_at = $8 WHERE id = $1")
-                .bind(&d.id).bind(status).bind(a.retry_at.unwrap_or(now)).bind(a.status_code).bind(a.latency_ms).bind(&a.response).bind(&a.error).bind(now)
-                .execute(&mut *tx).await?;
-            if a.succeeded {
-                sqlx::query("UPDATE subscriptions SET consecutive_failures = 0, circuit_open_until = NULL WHERE id = $1").bind(&d.subscription_id).execute(&mut *tx).await?;
-            } else {
-                sqlx::query("UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, circuit_open_until = COALESCE($2, circuit_open_until) WHERE id = $1")
-                    .bind(&d.subscription_id).bind(a.circuit_open_until).execute(&mut *tx).await?;
+    /// Events by id, in one statement.
+    pub async fn get_events(&self, ids: &[String]) -> Result<Vec<EventRow>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        Ok(match &self.backend {
+            Backend::Postgres(pool) => sqlx::query_as::<_, EventRow>(
+                "SELECT * FROM events WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))")
+                .bind(list).fetch_all(pool).await?,
+            Backend::Sqlite(pool) => sqlx::query_as::<_, EventRow>(
+                "SELECT * FROM events WHERE id IN (SELECT value FROM json_each($1))")
+                .bind(list).fetch_all(pool).await?,
+        })
+    }
+
+    /// Records a round of attempts in one transaction: the attempts, the deliveries' new
+    /// states, deliveries handed back unsent (`released`: they wait behind a failed earlier
+    /// delivery of their connection) and each subscription's circuit.
+    pub async fn record_attempts(
+        &self,
+        attempts: &[(DeliveryRow, AttemptRecord)],
+        released: &[String],
+        circuits: &[CircuitUpdate],
+        now: i64,
+    ) -> Result<()> {
+        let rows: Vec<serde_json::Value> = attempts
+            .iter()
+            .map(|(d, a)| {
+                let status = if a.succeeded {
+                    "succeeded"
+                } else if a.dead {
+                    "dead"
+                } else {
+                    "pending"
+                };
+                serde_json::json!({
+                    "i": a.attempt_id, "d": d.id, "n": d.attempts + 1, "c": a.status_code,
+                    "l": a.latency_ms, "r": a.response, "e": a.error, "s": status,
+                    "t": a.retry_at.unwrap_or(now),
+                })
+            })
+            .collect();
+        let batch = serde_json::Value::Array(rows).to_string();
+        let released = serde_json::to_string(released).unwrap_or_else(|_| "[]".into());
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO delivery_attempts (id, delivery_id, attempt, status_code, latency_ms, response, error, created_at) \
+                    SELECT v.i, v.d, v.n, v.c, v.l, v.r, v.e, $2 FROM jsonb_to_recordset($1::jsonb) AS v(i text, d text, n bigint, c bigint, l bigint, r text, e text)")
+                    .bind(&batch).bind(now).execute(&mut *tx).await?;
+                sqlx::query("UPDATE deliveries SET status = v.s, attempts = attempts + 1, next_attempt_at = v.t, last_status_code = v.c, last_latency_ms = v.l, \
+                    last_response = v.r, last_error = v.e, updated_at = $2 \
+                    FROM jsonb_to_recordset($1::jsonb) AS v(d text, s text, t bigint, c bigint, l bigint, r text, e text) WHERE deliveries.id = v.d")
+                    .bind(&batch).bind(now).execute(&mut *tx).await?;
+                sqlx::query("UPDATE deliveries SET next_attempt_at = $2, updated_at = $2 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))")
+                    .bind(&released).bind(now).execute(&mut *tx).await?;
+                for c in circuits {
+                    sqlx::query(CIRCUIT_SQL)
+                        .bind(&c.subscription_id)
+                        .bind(c.consecutive_failures)
+                        .bind(c.circuit_open_until)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
             }
-            tx.commit().await?;
-        });
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("INSERT INTO delivery_attempts (id, delivery_id, attempt, status_code, latency_ms, response, error, created_at) \
+                    SELECT j.value ->> '$.i', j.value ->> '$.d', j.value ->> '$.n', j.value ->> '$.c', j.value ->> '$.l', j.value ->> '$.r', j.value ->> '$.e', $2 \
+                    FROM json_each($1) AS j")
+                    .bind(&batch).bind(now).execute(&mut *tx).await?;
+                sqlx::query("UPDATE deliveries SET status = v.s, attempts = attempts + 1, next_attempt_at = v.t, last_status_code = v.c, last_latency_ms = v.l, \
+                    last_response = v.r, last_error = v.e, updated_at = $2 \
+                    FROM (SELECT j.value ->> '$.d' AS d, j.value ->> '$.s' AS s, j.value ->> '$.t' AS t, j.value ->> '$.c' AS c, j.value ->> '$.l' AS l, \
+                          j.value ->> '$.r' AS r, j.value ->> '$.e' AS e FROM json_each($1) AS j) AS v WHERE deliveries.id = v.d")
+                    .bind(&batch).bind(now).execute(&mut *tx).await?;
+                sqlx::query("UPDATE deliveries SET next_attempt_at = $2, updated_at = $2 WHERE id IN (SELECT value FROM json_each($1))")
+                    .bind(&released).bind(now).execute(&mut *tx).await?;
+                for c in circuits {
+                    sqlx::query(CIRCUIT_SQL)
+                        .bind(&c.subscription_id)
+                        .bind(c.consecutive_failures)
+                        .bind(c.circuit_open_until)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

@@ -30,3 +30,8 @@ CREATE TABLE org_repositories (
     updated_at BIGINT NOT NULL,
     UNIQUE (workspace_id, provider, full_name)
 );
+
+-- Deliveries wait for the earlier pending ones of their connection: this finds those without
+-- scanning the subscription's delivered history.
+CREATE INDEX deliveries_pending_order ON deliveries (subscription_id, connection_id, event_id)
+    WHERE status = 'pending';
