@@ -262,7 +262,7 @@ async fn close_task_writes_back_done_and_reopen_undoes_it() {
             .unwrap();
     assert_eq!(out, json!({"task_id": d.today, "closed": true}));
     assert_eq!(d.emu.task(&d.today).unwrap()["checked"], true);
-    assert_eq!(signal_ids(&d.c, &d.ctx).await, [d.overdue.clone()]);
+    assert_eq!(signal_ids(&d.c, &d.ctx).await, [d.overdue.as_str()]);
     assert!(!d.emu.active_task_ids().contains(&d.today));
     let synced = sync_all(&d.c, &d.ctx, "tasks", None).await;
     assert!(!synced.ids().contains(&d.today));
