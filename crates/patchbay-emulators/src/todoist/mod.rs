@@ -6,16 +6,20 @@
 
 mod model;
 mod routes;
+mod seed;
+mod store;
 
 use crate::faults::Faults;
 use crate::oauth2::OAuthEmulator;
 use crate::EmulatorHandle;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
-use model::{Due, Every, Moment, Project, Task, When};
+use model::{Project, Task};
+pub use seed::TaskSeed;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use store::{project_id, Data};
 
 #[derive(Debug, Clone)]
 pub struct TodoistConfig {
@@ -77,14 +81,6 @@ struct Auth {
     checks: Vec<TokenCheck>,
 }
 
-struct Data {
-    projects: BTreeMap<String, Project>,
-    tasks: BTreeMap<String, Task>,
-    next_project: usize,
-    next_task: usize,
-    clock: Option<DateTime<Utc>>,
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -114,162 +110,6 @@ impl Account {
 
     fn inbox_id(&self) -> String {
         project_id(1)
-    }
-}
-
-fn project_id(n: usize) -> String {
-    format!("p{n:06}")
-}
-
-impl Data {
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.unwrap_or_else(Utc::now)
-    }
-
-    fn moment(&self, tz: FixedOffset) -> Moment {
-        Moment {
-            now: self.now(),
-            tz,
-        }
-    }
-
-    fn add_project(&mut self, name: &str) -> String {
-        let n = self.next_project;
-        self.next_project += 1;
-        let id = project_id(n);
-        let project = Project {
-            id: id.clone(),
-            name: name.into(),
-            inbox: n == 1,
-            child_order: n as u32,
-            created_at: self.now(),
-        };
-        self.projects.insert(id.clone(), project);
-        id
-    }
-
-    fn add_task(&mut self, project_id: String, content: String) -> &mut Task {
-        let n = self.next_task;
-        self.next_task += 1;
-        let id = format!("t{n:06}");
-        let now = self.now();
-        let task = Task {
-            id: id.clone(),
-            project_id,
-            content,
-            description: String::new(),
-            priority: 1,
-            labels: Vec::new(),
-            due: None,
-            checked: false,
-            is_deleted: false,
-            added_at: now,
-            updated_at: now,
-            completed_at: None,
-            completed_count: 0,
-            child_order: n as u32,
-        };
-        self.tasks.entry(id).or_insert(task)
-    }
-
-    /// Completes a task; a recurring one moves to its next occurrence and stays open.
-    fn close(&mut self, id: &str, tz: FixedOffset) -> bool {
-        let at = self.moment(tz);
-        let Some(task) = self.tasks.get_mut(id).filter(|t| !t.is_deleted) else {
-            return false;
-        };
-        task.updated_at = at.now;
-        let next = task
-            .due
-            .as_ref()
-            .filter(|_| !task.checked)
-            .and_then(|d| d.next_occurrence(at.today(), tz));
-        match (next, task.due.as_mut()) {
-            (Some(when), Some(due)) => {
-                due.when = when;
-                task.completed_count += 1;
-            }
-            _ if !task.checked => {
-                task.checked = true;
-                task.completed_at = Some(at.now);
-                task.completed_count += 1;
-            }
-            _ => {}
-        }
-        true
-    }
-
-    fn reopen(&mut self, id: &str) -> bool {
-        let now = self.now();
-        let Some(task) = self.tasks.get_mut(id).filter(|t| !t.is_deleted) else {
-            return false;
-        };
-        task.checked = false;
-        task.completed_at = None;
-        task.updated_at = now;
-        true
-    }
-}
-
-/// A task to seed: content plus whatever of due date, priority and project the test needs.
-#[derive(Debug, Clone, Default)]
-pub struct TaskSeed {
-    content: String,
-    description: String,
-    project_id: Option<String>,
-    priority: u8,
-    labels: Vec<String>,
-    due: Option<(When, String)>,
-    every: Option<String>,
-}
-
-impl TaskSeed {
-    pub fn new(content: impl Into<String>) -> Self {
-        TaskSeed {
-            content: content.into(),
-            priority: 1,
-            ..Default::default()
-        }
-    }
-
-    /// Due on a whole day.
-    pub fn due_on(mut self, day: NaiveDate) -> Self {
-        self.due = Some((When::Day(day), day.format("%Y-%m-%d").to_string()));
-        self
-    }
-
-    /// Due at an instant.
-    pub fn due_at(mut self, at: DateTime<Utc>) -> Self {
-        self.due = Some((When::At(at), at.format("%Y-%m-%d %H:%M").to_string()));
-        self
-    }
-
-    /// Recurring (`every day`, `every 2 weeks`, `monthly` …), from the due date given, or
-    /// today; recurrences the emulator does not know repeat daily.
-    pub fn every(mut self, recurrence: &str) -> Self {
-        self.every = Some(recurrence.to_string());
-        self
-    }
-
-    /// 1 (normal) to 4 (urgent).
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.priority = priority.clamp(1, 4);
-        self
-    }
-
-    pub fn project(mut self, project_id: &str) -> Self {
-        self.project_id = Some(project_id.to_string());
-        self
-    }
-
-    pub fn description(mut self, description: &str) -> Self {
-        self.description = description.to_string();
-        self
-    }
-
-    pub fn labels(mut self, labels: &[&str]) -> Self {
-        self.labels = labels.iter().map(|l| l.to_string()).collect();
-        self
     }
 }
 
@@ -386,35 +226,8 @@ impl EmulatorHandle<Account> {
     /// Adds an active task (to the inbox unless the seed names a project); returns its id.
     pub fn add_task(&self, seed: TaskSeed) -> String {
         let mut data = self.state.data();
-        let project = seed.project_id.unwrap_or_else(|| self.state.inbox_id());
         let today = data.moment(self.state.tz).today();
-        let task = data.add_task(project, seed.content);
-        task.description = seed.description;
-        task.priority = seed.priority.clamp(1, 4);
-        task.labels = seed.labels;
-        let every = seed
-            .every
-            .as_deref()
-            .map(|e| Every::parse(e).unwrap_or(Every::Days(1)));
-        task.due = match (seed.due, seed.every) {
-            (Some((when, string)), None) => Some(Due {
-                when,
-                string,
-                every,
-            }),
-            (Some((when, _)), Some(string)) => Some(Due {
-                when,
-                string,
-                every,
-            }),
-            (None, Some(string)) => Some(Due {
-                when: When::Day(today),
-                string,
-                every,
-            }),
-            (None, None) => None,
-        };
-        task.id.clone()
+        seed.add_to(&mut data, today, self.state.inbox_id())
     }
 
     /// A task as the API renders it, completed or not; `None` for unknown ids.

