@@ -211,7 +211,9 @@ fn json_message(v: &Value) -> Option<String> {
         .or_else(|| s(v.get("detail")))
         .or_else(|| s(v.get("error_description")))
         .or_else(|| s(v.pointer("/errors/0/message")))?;
-    let kind = s(err.and_then(|e| e.get("type"))).or_else(|| s(v.get("code")));
+    let kind = s(err.and_then(|e| e.get("type")))
+        .or_else(|| s(v.get("code")))
+        .or_else(|| s(v.get("error_tag")));
     Some(match kind {
         Some(kind) => format!("{kind}: {message}"),
         None => message,
@@ -349,6 +351,13 @@ mod tests {
         assert_eq!(
             provider_message(br#"{"code":"not_found","detail":"no such booking"}"#, 404),
             "not_found: no such booking"
+        );
+        assert_eq!(
+            provider_message(
+                br#"{"error":"Task not found","error_code":478,"error_tag":"NOT_FOUND","http_code":404}"#,
+                404
+            ),
+            "NOT_FOUND: Task not found"
         );
         assert_eq!(provider_message(b"", 502), "Bad Gateway");
         assert_eq!(provider_message(b"{\"trunc", 500), "{\"trunc");

@@ -2,13 +2,15 @@
 //! benchmarks and the demo. Each emulator serves the partner's API from in-memory data on a
 //! loopback port, checks credentials like the real partner, and lets its owner inject faults
 //! (errors, rate limits, truncated answers, latency) and change data while it runs.
-//! [`records`] is a generic paginated JSON API sized for large sync runs.
+//! [`records`] is a generic paginated JSON API sized for large sync runs; [`todoist`] serves
+//! Todoist's API v1.
 
 mod faults;
 pub mod oauth2;
 mod paging;
 pub mod printing_partner;
 pub mod records;
+pub mod todoist;
 pub mod venue_ops;
 
 use axum::Router;
@@ -23,6 +25,7 @@ use tokio::task::JoinHandle;
 pub use oauth2::{OAuthConfig, OAuthEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};
+pub use todoist::{TaskSeed, TodoistConfig, TodoistEmulator};
 pub use venue_ops::{VenueConfig, VenueEmulator};
 
 /// Header a partner sends its callback secret in.

@@ -5,6 +5,7 @@ mod network;
 mod oauth;
 mod printing;
 mod support;
+mod todoist;
 mod venue;
 
 use patchbay_connectors::{builtin, NetworkPolicy};

@@ -2,6 +2,7 @@
 
 mod oauth2;
 mod records;
+mod todoist;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
