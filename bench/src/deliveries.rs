@@ -67,7 +67,10 @@ async fn baseline(url: &str, n: usize, parallel: usize) -> f64 {
                 if i >= n {
                     break;
                 }
-                let body = format!(r#"{{"type":"records.changed","timestamp":"2026-11-22T00:00:00Z","data":{}}}"#, payload(i));
+                let body = format!(
+                    r#"{{"type":"records.changed","timestamp":"2026-11-22T00:00:00Z","data":{}}}"#,
+                    payload(i)
+                );
                 let r = client
                     .post(&url)
                     .header("content-type", "application/json")
@@ -140,16 +143,35 @@ pub async fn run(args: DeliveryArgs) {
                 .unwrap();
         }
         let started = Instant::now();
-        let mut rounds = 0;
-        while received.load(Ordering::Relaxed) < args.events {
-            engine.dispatch_once().await.expect("dispatch");
-            rounds += 1;
-            assert!(
-                started.elapsed() < Duration::from_secs(600),
-                "deliveries stalled at {}",
-                received.load(Ordering::Relaxed)
+        let rounds = Arc::new(AtomicUsize::new(0));
+        // As `serve` runs them: several dispatch loops, so one round's sends overlap the
+        // next round's claim and bookkeeping.
+        let mut loops = tokio::task::JoinSet::new();
+        for _ in 0..patchbay_engine::outbound::DISPATCH_LOOPS {
+            let (engine, received, rounds, n) = (
+                engine.clone(),
+                received.clone(),
+                rounds.clone(),
+                args.events,
             );
+            loops.spawn(async move {
+                while received.load(Ordering::Relaxed) < n {
+                    if engine.dispatch_once().await.expect("dispatch") == 0 {
+                        // Every group is held by the other loop.
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        continue;
+                    }
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                    assert!(
+                        started.elapsed() < Duration::from_secs(600),
+                        "deliveries stalled at {}",
+                        received.load(Ordering::Relaxed)
+                    );
+                }
+            });
         }
+        while loops.join_next().await.is_some() {}
+        let rounds = rounds.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
         let rate = args.events as f64 / secs;
         println!(

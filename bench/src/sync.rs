@@ -31,9 +31,17 @@ pub struct SyncArgs {
 
 /// A fresh database for a benchmark: a SQLite file in `dir`, or database `name` recreated on
 /// the PostgreSQL server `postgres`.
-pub async fn fresh_store(postgres: &str, backend: &str, dir: &std::path::Path, name: &str) -> Store {
+pub async fn fresh_store(
+    postgres: &str,
+    backend: &str,
+    dir: &std::path::Path,
+    name: &str,
+) -> Store {
     let url = match backend {
-        "sqlite" => format!("sqlite:{}?mode=rwc", dir.join(format!("{name}.db")).display()),
+        "sqlite" => format!(
+            "sqlite:{}?mode=rwc",
+            dir.join(format!("{name}.db")).display()
+        ),
         _ => {
             for sql in [
                 format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),

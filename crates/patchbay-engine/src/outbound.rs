@@ -17,18 +17,20 @@ use patchbay_store::{
     ActivityStore, AttemptRecord, CircuitUpdate, ConnectionStore, CredentialRow, DeliveryRow,
     EventRow, EventStore, SubscriptionRow,
 };
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const OWNER: &str = "subscription";
 /// Events fanned out per subscription per round.
 const FAN_OUT_BATCH: i64 = 2000;
+/// Dispatch loops per process: while one sends, another claims and records.
+pub const DISPATCH_LOOPS: usize = 2;
 /// Deliveries claimed per round.
-const CLAIM_BATCH: i64 = 500;
+const CLAIM_BATCH: i64 = 1000;
 
 /// A subscription with its signing secret, loaded once per round.
 struct Target {
@@ -612,24 +614,32 @@ impl Engine {
         }
     }
 
+    /// Runs [`DISPATCH_LOOPS`] dispatch loops until `cancel`. Loops never send the same
+    /// connection's deliveries at once: a claim holds a connection's group until it is recorded.
     pub fn spawn_dispatcher(
         &self,
         cancel: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
-        let mut cancel = cancel;
         tokio::spawn(async move {
-            while !*cancel.borrow() {
-                match engine.dispatch_once().await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "event dispatch failed"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    _ = cancel.changed() => {}
-                }
+            let mut loops = tokio::task::JoinSet::new();
+            for _ in 0..DISPATCH_LOOPS {
+                let (engine, mut cancel) = (engine.clone(), cancel.clone());
+                loops.spawn(async move {
+                    while !*cancel.borrow() {
+                        match engine.dispatch_once().await {
+                            Ok(n) if n > 0 => continue,
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "event dispatch failed"),
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            _ = cancel.changed() => {}
+                        }
+                    }
+                });
             }
+            while loops.join_next().await.is_some() {}
         })
     }
 }

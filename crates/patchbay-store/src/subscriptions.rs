@@ -164,18 +164,21 @@ impl Store {
         hold_until: i64,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>> {
-        let lock = match self.backend {
-            Backend::Postgres(_) => " FOR UPDATE OF d SKIP LOCKED",
-            Backend::Sqlite(_) => "",
+        // SQLite without statistics would rather sort every pending delivery than walk them in
+        // event order and stop at the batch size.
+        let (index, lock) = match self.backend {
+            Backend::Postgres(_) => ("", " FOR UPDATE OF d SKIP LOCKED"),
+            Backend::Sqlite(_) => (" INDEXED BY deliveries_pending_events", ""),
         };
-        let same_group = "(x.connection_id = h.connection_id OR (x.connection_id IS NULL AND h.connection_id IS NULL))";
+        // COALESCE makes events without a connection one group, and matches the index.
+        let same_group = "COALESCE(x.connection_id, '') = h.grp";
         let sql = format!(
-            "WITH heads AS (\
-               SELECT d.subscription_id, d.connection_id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
+            "WITH heads AS MATERIALIZED (\
+               SELECT d.subscription_id, COALESCE(d.connection_id, '') AS grp FROM deliveries d{index} JOIN subscriptions s ON s.id = d.subscription_id \
                WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.enabled \
                  AND (s.circuit_open_until IS NULL OR s.circuit_open_until <= $1) \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.status = 'pending' AND p.event_id < d.event_id \
-                      AND (p.connection_id = d.connection_id OR (p.connection_id IS NULL AND d.connection_id IS NULL))) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.status = 'pending' \
+                      AND COALESCE(p.connection_id, '') = COALESCE(d.connection_id, '') AND p.event_id < d.event_id) \
                ORDER BY d.event_id LIMIT $3{lock}) \
              UPDATE deliveries SET next_attempt_at = $2, updated_at = $1 WHERE id IN (\
                SELECT x.id FROM deliveries x JOIN heads h ON h.subscription_id = x.subscription_id AND {same_group} \
@@ -191,11 +194,19 @@ impl Store {
         let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
         Ok(match &self.backend {
             Backend::Postgres(pool) => sqlx::query_as::<_, EventRow>(
-                "SELECT * FROM events WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))")
-                .bind(list).fetch_all(pool).await?,
-            Backend::Sqlite(pool) => sqlx::query_as::<_, EventRow>(
-                "SELECT * FROM events WHERE id IN (SELECT value FROM json_each($1))")
-                .bind(list).fetch_all(pool).await?,
+                "SELECT * FROM events WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            )
+            .bind(list)
+            .fetch_all(pool)
+            .await?,
+            Backend::Sqlite(pool) => {
+                sqlx::query_as::<_, EventRow>(
+                    "SELECT * FROM events WHERE id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(pool)
+                .await?
+            }
         })
     }
 

@@ -33,5 +33,7 @@ CREATE TABLE org_repositories (
 
 -- Deliveries wait for the earlier pending ones of their connection: this finds those without
 -- scanning the subscription's delivered history.
-CREATE INDEX deliveries_pending_order ON deliveries (subscription_id, connection_id, event_id)
+CREATE INDEX deliveries_pending_order ON deliveries (subscription_id, COALESCE(connection_id, ''), event_id)
     WHERE status = 'pending';
+-- Claims walk pending deliveries in event order and stop at the batch size.
+CREATE INDEX deliveries_pending_events ON deliveries (event_id) WHERE status = 'pending';
