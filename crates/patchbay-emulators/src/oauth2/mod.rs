@@ -119,6 +119,11 @@ impl AuthServer {
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Whether an access token is live, for resource servers emulated alongside.
+    pub(crate) fn access_token_valid(&self, token: &str) -> bool {
+        self.store().access_token_valid(token)
+    }
 }
 
 pub type OAuthEmulator = EmulatorHandle<AuthServer>;
