@@ -17,7 +17,13 @@ fn builtin_registers_every_connector() {
     );
     assert_eq!(
         registry.keys(),
-        vec!["http_json", "printing_partner", "todoist", "venue_ops"]
+        vec![
+            "github",
+            "http_json",
+            "printing_partner",
+            "todoist",
+            "venue_ops"
+        ]
     );
     assert_eq!(registry.get("venue_ops").unwrap().spec().category, "venues");
     assert_eq!(
