@@ -1,5 +1,6 @@
 //! Connectors against the local partner emulators, over loopback.
 
+mod github;
 mod http_json;
 mod network;
 mod oauth;

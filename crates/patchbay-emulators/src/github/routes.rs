@@ -2,6 +2,7 @@
 //! joins them with the issue endpoints under the configured path prefix.
 
 use super::gate::{self, error, not_found, page_of, with_link, ApiError, Caller};
+use super::model::Repo;
 use super::{issues, GitHub};
 use crate::faults::{self, Faults};
 use crate::paging::{time_param, Params};
@@ -56,12 +57,11 @@ async fn user(State(gh): App, Extension(Caller(login)): Extension<Caller>) -> An
     Ok(Json(user).into_response())
 }
 
-fn repo_list(gh: &GitHub, login: &str, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+fn repo_list(gh: &GitHub, login: &str, keep: impl Fn(&Repo, &Value) -> bool) -> Vec<Value> {
     let data = gh.data();
     data.repos
         .values()
-        .filter_map(|r| r.view(login))
-        .filter(|v| keep(v))
+        .filter_map(|r| r.view(login).filter(|v| keep(r, v)))
         .collect()
 }
 
@@ -72,14 +72,8 @@ async fn user_repos(
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Answer {
-    let data_access = |v: &Value| {
-        let full = v["full_name"].as_str().unwrap_or_default();
-        gh.data()
-            .repos
-            .get(full)
-            .is_some_and(|r| r.access.contains_key(&login))
-    };
-    let mut repos = repo_list(&gh, &login, data_access);
+    // Repositories the user owns or was given access to, not every public one.
+    let mut repos = repo_list(&gh, &login, |r, _| r.access.contains_key(&login));
     if q.get("sort").map(String::as_str) == Some("pushed") {
         repos.sort_by(|a, b| b["pushed_at"].as_str().cmp(&a["pushed_at"].as_str()));
     }
@@ -94,7 +88,7 @@ async fn installation_repos(
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Answer {
-    let repos = repo_list(&gh, &login, |v| v["permissions"]["push"] == true);
+    let repos = repo_list(&gh, &login, |_, v| v["permissions"]["push"] == true);
     let total = repos.len();
     let (items, link) = page_of(repos, &q, &uri, &headers)?;
     Ok(with_link(
@@ -114,7 +108,7 @@ async fn org_repos(
     if !gh.data().orgs.contains_key(&org) {
         return Err(not_found());
     }
-    let repos = repo_list(&gh, &login, |v| v["owner"]["login"] == org.as_str());
+    let repos = repo_list(&gh, &login, |_, v| v["owner"]["login"] == org.as_str());
     let (items, link) = page_of(repos, &q, &uri, &headers)?;
     Ok(with_link(Value::Array(items), link))
 }
