@@ -124,6 +124,32 @@ impl HttpClient {
         Ok((status, headers, read_body(resp).await?))
     }
 
+    /// Sends a conditional request (`If-None-Match`, `If-Modified-Since`): `None` when the
+    /// provider answers 304 Not Modified, else the JSON answer as from [`Self::send_json`].
+    pub async fn send_json_conditional(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<Option<(Value, HeaderMap)>, ConnectorError> {
+        let (_, built) = req.build_split();
+        let request =
+            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
+        self.check_url(request.url())?;
+        let scrub = Scrubber::from_headers(request.headers());
+        let resp = self
+            .inner
+            .execute(request)
+            .await
+            .map_err(|e| network_error(&e, &scrub))?;
+        if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(status_error(resp, &scrub).await);
+        }
+        let headers = resp.headers().clone();
+        Ok(Some((parse_json(&read_body(resp).await?)?, headers)))
+    }
+
     /// Sends a request and parses its JSON answer; an empty answer (such as 204) is `Null`.
     pub async fn send_json(
         &self,
@@ -132,13 +158,16 @@ impl HttpClient {
         let resp = self.send(req).await?;
         let headers = resp.headers().clone();
         let body = read_body(resp).await?;
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok((Value::Null, headers));
-        }
-        let value = serde_json::from_slice(&body)
-            .map_err(|e| ConnectorError::BadResponse(format!("invalid JSON: {e}")))?;
-        Ok((value, headers))
+        Ok((parse_json(&body)?, headers))
     }
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ConnectorError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ConnectorError::BadResponse(format!("invalid JSON: {e}")))
 }
 
 async fn read_body(mut resp: Response) -> Result<Vec<u8>, ConnectorError> {
@@ -173,14 +202,40 @@ async fn status_error(resp: Response, scrub: &Scrubber) -> ConnectorError {
     let headers = resp.headers().clone();
     let body = read_body(resp).await.unwrap_or_default();
     let message = scrub.apply(&provider_message(&body, status));
+    error_for(status, &headers, message, chrono::Utc::now())
+}
+
+/// The error for a non-2xx answer with `headers` and the provider's `message`.
+fn error_for(
+    status: u16,
+    headers: &HeaderMap,
+    message: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ConnectorError {
     match status {
+        // Providers (GitHub among them) signal rate limits with 403 as well as 429: an
+        // exhausted quota (`X-RateLimit-Remaining: 0`) or a `Retry-After` tells them apart
+        // from a refusal.
+        403 | 429 if is_rate_limited(headers) => ConnectorError::RateLimited {
+            retry_after_secs: retry_after(headers, now),
+        },
         401 | 403 => ConnectorError::Unauthorized { status, message },
         404 => ConnectorError::NotFound(message),
         429 => ConnectorError::RateLimited {
-            retry_after_secs: retry_after(&headers, chrono::Utc::now()),
+            retry_after_secs: retry_after(headers, now),
         },
         _ => ConnectorError::Provider { status, message },
     }
+}
+
+/// Whether an answer says the caller is over a rate limit: no requests remain in the window,
+/// or the provider asks to come back later.
+fn is_rate_limited(headers: &HeaderMap) -> bool {
+    let remaining_zero = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    remaining_zero || headers.contains_key(RETRY_AFTER)
 }
 
 /// The human part of an error answer, in the shapes providers commonly use.
@@ -214,10 +269,36 @@ fn json_message(v: &Value) -> Option<String> {
     let kind = s(err.and_then(|e| e.get("type")))
         .or_else(|| s(v.get("code")))
         .or_else(|| s(v.get("error_tag")));
-    Some(match kind {
+    let message = match kind {
         Some(kind) => format!("{kind}: {message}"),
         None => message,
-    })
+    };
+    // Validation answers list what was wrong beside a generic message ("Validation Failed").
+    let details: Vec<String> = v
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| errors.iter().filter_map(validation_detail).collect())
+        .unwrap_or_default();
+    if details.is_empty() || v.get("message").is_none() {
+        return Some(message);
+    }
+    Some(format!("{message}: {}", details.join("; ")))
+}
+
+/// One entry of an `errors` list: its own message, else `field code`.
+fn validation_detail(e: &Value) -> Option<String> {
+    if let Some(m) = e
+        .as_str()
+        .or_else(|| e.get("message").and_then(Value::as_str))
+    {
+        return Some(m.to_string());
+    }
+    let part = |k: &str| e.get(k).and_then(Value::as_str);
+    match (part("field"), part("code")) {
+        (Some(field), Some(code)) => Some(format!("{field} {code}")),
+        (None, Some(code)) => Some(code.to_string()),
+        _ => None,
+    }
 }
 
 fn truncate_chars(s: &str, max: usize) -> String {
@@ -338,6 +419,38 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_are_told_from_refusals() {
+        let mut primary = HeaderMap::new();
+        primary.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        assert!(is_rate_limited(&primary));
+        let mut secondary = HeaderMap::new();
+        secondary.insert(RETRY_AFTER, HeaderValue::from_static("60"));
+        assert!(is_rate_limited(&secondary));
+        let mut plenty = HeaderMap::new();
+        plenty.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+        assert!(!is_rate_limited(&plenty));
+        assert!(!is_rate_limited(&HeaderMap::new()));
+
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let limited =
+            |status, headers: &HeaderMap| match error_for(status, headers, "m".into(), now) {
+                ConnectorError::RateLimited { retry_after_secs } => retry_after_secs,
+                other => panic!("{other:?}"),
+            };
+        primary.insert("x-ratelimit-reset", HeaderValue::from_static("1700000042"));
+        assert_eq!(limited(403, &primary), Some(42));
+        assert_eq!(limited(429, &primary), Some(42));
+        assert_eq!(limited(403, &secondary), Some(60));
+        assert_eq!(limited(429, &HeaderMap::new()), None);
+        for headers in [&plenty, &HeaderMap::new()] {
+            assert!(matches!(
+                error_for(403, headers, "no".into(), now),
+                ConnectorError::Unauthorized { status: 403, .. }
+            ));
+        }
+    }
+
+    #[test]
     fn extracts_messages_without_credentials() {
         let body = br#"{"error":{"type":"authentication_error","message":"bad key pp_test_abcdefgh123456"}}"#;
         let mut headers = HeaderMap::new();
@@ -360,6 +473,11 @@ mod tests {
             "NOT_FOUND: Task not found"
         );
         assert_eq!(provider_message(b"", 502), "Bad Gateway");
+        let github = br#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"head","code":"missing_field"},{"resource":"PullRequest","code":"custom","message":"No commits between main and main"}],"documentation_url":"https://docs.github.com/rest"}"#;
+        assert_eq!(
+            provider_message(github, 422),
+            "Validation Failed: head missing_field; No commits between main and main"
+        );
         assert_eq!(provider_message(b"{\"trunc", 500), "{\"trunc");
     }
 }

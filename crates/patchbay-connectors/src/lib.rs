@@ -1,8 +1,9 @@
-//! Built-in connectors (the printing partner, Todoist and venue operations integrations, and
-//! a generic JSON API connector), the outbound HTTP client they share, which enforces the
-//! private-network policy, and inbound webhook verification.
+//! Built-in connectors (GitHub, the printing partner, Todoist and venue operations
+//! integrations, and a generic JSON API connector), the outbound HTTP client they share,
+//! which enforces the private-network policy, and inbound webhook verification.
 
 mod common;
+pub mod github;
 pub mod http;
 pub mod http_json;
 pub mod oauth;
@@ -15,6 +16,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use common::SHARED_SECRET_HEADER;
+pub use github::Github;
 pub use http::{HttpClient, NetworkPolicy};
 pub use http_json::HttpJson;
 pub use printing_partner::PrintingPartner;
@@ -26,6 +28,10 @@ pub fn builtin(http: HttpClient, catalog: &providers::Catalog) -> patchbay_core:
     let mut registry = patchbay_core::Registry::new();
     registry
         .register(Arc::new(HttpJson::new(http.clone())))
+        .register(Arc::new(Github::new(
+            http.clone(),
+            catalog.get(github::KEY).cloned(),
+        )))
         .register(Arc::new(PrintingPartner::new(http.clone())))
         .register(Arc::new(todoist::Todoist::new(
             http.clone(),

@@ -3,9 +3,10 @@
 //! loopback port, checks credentials like the real partner, and lets its owner inject faults
 //! (errors, rate limits, truncated answers, latency) and change data while it runs.
 //! [`records`] is a generic paginated JSON API sized for large sync runs; [`todoist`] serves
-//! Todoist's API v1.
+//! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks.
 
 mod faults;
+pub mod github;
 pub mod oauth2;
 mod paging;
 pub mod printing_partner;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use github::{GithubConfig, GithubEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};

@@ -50,7 +50,15 @@ fn request(entity: &str) -> SyncRequest {
 fn spec_and_validation() {
     let c = HttpJson::new(http());
     assert_eq!(c.spec().key, "http_json");
-    assert_eq!(c.spec().capabilities, vec![Capability::Sync]);
+    assert_eq!(
+        c.spec().capabilities,
+        vec![
+            Capability::Sync,
+            Capability::Webhooks,
+            Capability::Proxy,
+            Capability::Data
+        ]
+    );
     assert_eq!(
         c.spec().entity("records").map(|e| e.incremental),
         Some(true)

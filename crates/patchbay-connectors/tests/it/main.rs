@@ -1,5 +1,6 @@
 //! Connectors against the local partner emulators, over loopback.
 
+mod github;
 mod http_json;
 mod network;
 mod oauth;
@@ -18,7 +19,13 @@ fn builtin_registers_every_connector() {
     );
     assert_eq!(
         registry.keys(),
-        vec!["http_json", "printing_partner", "todoist", "venue_ops"]
+        vec![
+            "github",
+            "http_json",
+            "printing_partner",
+            "todoist",
+            "venue_ops"
+        ]
     );
     assert_eq!(registry.get("venue_ops").unwrap().spec().category, "venues");
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Integration tests for the emulators, over real HTTP.
 
+mod github;
 mod oauth2;
 mod records;
 mod todoist;

@@ -127,7 +127,13 @@ async fn catalog(backend: TestBackend) {
         .collect();
     assert_eq!(
         keys,
-        ["http_json", "printing_partner", "todoist", "venue_ops"]
+        [
+            "github",
+            "http_json",
+            "printing_partner",
+            "todoist",
+            "venue_ops"
+        ]
     );
     let (s, spec) = app.get("/v1/connectors/printing_partner", &key).await;
     assert_eq!(s, 200);

@@ -1,0 +1,326 @@
+//! The GitHub emulator over real HTTP: pagination, ETags, rate limits, errors, search,
+//! streaming, the path prefix, OAuth tokens and signed webhook deliveries.
+
+use crate::{http, Answer};
+use patchbay_emulators::github::{self, hmac_sha256, GithubConfig, GithubEmulator, Permissions};
+use patchbay_emulators::oauth2::{self, OAuthConfig};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+
+const TOKEN: &str = "ghp_emulator_token_0001";
+
+async fn emulator(config: GithubConfig) -> GithubEmulator {
+    let emu = github::spawn(config).await.unwrap();
+    emu.add_token(TOKEN, "octo");
+    emu.add_repo("octo/app", false).unwrap();
+    for i in 1..=5 {
+        emu.add_issue("octo/app", &format!("Issue {i}"), "octo")
+            .unwrap();
+    }
+    emu.add_pull("octo/app", "Feature", "feature", "octo")
+        .unwrap();
+    emu
+}
+
+async fn get(emu: &GithubEmulator, path: &str, token: &str) -> Answer {
+    let resp = http()
+        .get(format!("{}{path}", emu.api_url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    Answer::from(resp).await
+}
+
+#[tokio::test]
+async fn lists_paginate_with_link_headers() {
+    let emu = emulator(GithubConfig::default()).await;
+    let first = get(&emu, "/repos/octo/app/issues?per_page=4", TOKEN).await;
+    assert_eq!(first.status, 200);
+    let items = first.json();
+    assert_eq!(items.as_array().unwrap().len(), 4);
+    // Newest first; the pull request is listed as an issue with a `pull_request` key.
+    assert_eq!(items[0]["number"], 6);
+    assert!(items[0]["pull_request"]["url"].is_string());
+    assert!(items[1].get("pull_request").is_none());
+    let link = first.header("link").to_string();
+    assert!(
+        link.contains("rel=\"next\"") && link.contains("rel=\"last\""),
+        "{link}"
+    );
+    let next = link
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_matches(['<', '>', ' ']);
+    assert!(
+        next.contains("page=2") && next.contains("per_page=4"),
+        "{next}"
+    );
+    let resp = http()
+        .get(next)
+        .header("Authorization", format!("token {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    let second = Answer::from(resp).await;
+    assert_eq!(second.json().as_array().unwrap().len(), 2);
+    assert!(!second.header("link").contains("rel=\"next\""));
+    for h in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-used",
+        "x-ratelimit-reset",
+    ] {
+        assert!(!second.header(h).is_empty(), "{h}");
+    }
+    assert_eq!(second.header("x-ratelimit-resource"), "core");
+}
+
+#[tokio::test]
+async fn etags_answer_304_without_counting() {
+    let emu = emulator(GithubConfig::default()).await;
+    let first = get(&emu, "/repos/octo/app", TOKEN).await;
+    let etag = first.header("etag").to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(
+        first.json()["permissions"],
+        json!({"admin": true, "push": true, "pull": true})
+    );
+    let used = emu.rate_limit_used();
+    let resp = http()
+        .get(format!("{}/repos/octo/app", emu.api_url()))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+    assert_eq!(emu.rate_limit_used(), used);
+    assert_eq!(emu.not_modified_count(), 1);
+}
+
+#[tokio::test]
+async fn credentials_and_rate_limits() {
+    let emu = emulator(GithubConfig::default()).await;
+    let bad = get(&emu, "/user", "nope").await;
+    assert_eq!(bad.status, 401);
+    assert_eq!(bad.json()["message"], "Bad credentials");
+    assert!(bad.json()["documentation_url"].is_string());
+
+    emu.secondary_rate_limit_next(1, 17);
+    let secondary = get(&emu, "/user", TOKEN).await;
+    assert_eq!(secondary.status, 403);
+    assert_eq!(secondary.header("retry-after"), "17");
+    assert!(secondary.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("secondary rate limit"));
+
+    emu.exhaust_rate_limit();
+    let primary = get(&emu, "/user", TOKEN).await;
+    assert_eq!(primary.status, 403);
+    assert_eq!(primary.header("x-ratelimit-remaining"), "0");
+    assert!(primary.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("API rate limit exceeded for"));
+    let limits = get(&emu, "/rate_limit", TOKEN).await;
+    assert_eq!(limits.status, 403, "an exhausted window refuses everything");
+    emu.reset_rate_limit();
+    let limits = get(&emu, "/rate_limit", TOKEN).await;
+    assert_eq!(limits.json()["resources"]["core"]["remaining"], 5000);
+}
+
+#[tokio::test]
+async fn validation_errors_use_githubs_shape() {
+    let emu = emulator(GithubConfig::default()).await;
+    let post = |body: Value| {
+        http()
+            .post(format!("{}/repos/octo/app/pulls", emu.api_url()))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .json(&body)
+            .send()
+    };
+    let answer = Answer::from(post(json!({"title": "x", "base": "main"})).await.unwrap()).await;
+    assert_eq!(answer.status, 422);
+    let body = answer.json();
+    assert_eq!(body["message"], "Validation Failed");
+    assert_eq!(
+        body["errors"][0],
+        json!({"resource": "PullRequest", "field": "head", "code": "missing_field"})
+    );
+    let created = Answer::from(
+        post(json!({"title": "x", "head": "feature", "base": "main", "draft": true}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.json()["draft"], true);
+    assert_eq!(created.json()["base"]["ref"], "main");
+}
+
+#[tokio::test]
+async fn search_finds_assigned_issues_and_review_requests() {
+    let emu = emulator(GithubConfig::default()).await;
+    emu.add_user("mona");
+    emu.assign("octo/app", 2, "octo").unwrap();
+    emu.assign("octo/app", 3, "mona").unwrap();
+    emu.request_review("octo/app", 6, "octo").unwrap();
+    let found = get(
+        &emu,
+        "/search/issues?q=is:open+is:issue+assignee:@me",
+        TOKEN,
+    )
+    .await;
+    assert_eq!(found.header("x-ratelimit-resource"), "search");
+    let body = found.json();
+    assert_eq!(body["total_count"], 1);
+    assert_eq!(body["incomplete_results"], false);
+    assert_eq!(body["items"][0]["number"], 2);
+    let reviews = get(&emu, "/search/issues?q=is:pr+review-requested:octo", TOKEN)
+        .await
+        .json();
+    assert_eq!(reviews["items"][0]["number"], 6);
+}
+
+#[tokio::test]
+async fn private_repos_hide_and_prefix_applies() {
+    let emu = emulator(GithubConfig {
+        path_prefix: "/api/v3".into(),
+        ..Default::default()
+    })
+    .await;
+    assert!(emu.api_url().ends_with("/api/v3"));
+    emu.add_repo("mona/secret", true).unwrap();
+    assert_eq!(get(&emu, "/repos/mona/secret", TOKEN).await.status, 404);
+    emu.grant("mona/secret", "octo", Permissions::READ);
+    let seen = get(&emu, "/repos/mona/secret", TOKEN).await.json();
+    assert_eq!(seen["permissions"]["push"], false);
+    assert_eq!(emu.calls("/repos/mona/secret"), 2);
+    let unprefixed = http()
+        .get(format!("{}/user", emu.base_url))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unprefixed.status(), 404);
+}
+
+#[tokio::test]
+async fn tarballs_stream_the_configured_size() {
+    let emu = emulator(GithubConfig::default()).await;
+    emu.set_tarball_size(3 * 1024 * 1024 + 5);
+    let resp = http()
+        .get(format!("{}/repos/octo/app/tarball/main", emu.api_url()))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("etag").is_none());
+    assert_eq!(resp.bytes().await.unwrap().len(), 3 * 1024 * 1024 + 5);
+}
+
+#[tokio::test]
+async fn oauth_emulator_tokens_are_accepted() {
+    let oauth = oauth2::spawn(OAuthConfig::default()).await.unwrap();
+    let emu = emulator(GithubConfig::default()).await;
+    emu.accept_tokens_from(&oauth, "mona");
+    let tokens = oauth.issue_tokens("read");
+    let access = tokens["access_token"].as_str().unwrap();
+    let me = get(&emu, "/user", access).await;
+    assert_eq!(me.json()["login"], "mona");
+    oauth.expire_access_tokens();
+    assert_eq!(get(&emu, "/user", access).await.status, 401);
+}
+
+type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
+
+/// A receiver on port 0 that records what it is sent.
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let store = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let store = store.clone();
+                async move {
+                    store.lock().unwrap().push((headers, body.to_vec()));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), got)
+}
+
+#[test]
+fn hmac_matches_githubs_documented_example() {
+    let mac = hmac_sha256(b"It's a Secret to Everybody", b"Hello, World!");
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_and_delivered() {
+    let emu = emulator(GithubConfig {
+        installation_id: Some(42),
+        ..Default::default()
+    })
+    .await;
+    let (url, got) = receiver().await;
+    emu.set_webhook(&url, "hook-secret-0123456789");
+
+    let delivery = emu
+        .emit_pull_request("octo/app", 6, "merged")
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, Some(200));
+    let push = emu.emit_push("octo/app", "main", 3).await.unwrap();
+    assert_eq!(push.event, "push");
+    // Creating through the API delivers too.
+    let resp = http()
+        .post(format!("{}/repos/octo/app/issues", emu.api_url()))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .json(&json!({"title": "From the API", "labels": ["bug"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 3);
+    for (headers, body) in &got {
+        let sig = headers["x-hub-signature-256"].to_str().unwrap();
+        let mac = hmac_sha256(b"hook-secret-0123456789", body);
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(sig, format!("sha256={hex}"));
+        assert!(headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("GitHub-Hookshot/"));
+        assert_eq!(headers["x-github-delivery"].to_str().unwrap().len(), 36);
+    }
+    let pr: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(got[0].0["x-github-event"], "pull_request");
+    assert_eq!(pr["action"], "closed");
+    assert_eq!(pr["pull_request"]["merged"], true);
+    assert_eq!(pr["installation"]["id"], 42);
+    let push: Value = serde_json::from_slice(&got[1].1).unwrap();
+    assert_eq!(push["ref"], "refs/heads/main");
+    assert_eq!(push["commits"].as_array().unwrap().len(), 3);
+    assert_eq!(push["after"], push["commits"][2]["id"]);
+    let issue: Value = serde_json::from_slice(&got[2].1).unwrap();
+    assert_eq!(got[2].0["x-github-event"], "issues");
+    assert_eq!(issue["action"], "opened");
+    assert_eq!(issue["issue"]["labels"][0]["name"], "bug");
+}
