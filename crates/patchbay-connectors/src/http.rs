@@ -102,6 +102,20 @@ impl HttpClient {
         Err(status_error(resp, &scrub).await)
     }
 
+    /// Sends a request and hands back the response as it arrives, whatever its status, for
+    /// callers that stream the body on (the proxy). Network errors are mapped; nothing is read.
+    pub async fn execute(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
+        let (_, built) = req.build_split();
+        let request =
+            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
+        self.check_url(request.url())?;
+        let scrub = Scrubber::from_headers(request.headers());
+        self.inner
+            .execute(request)
+            .await
+            .map_err(|e| network_error(&e, &scrub))
+    }
+
     /// Sends a request and returns status, headers and body whatever the status; only network
     /// trouble and oversize answers are errors. For protocols with their own error bodies
     /// (OAuth 2.0 token endpoints).

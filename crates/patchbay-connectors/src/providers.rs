@@ -50,6 +50,7 @@ struct PartialEntry {
     requests_per_second: Option<f64>,
     burst: Option<u32>,
     connection_requests_per_second: Option<f64>,
+    retries: Option<u32>,
 }
 
 impl PartialEntry {
@@ -78,7 +79,8 @@ impl PartialEntry {
             refresh_ahead_seconds,
             requests_per_second,
             burst,
-            connection_requests_per_second
+            connection_requests_per_second,
+            retries
         );
     }
 
@@ -115,6 +117,8 @@ pub struct Provider {
     pub burst: Option<u32>,
     /// A budget per connection, for providers that limit per account.
     pub connection_requests_per_second: Option<f64>,
+    /// How often a proxied idempotent request is tried again after a 429 or 5xx.
+    pub retries: u32,
 }
 
 impl Provider {
@@ -198,6 +202,7 @@ impl Catalog {
                 requests_per_second: entry.requests_per_second,
                 burst: entry.burst,
                 connection_requests_per_second: entry.connection_requests_per_second,
+                retries: entry.retries.unwrap_or(2),
             };
             for (field, value) in [
                 ("authorization_url", &provider.authorization_url),

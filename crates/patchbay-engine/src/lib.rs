@@ -11,6 +11,7 @@ mod error;
 pub mod jobs;
 pub mod oauth_apps;
 pub mod outbound;
+pub mod proxy;
 pub mod rate;
 pub mod scheduler;
 pub mod sync;

@@ -54,6 +54,7 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         .merge(routes::admin::router())
         .merge(routes::connectors::router())
         .merge(routes::connections::router())
+        .merge(routes::proxy::router())
         .merge(routes::activity::router())
         .merge(routes::oauth::router())
         .merge(routes::syncs::router())

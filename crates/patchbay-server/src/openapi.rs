@@ -1,7 +1,7 @@
 //! The OpenAPI document, collected from the handlers' annotations.
 
 use crate::routes::{
-    activity, admin, connections, connectors, oauth, ops, subscriptions, syncs, webhooks,
+    activity, admin, connections, connectors, oauth, ops, proxy, subscriptions, syncs, webhooks,
 };
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         admin::create_workspace, admin::list_workspaces, admin::list_connections, admin::stats, admin::activity,
         connectors::list, connectors::show,
         connections::create, connections::list, connections::show, connections::update, connections::remove,
-        connections::test, connections::principal, connections::rotate_principal, connections::run_action,
+        connections::test, proxy::proxy, connections::principal, connections::rotate_principal, connections::run_action,
         activity::activity, activity::events, activity::stream,
         webhooks::receive, webhooks::receive_routed, webhooks::list, webhooks::replay,
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update, subscriptions::remove, subscriptions::deliveries, subscriptions::retry,

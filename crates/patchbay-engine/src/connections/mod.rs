@@ -2,9 +2,11 @@
 //! tests against the provider, principals and actions. Every change writes its activity and
 //! outbox events in the same transaction.
 
+mod idempotency;
 mod ops;
 pub(crate) mod write;
 
+pub(crate) use ops::is_oauth;
 pub use ops::ActionOutcome;
 pub use write::{CreateConnection, OwnerInput, PatchConnection};
 

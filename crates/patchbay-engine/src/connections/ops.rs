@@ -25,12 +25,18 @@ pub struct ActionOutcome {
     pub action: String,
     #[schema(value_type = Object)]
     pub result: Value,
+    /// The stored result of an earlier request with the same `Idempotency-Key`.
+    pub replayed: bool,
 }
 
 impl Engine {
     /// The connector's view of a connection; OAuth connections get a valid access token from
     /// the token manager.
-    async fn context_for(&self, row: &ConnectionRow, oauth: bool) -> Result<ConnectorContext> {
+    pub(crate) async fn context_for(
+        &self,
+        row: &ConnectionRow,
+        oauth: bool,
+    ) -> Result<ConnectorContext> {
         let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
         let (mut secrets, errors) = self.open_secrets(&creds).await?;
         if !errors.is_empty() {
@@ -363,6 +369,7 @@ impl Engine {
         Ok(ActionOutcome {
             action: action.to_string(),
             result: result.map_err(EngineError::Connector)?,
+            replayed: false,
         })
     }
 
@@ -508,7 +515,7 @@ impl Engine {
     }
 }
 
-fn is_oauth(connector: &dyn Connector) -> bool {
+pub(crate) fn is_oauth(connector: &dyn Connector) -> bool {
     matches!(
         connector.spec().auth,
         AuthKind::Oauth2 | AuthKind::Oauth2ClientCredentials

@@ -129,21 +129,37 @@ pub async fn rotate_principal(
     Ok(Json(state.engine.rotate_principal(&caller, &id).await?))
 }
 
-/// Runs a connector action; integration principals may run only their allowed actions.
+/// Runs a connector action; integration principals may run only their allowed actions. With an
+/// `Idempotency-Key` header, a retry with the same key and input returns the first result
+/// (`replayed: true`) without calling the provider again; the same key with another input is
+/// a 409.
 #[utoipa::path(post, path = "/v1/connections/{id}/actions/{action}", tag = "connections",
-    params(("id" = String, Path), ("action" = String, Path)), request_body = Object,
+    params(("id" = String, Path), ("action" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    request_body = Object,
     responses((status = 200, body = ActionOutcome), (status = 403), (status = 404), (status = 409), (status = 422), (status = 502)),
     security(("bearer" = [])))]
 pub async fn run_action(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath((id, action)): ApiPath<(String, String)>,
+    headers: axum::http::HeaderMap,
     ApiJson(input): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<ActionOutcome>> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            crate::error::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Idempotency-Key must be visible ASCII",
+            )
+        })?),
+    };
     Ok(Json(
         state
             .engine
-            .run_action(&caller, &id, &action, input)
+            .run_action_once(&caller, &id, &action, input, key)
             .await?,
     ))
 }

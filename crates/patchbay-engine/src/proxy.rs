@@ -1,0 +1,347 @@
+//! The authenticated proxy: a caller's request goes to the connection's provider API with the
+//! connection's credential instead of the caller's key. Bodies stream both ways. The token
+//! manager supplies OAuth tokens (one forced refresh and one retry after a 401), the rate
+//! budget is shared with syncs and actions, and idempotent requests are retried after a 429
+//! or 5xx as often as the provider's catalog entry says.
+
+use crate::auth::Caller;
+use crate::connections::is_oauth;
+use crate::error::{EngineError, Result};
+use crate::Engine;
+use patchbay_core::{Capability, ConnectorError, Lifecycle};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use std::time::Duration;
+use url::Url;
+
+/// Longest wait for a provider's `Retry-After` before the 429 is passed to the caller.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// A request body: buffered ones can be sent again (retries, refresh); streams only once.
+pub enum ProxyBody {
+    Empty,
+    Buffered(bytes::Bytes),
+    Stream(reqwest::Body),
+}
+
+pub struct ProxyRequest {
+    pub method: Method,
+    /// The path after `/proxy`, as the caller sent it (still percent-encoded), e.g. `/user/repos`.
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: ProxyBody,
+}
+
+/// Headers that describe one hop, not the message (RFC 9110 section 7.6.1), plus the ones the
+/// proxy sets itself. The caller's `Authorization` carries its patchbay key and never leaves.
+const DROPPED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+    "cookie",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+];
+
+/// `headers` without hop-by-hop headers, including any the `Connection` header names.
+pub fn end_to_end(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all("connection")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if DROPPED.contains(&n) || named.iter().any(|c| c == n) || n.starts_with("x-patchbay-") {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Joins the caller's path to the provider's base URL, refusing any path that could leave it:
+/// dot segments (plain or percent-encoded), encoded slashes or backslashes.
+pub fn target_url(base: &str, path: &str, query: Option<&str>) -> Result<Url> {
+    let escape =
+        || EngineError::BadRequest("the proxy path may not leave the provider's base URL".into());
+    for segment in path.split('/') {
+        let decoded = percent_decode(segment).ok_or_else(escape)?;
+        if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) {
+            return Err(escape());
+        }
+    }
+    let base = base.trim_end_matches('/');
+    let mut text = format!(
+        "{base}{}",
+        if path.is_empty() || path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        }
+    );
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        text.push('?');
+        text.push_str(q);
+    }
+    let url = Url::parse(&text)
+        .map_err(|e| EngineError::BadRequest(format!("invalid proxy path: {e}")))?;
+    let root =
+        Url::parse(base).map_err(|e| EngineError::BadRequest(format!("invalid base URL: {e}")))?;
+    let inside = url.scheme() == root.scheme()
+        && url.host_str() == root.host_str()
+        && url.port_or_known_default() == root.port_or_known_default()
+        && (url.path() == root.path()
+            || url
+                .path()
+                .starts_with(&format!("{}/", root.path().trim_end_matches('/'))));
+    if !inside {
+        return Err(escape());
+    }
+    Ok(url)
+}
+
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+impl Engine {
+    /// Sends `req` to the connection's provider and returns the provider's answer as it
+    /// arrives (the body is not read here).
+    pub async fn proxy(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: ProxyRequest,
+    ) -> Result<reqwest::Response> {
+        if matches!(caller, Caller::Integration { .. }) {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot use the proxy; run an action instead".into(),
+            ));
+        }
+        let row = self.load_connection(caller, id).await?;
+        let connector = self.connector_for(&row)?;
+        if !connector.spec().supports(Capability::Proxy) {
+            return Err(EngineError::Unsupported(format!(
+                "{} does not support the proxy",
+                row.connector
+            )));
+        }
+        if row.lifecycle != Lifecycle::Enabled.as_str() {
+            return Err(EngineError::Conflict(format!(
+                "the connection is {}; the proxy needs it enabled",
+                row.lifecycle
+            )));
+        }
+        let oauth = is_oauth(connector.as_ref());
+        let mut ctx = self.context_for(&row, oauth).await?;
+        let retries = if idempotent(&req.method) {
+            self.catalog().get(&row.connector).map_or(2, |p| p.retries)
+        } else {
+            0
+        };
+        let rate_keys = self.rate_keys(&row.connector, &row.id);
+        let headers = end_to_end(&req.headers);
+        let mut body = Some(req.body);
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let target = connector
+                .proxy_target(&ctx)
+                .map_err(EngineError::Connector)?;
+            let url = target_url(&target.base_url, &req.path, req.query.as_deref())?;
+            // A streamed body can be sent once; a buffered one again after a refresh or retry.
+            let this_body = match body.take() {
+                Some(ProxyBody::Buffered(b)) => {
+                    body = Some(ProxyBody::Buffered(b.clone()));
+                    Some(reqwest::Body::from(b))
+                }
+                Some(ProxyBody::Stream(s)) => Some(s),
+                Some(ProxyBody::Empty) => {
+                    body = Some(ProxyBody::Empty);
+                    None
+                }
+                None => None,
+            };
+            let replayable = body.is_some();
+            let mut out = headers.clone();
+            for (name, value) in &target.headers {
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    EngineError::Connector(ConnectorError::Config(format!(
+                        "invalid header name {name}"
+                    )))
+                })?;
+                let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+                    EngineError::Connector(ConnectorError::Config(
+                        "a credential contains characters not allowed in a header".into(),
+                    ))
+                })?;
+                value.set_sensitive(true);
+                out.insert(name, value);
+            }
+            self.rate_budget().acquire(&rate_keys).await;
+            let http = self.outbound_http();
+            let mut builder = http
+                .request(req.method.clone(), url.as_str())
+                .map_err(EngineError::Connector)?
+                .headers(out);
+            if let Some(b) = this_body {
+                builder = builder.body(b);
+            }
+            let answer = http.execute(builder).await;
+            let resp = match answer {
+                Ok(resp) => resp,
+                Err(e) if e.is_transient() && attempt < retries && replayable => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(EngineError::Connector(e)),
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && oauth {
+                let stale = ctx.secrets.get("access_token").cloned();
+                if !refreshed && replayable {
+                    if let Some(stale) = stale {
+                        refreshed = true;
+                        let fresh = self.force_refresh(&row.id, &stale).await?;
+                        ctx.secrets.insert("access_token".into(), fresh);
+                        continue;
+                    }
+                }
+                if refreshed {
+                    self.mark_token_expired(
+                        &row.id,
+                        "the provider refused a freshly refreshed token (proxy)",
+                    )
+                    .await?;
+                }
+                return Ok(resp);
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+                self.rate_budget().pause(&row.connector, wait);
+                if attempt < retries && replayable && wait <= MAX_RETRY_WAIT {
+                    attempt += 1;
+                    continue;
+                }
+                return Ok(resp);
+            }
+            if status.is_server_error() && attempt < retries && replayable {
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://api.example.com/v3";
+
+    #[test]
+    fn paths_stay_under_the_base_url() {
+        let ok = target_url(BASE, "/repos/o/r/issues", Some("state=open")).unwrap();
+        assert_eq!(
+            ok.as_str(),
+            "https://api.example.com/v3/repos/o/r/issues?state=open"
+        );
+        assert_eq!(
+            target_url(BASE, "", None).unwrap().as_str(),
+            "https://api.example.com/v3"
+        );
+        assert_eq!(
+            target_url("http://h:8080/", "/x", None).unwrap().as_str(),
+            "http://h:8080/x"
+        );
+        for bad in [
+            "/../admin",
+            "/repos/../../etc",
+            "/%2e%2e/admin",
+            "/%2E%2e/admin",
+            "/a/%2f/b",
+            "/a%5c..%5cb",
+            "/./x",
+            "/%zz",
+        ] {
+            assert!(target_url(BASE, bad, None).is_err(), "{bad}");
+        }
+        // A path that would change the host is refused too.
+        assert!(target_url("https://api.example.com", "@evil.example/x", None).is_err());
+    }
+
+    #[test]
+    fn hop_by_hop_and_credentials_are_dropped() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("authorization", "Bearer pbk_secret"),
+            ("connection", "keep-alive, x-custom-hop"),
+            ("x-custom-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("host", "patchbay.local"),
+            ("x-patchbay-trace", "t"),
+            ("accept", "application/vnd.github+json"),
+            ("x-github-api-version", "2022-11-28"),
+            ("content-type", "application/json"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        let kept = end_to_end(&h);
+        let mut names: Vec<&str> = kept.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["accept", "content-type", "x-github-api-version"]);
+    }
+}
