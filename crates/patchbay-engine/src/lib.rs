@@ -9,6 +9,7 @@ pub mod connect;
 pub mod connections;
 mod error;
 pub mod jobs;
+pub mod live;
 pub mod oauth_apps;
 pub mod outbound;
 pub mod proxy;
@@ -82,6 +83,7 @@ struct Inner {
     provider_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     ingest: std::sync::OnceLock<webhooks::Ingest>,
     hooks: webhooks::HookCache,
+    data_cache: live::DataCache,
 }
 
 impl Engine {
@@ -108,6 +110,7 @@ impl Engine {
                 provider_slots: Mutex::new(HashMap::new()),
                 ingest: std::sync::OnceLock::new(),
                 hooks: webhooks::HookCache::default(),
+                data_cache: live::DataCache::default(),
             }),
         }
     }

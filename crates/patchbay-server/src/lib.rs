@@ -55,6 +55,7 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         .merge(routes::connectors::router())
         .merge(routes::connections::router())
         .merge(routes::proxy::router())
+        .merge(routes::live::router())
         .merge(routes::activity::router())
         .merge(routes::oauth::router())
         .merge(routes::syncs::router())

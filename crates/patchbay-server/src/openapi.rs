@@ -1,7 +1,8 @@
 //! The OpenAPI document, collected from the handlers' annotations.
 
 use crate::routes::{
-    activity, admin, connections, connectors, oauth, ops, proxy, subscriptions, syncs, webhooks,
+    activity, admin, connections, connectors, live, oauth, ops, proxy, subscriptions, syncs,
+    webhooks,
 };
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         connections::create, connections::list, connections::show, connections::update, connections::remove,
         connections::test, proxy::proxy, connections::principal, connections::rotate_principal, connections::run_action,
         activity::activity, activity::events, activity::stream,
+        live::signals, live::data, live::alerts,
         webhooks::receive, webhooks::receive_routed, webhooks::list, webhooks::replay,
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update, subscriptions::remove, subscriptions::deliveries, subscriptions::retry,
         syncs::start, syncs::list, syncs::show, syncs::cancel, syncs::records,

@@ -6,8 +6,8 @@ mod idempotency;
 mod ops;
 pub(crate) mod write;
 
-pub(crate) use ops::is_oauth;
 pub use ops::ActionOutcome;
+pub(crate) use ops::{is_oauth, Call, CallOut};
 pub use write::{CreateConnection, OwnerInput, PatchConnection};
 
 use crate::auth::Caller;

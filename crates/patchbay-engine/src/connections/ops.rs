@@ -52,6 +52,18 @@ impl Engine {
         })
     }
 
+    /// Opens the connection's credentials and runs `call` (with the refresh-and-retry of
+    /// [`Engine::call_connector`]).
+    pub(crate) async fn call_for(
+        &self,
+        connector: &dyn Connector,
+        row: &ConnectionRow,
+        call: &Call<'_>,
+    ) -> Result<Result<CallOut, ConnectorError>> {
+        let mut ctx = self.context_for(row, is_oauth(connector)).await?;
+        self.call_connector(connector, row, &mut ctx, call).await
+    }
+
     /// Runs a connector call. For OAuth connections a 401 earns one forced refresh and one
     /// retry; a second 401 marks the connection `needs_reconnect` (with a
     /// `connection.token_expired` event).
@@ -169,7 +181,7 @@ impl Engine {
         {
             Ok(r) => r.map(|out| match out {
                 CallOut::Test(t) => t,
-                CallOut::Value(_) => TestOutcome {
+                _ => TestOutcome {
                     ok: false,
                     message: "unexpected answer".into(),
                     account: None,
@@ -335,7 +347,7 @@ impl Engine {
             .await?
             .map(|out| match out {
                 CallOut::Value(v) => v,
-                CallOut::Test(_) => Value::Null,
+                _ => Value::Null,
             });
         let actor = caller.actor();
         let (name, details) = match &result {
@@ -523,14 +535,18 @@ pub(crate) fn is_oauth(connector: &dyn Connector) -> bool {
 }
 
 /// A connector call that may be retried after a token refresh.
-enum Call<'a> {
+pub(crate) enum Call<'a> {
     Test,
     Action(&'a str, Value),
+    Signals,
+    Data(&'a str),
 }
 
-enum CallOut {
+pub(crate) enum CallOut {
     Test(TestOutcome),
     Value(Value),
+    Signals(Vec<patchbay_core::Signal>),
+    Data(patchbay_core::DataPayload),
 }
 
 impl Call<'_> {
@@ -545,6 +561,8 @@ impl Call<'_> {
                 .run_action(ctx, action, input.clone())
                 .await
                 .map(CallOut::Value),
+            Call::Signals => connector.signals(ctx).await.map(CallOut::Signals),
+            Call::Data(endpoint) => connector.fetch_data(ctx, endpoint).await.map(CallOut::Data),
         }
     }
 }

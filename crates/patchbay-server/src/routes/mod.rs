@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connections;
 pub mod connectors;
 pub mod docs;
+pub mod live;
 pub mod oauth;
 pub mod ops;
 pub mod proxy;

@@ -1,0 +1,77 @@
+//! Live reads: an owner's signals across sources, data endpoints for widgets, and the alerts
+//! roll-up.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use patchbay_engine::live::{AlertsAnswer, DataView, SignalsAnswer, SIGNAL_TIMEOUT};
+use serde::Deserialize;
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/signals", get(signals))
+        .route("/v1/connections/{id}/data/{endpoint}", get(data))
+        .route("/v1/alerts", get(alerts))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SignalsQuery {
+    pub owner_id: String,
+    /// Per-source timeout in milliseconds (default 5000, at most 30000).
+    pub timeout_ms: Option<u64>,
+}
+
+/// Every enabled signal source of the owner, asked in parallel. A source that fails or is
+/// slower than the timeout is reported under `sources` and leaves the rest of the answer whole.
+#[utoipa::path(get, path = "/v1/signals", tag = "live", params(SignalsQuery),
+    responses((status = 200, body = SignalsAnswer), (status = 400)), security(("bearer" = [])))]
+pub async fn signals(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(q): ApiQuery<SignalsQuery>,
+) -> ApiResult<Json<SignalsAnswer>> {
+    let timeout = match q.timeout_ms {
+        None => SIGNAL_TIMEOUT,
+        Some(ms) if (1..=30_000).contains(&ms) => Duration::from_millis(ms),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "timeout_ms must be between 1 and 30000",
+            ))
+        }
+    };
+    Ok(Json(
+        state.engine.signals(&caller, &q.owner_id, timeout).await?,
+    ))
+}
+
+/// A data endpoint's value for a widget, from a cache kept for the endpoint's TTL; concurrent
+/// misses share one provider call.
+#[utoipa::path(get, path = "/v1/connections/{id}/data/{endpoint}", tag = "live",
+    params(("id" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = DataView), (status = 404), (status = 409), (status = 502)), security(("bearer" = [])))]
+pub async fn data(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath((id, endpoint)): ApiPath<(String, String)>,
+) -> ApiResult<Json<DataView>> {
+    Ok(Json(state.engine.data(&caller, &id, &endpoint).await?))
+}
+
+/// Alerts raised by any `alert`-shaped data endpoint of the workspace's enabled connections.
+#[utoipa::path(get, path = "/v1/alerts", tag = "live",
+    responses((status = 200, body = AlertsAnswer)), security(("bearer" = [])))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<AlertsAnswer>> {
+    Ok(Json(state.engine.alerts(&caller).await?))
+}
