@@ -235,6 +235,7 @@ impl Engine {
         };
         let mut secrets = req.secrets.clone();
         let mut token_expires_at = None;
+        let mut verified_account = None;
         if req.enable {
             // Credentials are proven before a connection is enabled.
             if spec.auth == AuthKind::Oauth2ClientCredentials {
@@ -242,9 +243,15 @@ impl Engine {
                 token_expires_at = expires;
                 secrets.insert("access_token".into(), token);
             }
-            self.verify_credentials(connector.as_ref(), &req.config, &secrets)
+            verified_account = self
+                .verify_credentials(connector.as_ref(), &req.config, &secrets)
                 .await?;
         }
+        // The account the provider named, unless the connector reads it from config.
+        let account_id = match (&spec.account_field, verified_account) {
+            (None, Some(account)) if !account.is_empty() => account,
+            _ => account_of(spec, &req.config),
+        };
         self.insert_new_connection(NewConnection {
             workspace_id,
             actor: caller.actor(),
@@ -256,7 +263,7 @@ impl Engine {
             secrets,
             lifecycle,
             allowed_actions,
-            account_id: account_of(spec, &req.config),
+            account_id,
             errors,
             token_expires_at,
             granted_scopes: None,
@@ -270,14 +277,15 @@ impl Engine {
     }
 
     /// Calls the connector's own check with the given credentials; a failure is a field error.
+    /// Returns the account the provider says the credentials belong to, if it says.
     pub(crate) async fn verify_credentials(
         &self,
         connector: &dyn Connector,
         config: &Value,
         secrets: &SecretMap,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         if matches!(connector.spec().auth, AuthKind::None) {
-            return Ok(());
+            return Ok(None);
         }
         let ctx = ConnectorContext {
             connection_id: String::new(),
@@ -285,7 +293,7 @@ impl Engine {
             secrets: secrets.clone(),
         };
         let failure = match connector.test_connection(&ctx).await {
-            Ok(outcome) if outcome.ok => return Ok(()),
+            Ok(outcome) if outcome.ok => return Ok(outcome.account),
             Ok(outcome) => outcome.message,
             Err(e) => e.to_string(),
         };

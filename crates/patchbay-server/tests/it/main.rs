@@ -4,6 +4,7 @@
 mod api;
 mod drift;
 mod lifecycle;
+mod live;
 mod oauth;
 mod outbound;
 mod principals;

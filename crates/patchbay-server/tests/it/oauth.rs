@@ -88,7 +88,7 @@ async fn location(url: &str) -> (u16, String) {
 }
 
 /// Runs a connect session up to the provider's redirect back; returns the callback URL.
-async fn consent(app: &TestApp, key: &str, em: &OAuthEmulator, owner: &str) -> String {
+pub(crate) async fn consent(app: &TestApp, key: &str, em: &OAuthEmulator, owner: &str) -> String {
     let (s, session) = app
         .post(
             "/v1/connect-sessions",
@@ -106,7 +106,7 @@ async fn consent(app: &TestApp, key: &str, em: &OAuthEmulator, owner: &str) -> S
     em.approve(&to_provider).await.unwrap()
 }
 
-async fn finish(callback: &str) -> BTreeMap<String, String> {
+pub(crate) async fn finish(callback: &str) -> BTreeMap<String, String> {
     let (s, back) = location(callback).await;
     assert_eq!(s, 302, "callback must redirect");
     assert!(back.starts_with(RETURN), "{back}");
