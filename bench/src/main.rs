@@ -4,6 +4,7 @@
 //! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
 
 mod deliveries;
+mod proxy;
 mod sync;
 mod webhooks;
 
@@ -29,6 +30,8 @@ enum Bench {
     Sync(sync::SyncArgs),
     /// Inbound webhooks per second, next to a bare route and a group-commit ceiling.
     Webhooks(webhooks::WebhookArgs),
+    /// Proxy throughput and added latency, next to calling the emulator directly.
+    Proxy(proxy::ProxyArgs),
     /// Outbound deliveries per second to a local receiver, next to direct POSTs.
     Deliveries(deliveries::DeliveryArgs),
     /// The ceiling server the webhook benchmark starts as a child process.
@@ -344,6 +347,7 @@ async fn main() {
         Bench::Sync(args) => sync::run(args).await,
         Bench::Webhooks(args) => webhooks::bench(args).await,
         Bench::Deliveries(args) => deliveries::run(args).await,
+        Bench::Proxy(args) => proxy::bench(args).await,
         Bench::CeilingServer(args) => webhooks::ceiling_server(args).await,
     }
 }

@@ -75,6 +75,37 @@ pub fn random_key_id() -> String {
     )
 }
 
+/// How long a resolved key is trusted without asking the database again. Rotations and
+/// deletions in this process clear it at once; other processes see them within this time.
+const AUTH_TTL_MS: i64 = 5_000;
+
+/// Resolved keys by hash: most requests then cost no database read to authenticate.
+#[derive(Default)]
+pub(crate) struct AuthCache(std::sync::Mutex<std::collections::HashMap<String, (Caller, i64)>>);
+
+impl AuthCache {
+    fn get(&self, hash: &str) -> Option<Caller> {
+        let map = self.0.lock().expect("auth cache");
+        map.get(hash)
+            .filter(|(_, at)| now_ms() - at < AUTH_TTL_MS)
+            .map(|(c, _)| c.clone())
+    }
+
+    fn put(&self, hash: String, caller: Caller) {
+        let mut map = self.0.lock().expect("auth cache");
+        if map.len() > 10_000 {
+            let now = now_ms();
+            map.retain(|_, (_, at)| now - *at < AUTH_TTL_MS);
+        }
+        map.insert(hash, (caller, now_ms()));
+    }
+
+    /// Forgets every resolved key (after a key was rotated or removed).
+    pub(crate) fn clear(&self) {
+        self.0.lock().expect("auth cache").clear();
+    }
+}
+
 impl Engine {
     /// Resolves a bearer token to a caller; `None` when it matches nothing.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>> {
@@ -84,6 +115,18 @@ impl Engine {
                 return Ok(Some(Caller::Admin));
             }
         }
+        if let Some(caller) = self.inner.auth_cache.get(&hash) {
+            return Ok(Some(caller));
+        }
+        let found = self.authenticate_stored(token, &hash).await?;
+        if let Some(caller) = &found {
+            self.inner.auth_cache.put(hash, caller.clone());
+        }
+        Ok(found)
+    }
+
+    async fn authenticate_stored(&self, token: &str, hash: &str) -> Result<Option<Caller>> {
+        let hash = hash.to_string();
         if token.starts_with(WORKSPACE_KEY_PREFIX) {
             if let Some(key) = self.store().find_api_key(&hash).await? {
                 if self.should_record_use(&key.id) {

@@ -84,6 +84,8 @@ struct Inner {
     ingest: std::sync::OnceLock<webhooks::Ingest>,
     hooks: webhooks::HookCache,
     data_cache: live::DataCache,
+    proxy_cache: proxy::ProxyCache,
+    auth_cache: auth::AuthCache,
 }
 
 impl Engine {
@@ -111,6 +113,8 @@ impl Engine {
                 ingest: std::sync::OnceLock::new(),
                 hooks: webhooks::HookCache::default(),
                 data_cache: live::DataCache::default(),
+                proxy_cache: proxy::ProxyCache::default(),
+                auth_cache: auth::AuthCache::default(),
             }),
         }
     }

@@ -16,6 +16,46 @@ use url::Url;
 
 /// Longest wait for a provider's `Retry-After` before the 429 is passed to the caller.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+/// How long a connection's proxy setup (row, opened credentials) is reused in this process.
+/// Edits and token failures here drop it at once; other processes see them within this time.
+const TARGET_TTL: Duration = Duration::from_secs(10);
+
+/// What the proxy needs about a connection, kept briefly so a call costs no database reads
+/// beyond the caller's key.
+#[derive(Clone)]
+struct Prepared {
+    row: patchbay_store::ConnectionRow,
+    connector: std::sync::Arc<dyn patchbay_core::Connector>,
+    config: serde_json::Value,
+    secrets: patchbay_core::SecretMap,
+    oauth: bool,
+    valid_until: std::time::Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct ProxyCache(std::sync::Mutex<std::collections::HashMap<String, Prepared>>);
+
+impl ProxyCache {
+    fn get(&self, id: &str) -> Option<Prepared> {
+        let map = self.0.lock().expect("proxy cache");
+        map.get(id)
+            .filter(|p| p.valid_until > std::time::Instant::now())
+            .cloned()
+    }
+
+    fn put(&self, id: &str, p: Prepared) {
+        let mut map = self.0.lock().expect("proxy cache");
+        if map.len() > 50_000 {
+            let now = std::time::Instant::now();
+            map.retain(|_, p| p.valid_until > now);
+        }
+        map.insert(id.to_string(), p);
+    }
+
+    pub(crate) fn forget(&self, id: &str) {
+        self.0.lock().expect("proxy cache").remove(id);
+    }
+}
 
 /// A request body: buffered ones can be sent again (retries, refresh); streams only once.
 pub enum ProxyBody {
@@ -151,6 +191,45 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 impl Engine {
+    /// The connection as the proxy uses it, from the cache while fresh. Tenancy is checked on
+    /// every call, cached or not.
+    async fn prepared(&self, caller: &Caller, id: &str) -> Result<Prepared> {
+        if let Some(p) = self.inner.proxy_cache.get(id) {
+            let visible = caller
+                .workspace_id()
+                .is_none_or(|ws| ws == p.row.workspace_id);
+            return if visible {
+                Ok(p)
+            } else {
+                Err(EngineError::NotFound("connection"))
+            };
+        }
+        let row = self.load_connection(caller, id).await?;
+        let connector = self.connector_for(&row)?;
+        let oauth = is_oauth(connector.as_ref());
+        let ctx = self.context_for(&row, oauth).await?;
+        // An OAuth token is reused only while the token manager would still hand it out.
+        let ahead = self
+            .catalog()
+            .get(&row.connector)
+            .map_or(300_000, |p| p.refresh_ahead_seconds as i64 * 1000);
+        let token_left = row
+            .token_expires_at
+            .filter(|_| oauth)
+            .map(|e| Duration::from_millis((e - ahead - patchbay_core::now_ms()).max(0) as u64));
+        let ttl = token_left.map_or(TARGET_TTL, |left| left.min(TARGET_TTL));
+        let prepared = Prepared {
+            row,
+            connector,
+            config: ctx.config,
+            secrets: ctx.secrets,
+            oauth,
+            valid_until: std::time::Instant::now() + ttl,
+        };
+        self.inner.proxy_cache.put(id, prepared.clone());
+        Ok(prepared)
+    }
+
     /// Sends `req` to the connection's provider and returns the provider's answer as it
     /// arrives (the body is not read here).
     pub async fn proxy(
@@ -164,8 +243,8 @@ impl Engine {
                 "integration keys cannot use the proxy; run an action instead".into(),
             ));
         }
-        let row = self.load_connection(caller, id).await?;
-        let connector = self.connector_for(&row)?;
+        let prepared = self.prepared(caller, id).await?;
+        let (row, connector, oauth) = (&prepared.row, prepared.connector.clone(), prepared.oauth);
         if !connector.spec().supports(Capability::Proxy) {
             return Err(EngineError::Unsupported(format!(
                 "{} does not support the proxy",
@@ -178,8 +257,11 @@ impl Engine {
                 row.lifecycle
             )));
         }
-        let oauth = is_oauth(connector.as_ref());
-        let mut ctx = self.context_for(&row, oauth).await?;
+        let mut ctx = patchbay_core::ConnectorContext {
+            connection_id: row.id.clone(),
+            config: prepared.config.clone(),
+            secrets: prepared.secrets.clone(),
+        };
         let retries = if idempotent(&req.method) {
             self.catalog().get(&row.connector).map_or(2, |p| p.retries)
         } else {
@@ -249,11 +331,13 @@ impl Engine {
                 if !refreshed && replayable {
                     if let Some(stale) = stale {
                         refreshed = true;
+                        self.inner.proxy_cache.forget(&row.id);
                         let fresh = self.force_refresh(&row.id, &stale).await?;
                         ctx.secrets.insert("access_token".into(), fresh);
                         continue;
                     }
                 }
+                self.inner.proxy_cache.forget(&row.id);
                 if refreshed {
                     self.mark_token_expired(
                         &row.id,

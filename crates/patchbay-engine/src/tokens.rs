@@ -264,6 +264,7 @@ impl Engine {
 
     /// After a second refusal of a fresh token: the owner must reconnect.
     pub(crate) async fn mark_token_expired(&self, id: &str, reason: &str) -> Result<()> {
+        self.inner.proxy_cache.forget(id);
         let on_write = |row: &ConnectionRow| {
             let write = self.expired_write(row, reason, "api call");
             (write.activity, write.events)

@@ -292,6 +292,8 @@ impl Engine {
         self.store()
             .rotate_principal(&p.id, &key_id, &hash_key(&key), now_ms(), &activity)
             .await?;
+        // The old key stops working now, not when a cached resolution lapses.
+        self.inner.auth_cache.clear();
         Ok(RotatedPrincipal {
             principal: self.get_principal(caller, id).await?,
             principal_key: key,

@@ -426,6 +426,18 @@ impl Engine {
         id: &str,
         req: PatchConnection,
     ) -> Result<ConnectionView> {
+        let out = self.patch_connection_now(caller, id, req).await;
+        // The proxy's copy of the connection is stale now.
+        self.inner.proxy_cache.forget(id);
+        out
+    }
+
+    async fn patch_connection_now(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: PatchConnection,
+    ) -> Result<ConnectionView> {
         if matches!(caller, Caller::Integration { .. }) {
             return Err(EngineError::Forbidden(
                 "integration keys cannot change connections".into(),
@@ -682,6 +694,14 @@ impl Engine {
     }
 
     pub async fn delete_connection(&self, caller: &Caller, id: &str) -> Result<()> {
+        let out = self.delete_connection_now(caller, id).await;
+        self.inner.proxy_cache.forget(id);
+        // Its principal key is gone.
+        self.inner.auth_cache.clear();
+        out
+    }
+
+    async fn delete_connection_now(&self, caller: &Caller, id: &str) -> Result<()> {
         if matches!(caller, Caller::Integration { .. }) {
             return Err(EngineError::Forbidden(
                 "integration keys cannot delete connections".into(),
