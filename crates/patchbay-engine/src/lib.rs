@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod oauth_apps;
 pub mod outbound;
 pub mod rate;
+pub mod repos;
 pub mod scheduler;
 pub mod sync;
 pub mod tokens;

@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
+pub mod repos;
 pub mod subscriptions;
 pub mod syncs;
 pub mod webhooks;

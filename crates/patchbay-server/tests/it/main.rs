@@ -7,6 +7,7 @@ mod lifecycle;
 mod oauth;
 mod outbound;
 mod principals;
+mod repos;
 mod sync;
 mod vault;
 mod webhook_routing;
