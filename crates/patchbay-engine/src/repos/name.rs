@@ -184,7 +184,7 @@ mod tests {
             (&format!("{}/app", "a".repeat(40)), "invalid_owner"),
             ("octo/..", "invalid_name"),
             ("octo/has space", "invalid_name"),
-            ("octo/", "invalid_name"),
+            ("octo/", "format"),
         ] {
             let err = RepoName::parse(input).unwrap_err();
             assert_eq!(err.field, "full_name", "{input}");

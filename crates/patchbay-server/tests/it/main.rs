@@ -3,6 +3,7 @@
 
 mod api;
 mod drift;
+mod github;
 mod lifecycle;
 mod oauth;
 mod outbound;
