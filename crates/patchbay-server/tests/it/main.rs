@@ -10,6 +10,7 @@ mod outbound;
 mod principals;
 mod repos;
 mod sync;
+mod todoist;
 mod vault;
 mod webhook_routing;
 mod webhooks;
