@@ -163,7 +163,13 @@ async fn catalog(backend: TestBackend) {
     assert_eq!(s, 404);
     assert_eq!(
         b["error"]["details"]["known"],
-        json!(["http_json", "printing_partner", "todoist", "venue_ops"])
+        json!([
+            "github",
+            "http_json",
+            "printing_partner",
+            "todoist",
+            "venue_ops"
+        ])
     );
 }
 

@@ -167,10 +167,7 @@ async fn urls_normalise_and_duplicates_conflict(backend: TestBackend) {
         )
         .await;
     assert_eq!(full_names(&rest).len(), 1);
-    assert!(
-        rest.get("next_cursor").map_or(true, Value::is_null),
-        "{rest}"
-    );
+    assert!(rest.get("next_cursor").is_none_or(Value::is_null), "{rest}");
     let (_, all) = app.get("/v1/admin/repos", ADMIN_KEY).await;
     assert_eq!(
         full_names(&all).len(),
@@ -293,6 +290,15 @@ async fn only_the_admin_keeps_the_registry(backend: TestBackend) {
         full_names(&app.get("/v1/admin/repos", ADMIN_KEY).await.1),
         ["octo-org/api"]
     );
+    let (_, doc) = app.get("/openapi.json", "").await;
+    for path in [
+        "/v1/admin/repos",
+        "/v1/admin/repos/{id}",
+        "/v1/repos",
+        "/v1/repos/{id}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
+    }
     // The read view is the workspace's: the admin key has no workspace to read.
     assert_eq!(app.get("/v1/repos", ADMIN_KEY).await.0, 400);
 }
