@@ -14,6 +14,7 @@ pub mod oauth_apps;
 pub mod outbound;
 pub mod proxy;
 pub mod rate;
+pub mod repos;
 pub mod scheduler;
 pub mod sync;
 pub mod tokens;

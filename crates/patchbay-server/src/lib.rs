@@ -52,6 +52,7 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
     Router::new()
         .merge(routes::ops::router())
         .merge(routes::admin::router())
+        .merge(routes::repos::router())
         .merge(routes::connectors::router())
         .merge(routes::connections::router())
         .merge(routes::proxy::router())

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         admin::create_workspace, admin::list_workspaces, admin::list_connections, admin::stats, admin::activity,
+        crate::routes::repos::create, crate::routes::repos::admin_list, crate::routes::repos::admin_show, crate::routes::repos::update, crate::routes::repos::remove, crate::routes::repos::list, crate::routes::repos::show,
         connectors::list, connectors::show,
         connections::create, connections::list, connections::show, connections::update, connections::remove,
         connections::test, proxy::proxy, connections::principal, connections::rotate_principal, connections::run_action,

@@ -176,7 +176,13 @@ pub fn spec() -> ConnectorSpec {
                     "items": {"type": "string", "pattern": REPO_PATTERN},
                     "uniqueItems": true
                 },
-                "installation_id": {"type": "integer", "minimum": 1, "title": "GitHub App installation id"},
+                "installation_id": {
+                    "type": ["integer", "string"],
+                    "minimum": 1,
+                    "pattern": "^[1-9][0-9]{0,19}$",
+                    "title": "GitHub App installation id",
+                    "description": "Set for a GitHub App installation: the connection's account, to which deliveries to /v1/webhooks/github are routed by their installation.id"
+                },
                 "max_repositories": {"type": "integer", "minimum": 1, "maximum": 1000}
             },
             "additionalProperties": false
@@ -191,7 +197,8 @@ pub fn spec() -> ConnectorSpec {
             },
             "additionalProperties": false
         }),
-        account_field: None,
+        // Payload-routed deliveries carry `installation.id`; the account must match it.
+        account_field: Some("installation_id".into()),
         webhook_scheme: Some(WebhookScheme::GithubHmacSha256),
         webhook_secret_field: Some("webhook_secret".into()),
     }

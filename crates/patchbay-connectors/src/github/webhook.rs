@@ -104,12 +104,18 @@ fn object<'a>(payload: &'a Value, key: &str) -> Result<&'a Value, ConnectorError
 
 /// False only when both the connection and the delivery name an installation, and they differ.
 fn same_installation(ctx: &ConnectorContext, payload: &Value) -> bool {
-    let configured = ctx.config.get("installation_id").and_then(Value::as_u64);
-    let sent = payload.pointer("/installation/id").and_then(Value::as_u64);
+    let configured = ctx.config.get("installation_id").and_then(installation);
+    let sent = payload.pointer("/installation/id").and_then(installation);
     match (configured, sent) {
         (Some(c), Some(s)) => c == s,
         _ => true,
     }
+}
+
+/// An installation id given as a number or as a string of digits.
+fn installation(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn push(repo: &str, payload: &Value, outcome: &mut WebhookOutcome) -> Result<(), ConnectorError> {

@@ -74,10 +74,18 @@ fn spec_and_validation() {
     ] {
         assert!(spec.supports(cap), "{cap:?}");
     }
-    assert_eq!(spec.account_field, None);
+    assert_eq!(spec.account_field.as_deref(), Some("installation_id"));
     assert_eq!(spec.webhook_secret_field.as_deref(), Some("webhook_secret"));
     let s = secrets(&[("access_token", "ghp_x")]);
     assert!(validate(&c, json!({"base_url": "https://ghe.example.com/api/v3", "repositories": ["o/r"], "installation_id": 7}), &s).is_empty());
+    // Account ids are compared as strings, so the installation id may come as either.
+    assert!(validate(&c, json!({"installation_id": "7"}), &s).is_empty());
+    for bad in [json!(0), json!("07"), json!("seven"), json!(true)] {
+        assert!(
+            !validate(&c, json!({"installation_id": bad}), &s).is_empty(),
+            "{bad}"
+        );
+    }
     let errors = validate(
         &c,
         json!({"base_url": "http://ghe.example.com", "repositories": ["not a repo"]}),
@@ -546,6 +554,20 @@ async fn webhooks_with_bad_signatures_or_other_installations_change_nothing() {
     );
     assert!(o.upserts.is_empty());
     let same = connection(&emu, json!({"installation_id": 7}));
+    let o = outcome(
+        &c,
+        &same,
+        emu.pull_request_event("octo/app", 6, "closed").unwrap(),
+    );
+    assert_eq!(o.upserts.len(), 1);
+    let other = connection(&emu, json!({"installation_id": "8"}));
+    let o = outcome(
+        &c,
+        &other,
+        emu.pull_request_event("octo/app", 6, "closed").unwrap(),
+    );
+    assert!(o.upserts.is_empty());
+    let same = connection(&emu, json!({"installation_id": "7"}));
     let o = outcome(
         &c,
         &same,

@@ -119,6 +119,11 @@ fn check_secret_names<'a>(
 }
 
 fn account_of(spec: &ConnectorSpec, config: &Value) -> String {
+    configured_account(spec, config).unwrap_or_else(|| "default".to_string())
+}
+
+/// The account the config names through the spec's account field, if it names one.
+fn configured_account(spec: &ConnectorSpec, config: &Value) -> Option<String> {
     spec.account_field
         .as_deref()
         .and_then(|f| config.get(f))
@@ -127,7 +132,6 @@ fn account_of(spec: &ConnectorSpec, config: &Value) -> String {
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         })
-        .unwrap_or_else(|| "default".to_string())
 }
 
 impl Engine {
@@ -537,8 +541,10 @@ impl Engine {
         let mut new = row.clone();
         new.name = req.name.clone().unwrap_or(new.name);
         new.config = config.to_string();
-        if spec.account_field.is_some() {
-            new.account_id = account_of(spec, &config);
+        // A config without the account field keeps the account found otherwise (an OAuth
+        // connection's provider user id).
+        if let Some(account) = configured_account(spec, &config) {
+            new.account_id = account;
         }
         if let Some(f) = &req.sync_frequency {
             crate::scheduler::parse_frequency(f).map_err(|m| {

@@ -9,6 +9,7 @@ pub mod live;
 pub mod oauth;
 pub mod ops;
 pub mod proxy;
+pub mod repos;
 pub mod subscriptions;
 pub mod syncs;
 pub mod webhooks;

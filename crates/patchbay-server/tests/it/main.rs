@@ -3,12 +3,15 @@
 
 mod api;
 mod drift;
+mod github;
 mod lifecycle;
 mod live;
 mod oauth;
 mod outbound;
 mod principals;
+mod repos;
 mod sync;
+mod todoist;
 mod vault;
 mod webhook_routing;
 mod webhooks;

@@ -1,0 +1,359 @@
+//! The GitHub connector through the API, against the GitHub emulator: enabling, full and
+//! incremental syncs through the job queue, every action, signed webhooks into records, and
+//! GitHub App deliveries routed by their installation id.
+
+use crate::{both_backends, TestApp};
+use patchbay_emulators::github::{self, GithubConfig, GithubEmulator, Permissions};
+use patchbay_engine::jobs::RunOutcome;
+use patchbay_store::testing::TestBackend;
+use serde_json::{json, Value};
+
+both_backends!(
+    enable_and_sync_full_then_incremental,
+    actions_change_the_repository,
+    webhooks_update_pull_requests_and_branches,
+    installation_deliveries_are_routed_by_payload,
+);
+
+const TOKEN: &str = "ghp_patchbay_test_token_0001";
+const HOOK_SECRET: &str = "github-hook-secret-0123456789";
+const INSTALLATION: u64 = 4242;
+
+/// An emulator with octo's repository `octo/app` (issues, a pull request, commits on
+/// `main`) and the org repository `acme/site` (default branch `develop`) octo may push to.
+async fn emulator() -> GithubEmulator {
+    let emu = github::spawn(GithubConfig {
+        webhook_secret: HOOK_SECRET.into(),
+        installation_id: Some(INSTALLATION),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    emu.add_token(TOKEN, "octo");
+    emu.add_repo("octo/app", false).unwrap();
+    emu.add_org("acme");
+    emu.add_repo_with_branch("acme/site", false, "develop")
+        .unwrap();
+    emu.grant("acme/site", "octo", Permissions::WRITE);
+    emu.add_issue("octo/app", "Crash on start", "octo").unwrap();
+    emu.add_issue("octo/app", "Typo in README", "octo").unwrap();
+    emu.add_pull("octo/app", "Faster start", "fast-start", "octo")
+        .unwrap();
+    emu.add_commit("octo/app", "main", "Initial import")
+        .unwrap();
+    emu.add_commit("octo/app", "main", "Add CI").unwrap();
+    emu
+}
+
+fn body(emu: &GithubEmulator, owner: &str, extra: Value) -> Value {
+    let mut config = json!({"base_url": emu.api_url()});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    json!({"connector": "github", "owner": {"id": owner}, "config": config,
+           "secrets": {"access_token": TOKEN, "webhook_secret": HOOK_SECRET}})
+}
+
+/// A connection created as a draft and then enabled; returns its id.
+async fn enabled(
+    app: &TestApp,
+    key: &str,
+    emu: &GithubEmulator,
+    owner: &str,
+    extra: Value,
+) -> String {
+    let c = app.connection(key, body(emu, owner, extra)).await;
+    assert_eq!(c["lifecycle"], "draft", "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let tests_before = emu.calls("/user");
+    let (s, c) = app
+        .patch(
+            &format!("/v1/connections/{id}"),
+            key,
+            json!({"lifecycle": "enabled"}),
+        )
+        .await;
+    assert_eq!((s, c["lifecycle"].as_str()), (200, Some("enabled")), "{c}");
+    assert_eq!(
+        emu.calls("/user") - tests_before,
+        1,
+        "enabling tests the connection"
+    );
+    id
+}
+
+async fn setup(backend: TestBackend) -> (GithubEmulator, TestApp, String, String) {
+    let emu = emulator().await;
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let id = enabled(&app, &key, &emu, "u1", json!({})).await;
+    (emu, app, key, id)
+}
+
+/// Starts a sync and drains the queue with this test as the worker; returns the run.
+async fn sync(app: &TestApp, key: &str, id: &str, mode: &str) -> Value {
+    let (s, run) = app
+        .post(
+            &format!("/v1/connections/{id}/syncs"),
+            key,
+            json!({"mode": mode}),
+        )
+        .await;
+    assert_eq!(s, 202, "{run}");
+    while let RunOutcome::Ran { .. } = app.engine.try_run_one("test-worker").await.unwrap() {}
+    let run_id = run["id"].as_str().unwrap();
+    let (_, run) = app
+        .get(&format!("/v1/connections/{id}/syncs/{run_id}"), key)
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    run
+}
+
+async fn records(app: &TestApp, key: &str, id: &str, entity: &str) -> Vec<Value> {
+    let (s, page) = app
+        .get(
+            &format!("/v1/connections/{id}/records/{entity}?limit=500"),
+            key,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    page["data"].as_array().unwrap().clone()
+}
+
+async fn record_ids(app: &TestApp, key: &str, id: &str, entity: &str) -> Vec<String> {
+    let mut ids: Vec<String> = records(app, key, id, entity)
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn record(app: &TestApp, key: &str, id: &str, entity: &str, record_id: &str) -> Value {
+    records(app, key, id, entity)
+        .await
+        .into_iter()
+        .find(|r| r["id"] == record_id)
+        .unwrap_or_else(|| panic!("no {entity} record {record_id}"))
+}
+
+async fn pr_state(app: &TestApp, key: &str, id: &str) -> Value {
+    record(app, key, id, "pull_requests", "octo/app/3").await["data"]["state"].clone()
+}
+
+async fn stored_events(app: &TestApp, key: &str, id: &str) -> usize {
+    let (s, page) = app
+        .get(
+            &format!("/v1/connections/{id}/webhook-events?limit=100"),
+            key,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    page["data"].as_array().unwrap().len()
+}
+
+async fn action(app: &TestApp, key: &str, id: &str, name: &str, input: Value) -> Value {
+    let (s, out) = app
+        .post(&format!("/v1/connections/{id}/actions/{name}"), key, input)
+        .await;
+    assert_eq!(s, 200, "{name}: {out}");
+    assert_eq!(out["action"], name);
+    out["result"].clone()
+}
+
+async fn enable_and_sync_full_then_incremental(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    let run = sync(&app, &key, &id, "full").await;
+    assert!(run["added"].as_i64().unwrap() >= 7, "{run}");
+    assert_eq!(
+        record_ids(&app, &key, &id, "repositories").await,
+        ["acme/site", "octo/app"]
+    );
+    assert_eq!(
+        record_ids(&app, &key, &id, "issues").await,
+        ["octo/app/1", "octo/app/2"],
+        "pull requests are not issues"
+    );
+    let pr = record(&app, &key, &id, "pull_requests", "octo/app/3").await;
+    assert_eq!(pr["data"]["state"], "open", "{pr}");
+    let commits = records(&app, &key, &id, "commits").await;
+    let messages: Vec<&str> = commits
+        .iter()
+        .filter_map(|c| c["data"]["commit"]["message"].as_str())
+        .collect();
+    for m in ["Initial import", "Add CI"] {
+        assert!(messages.contains(&m), "{messages:?}");
+    }
+
+    // A new issue appears on GitHub; an incremental run brings it and only what changed.
+    let n = emu.add_issue("octo/app", "Dark mode", "mona").unwrap();
+    emu.update_item("octo/app", n, |_| {}).unwrap();
+    let run = sync(&app, &key, &id, "incremental").await;
+    assert_eq!(
+        (run["added"].as_i64(), run["deleted"].as_i64()),
+        (Some(1), Some(0)),
+        "{run}"
+    );
+    let issue = record(&app, &key, &id, "issues", &format!("octo/app/{n}")).await;
+    assert_eq!(issue["data"]["title"], "Dark mode");
+    assert_eq!(record_ids(&app, &key, &id, "issues").await.len(), 3);
+}
+
+async fn actions_change_the_repository(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    let created = action(
+        &app,
+        &key,
+        &id,
+        "create_issue",
+        json!({"repository": "octo/app", "title": "From patchbay", "body": "Filed by a test"}),
+    )
+    .await;
+    let n = created["number"].as_u64().unwrap();
+    let issue = emu.issue("octo/app", n).unwrap();
+    assert_eq!(
+        (&issue["title"], &issue["state"]),
+        (&json!("From patchbay"), &json!("open"))
+    );
+
+    action(
+        &app,
+        &key,
+        &id,
+        "comment_on_issue",
+        json!({"repository": "octo/app", "number": n, "body": "Looking into it"}),
+    )
+    .await;
+    assert_eq!(emu.issue("octo/app", n).unwrap()["comments"], 1);
+
+    // No base given: the repository's default branch (`develop`, not `main`) is used.
+    emu.add_branch("acme/site", "redesign");
+    let pull = action(
+        &app,
+        &key,
+        &id,
+        "create_pull_request",
+        json!({"repository": "acme/site", "title": "Redesign", "head": "redesign"}),
+    )
+    .await;
+    assert_eq!(pull["base"]["ref"], "develop", "{pull}");
+    let opened = emu
+        .issue("acme/site", pull["number"].as_u64().unwrap())
+        .unwrap();
+    assert_eq!(opened["title"], "Redesign");
+    assert!(opened["pull_request"].is_object(), "{opened}");
+
+    let checked = action(
+        &app,
+        &key,
+        &id,
+        "validate_repository",
+        json!({"url": "git@github.com:acme/site.git"}),
+    )
+    .await;
+    assert_eq!(
+        checked,
+        json!({"full_name": "acme/site", "default_branch": "develop", "can_push": true, "private": false})
+    );
+    let (s, err) = app
+        .post(
+            &format!("/v1/connections/{id}/actions/validate_repository"),
+            &key,
+            json!({"repository": "acme/missing"}),
+        )
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (404, Some("provider_not_found")),
+        "{err}"
+    );
+}
+
+async fn webhooks_update_pull_requests_and_branches(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    let hook = format!("{}/v1/webhooks/github/{id}", app.base);
+    emu.set_webhook(&hook, HOOK_SECRET);
+    for (action, expected) in [
+        ("converted_to_draft", "draft"),
+        ("ready_for_review", "open"),
+        ("closed", "closed"),
+        ("reopened", "open"),
+        ("merged", "merged"),
+    ] {
+        let d = emu.emit_pull_request("octo/app", 3, action).await.unwrap();
+        assert_eq!(d.status, Some(202), "{action}");
+        assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+        assert_eq!(pr_state(&app, &key, &id).await, expected, "after {action}");
+    }
+
+    let d = emu.emit_push("octo/app", "fast-start", 2).await.unwrap();
+    assert_eq!(d.status, Some(202));
+    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+    let branch = record(&app, &key, &id, "branches", "octo/app/fast-start").await;
+    assert_eq!(branch["data"]["pushed_commits"], 2, "{branch}");
+    let pushed: Value = serde_json::from_slice(&d.body).unwrap();
+    assert_eq!(branch["data"]["head_sha"], pushed["after"]);
+
+    // A delivery signed with another secret is refused and leaves no trace.
+    let stored = stored_events(&app, &key, &id).await;
+    emu.set_webhook(&hook, "not-the-configured-secret");
+    let d = emu
+        .emit_pull_request("octo/app", 3, "reopened")
+        .await
+        .unwrap();
+    assert_eq!(d.status, Some(401));
+    assert_eq!(stored_events(&app, &key, &id).await, stored);
+    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 0);
+    assert_eq!(pr_state(&app, &key, &id).await, "merged");
+}
+
+async fn installation_deliveries_are_routed_by_payload(backend: TestBackend) {
+    let (emu, app, key, personal) = setup(backend).await;
+    // The installation id arrives as a string here: account ids compare as strings.
+    let installed = enabled(
+        &app,
+        &key,
+        &emu,
+        "u2",
+        json!({"installation_id": INSTALLATION.to_string()}),
+    )
+    .await;
+    let (_, c) = app.get(&format!("/v1/connections/{installed}"), &key).await;
+    assert_eq!(c["account_id"], INSTALLATION.to_string());
+
+    emu.set_webhook(&format!("{}/v1/webhooks/github", app.base), HOOK_SECRET);
+    let d = emu
+        .emit_pull_request("octo/app", 3, "closed")
+        .await
+        .unwrap();
+    assert_eq!(d.status, Some(202));
+    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+    let pr = record(&app, &key, &installed, "pull_requests", "octo/app/3").await;
+    assert_eq!(pr["data"]["state"], "closed");
+    assert!(
+        records(&app, &key, &personal, "pull_requests")
+            .await
+            .is_empty(),
+        "the personal connection is another account"
+    );
+
+    // Another installation's delivery finds no connection.
+    let other = github::spawn(GithubConfig {
+        webhook_secret: HOOK_SECRET.into(),
+        installation_id: Some(INSTALLATION + 1),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    other.add_repo("octo/app", false).unwrap();
+    other
+        .add_pull("octo/app", "Elsewhere", "x", "octo")
+        .unwrap();
+    other.set_webhook(&format!("{}/v1/webhooks/github", app.base), HOOK_SECRET);
+    let d = other
+        .emit_pull_request("octo/app", 1, "closed")
+        .await
+        .unwrap();
+    assert_eq!(d.status, Some(404));
+}
