@@ -362,7 +362,7 @@ async fn proxy_refreshes_a_refused_token_once(backend: TestBackend) {
         auth.authorize_url(),
         auth.token_url(),
         auth.revoke_url(),
-        format!("{}/api/v1/user", em.base_url),
+        em.base_url.clone() + "/api/v1/user",
         em.base_url
     );
     let app = TestApp::spawn_with_providers(backend, &overrides).await;
