@@ -403,8 +403,10 @@ mod tests {
         ] {
             assert!(target_url(BASE, bad, None).is_err(), "{bad}");
         }
-        // A path that would change the host is refused too.
-        assert!(target_url("https://api.example.com", "@evil.example/x", None).is_err());
+        // A path never becomes userinfo or another host: it is always joined after a '/'.
+        let url = target_url("https://api.example.com", "@evil.example/x", None).unwrap();
+        assert_eq!(url.host_str(), Some("api.example.com"));
+        assert_eq!(url.path(), "/@evil.example/x");
     }
 
     #[test]
