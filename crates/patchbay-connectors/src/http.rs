@@ -82,9 +82,9 @@ impl HttpClient {
             .map_err(|r| ConnectorError::Network(r.to_string()))
     }
 
-    /// Sends a request and returns the response when its status is 2xx; any other status
-    /// becomes the matching [`ConnectorError`].
-    pub async fn send(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
+    /// Builds and sends a request after the policy check; the scrubber hides its credentials
+    /// in any error message made from the answer.
+    async fn dispatch(&self, req: RequestBuilder) -> Result<(Response, Scrubber), ConnectorError> {
         let (_, built) = req.build_split();
         let request =
             built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
@@ -96,6 +96,13 @@ impl HttpClient {
             .execute(request)
             .await
             .map_err(|e| network_error(&e, &scrub))?;
+        Ok((resp, scrub))
+    }
+
+    /// Sends a request and returns the response when its status is 2xx; any other status
+    /// becomes the matching [`ConnectorError`].
+    pub async fn send(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
+        let (resp, scrub) = self.dispatch(req).await?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -105,15 +112,7 @@ impl HttpClient {
     /// Sends a request and hands back the response as it arrives, whatever its status, for
     /// callers that stream the body on (the proxy). Network errors are mapped; nothing is read.
     pub async fn execute(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
-        let (_, built) = req.build_split();
-        let request =
-            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
-        self.check_url(request.url())?;
-        let scrub = Scrubber::from_headers(request.headers());
-        self.inner
-            .execute(request)
-            .await
-            .map_err(|e| network_error(&e, &scrub))
+        Ok(self.dispatch(req).await?.0)
     }
 
     /// Sends a request and returns status, headers and body whatever the status; only network
@@ -123,16 +122,7 @@ impl HttpClient {
         &self,
         req: RequestBuilder,
     ) -> Result<(u16, HeaderMap, Vec<u8>), ConnectorError> {
-        let (_, built) = req.build_split();
-        let request =
-            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
-        self.check_url(request.url())?;
-        let scrub = Scrubber::from_headers(request.headers());
-        let resp = self
-            .inner
-            .execute(request)
-            .await
-            .map_err(|e| network_error(&e, &scrub))?;
+        let (resp, _) = self.dispatch(req).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         Ok((status, headers, read_body(resp).await?))
@@ -144,16 +134,7 @@ impl HttpClient {
         &self,
         req: RequestBuilder,
     ) -> Result<Option<(Value, HeaderMap)>, ConnectorError> {
-        let (_, built) = req.build_split();
-        let request =
-            built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
-        self.check_url(request.url())?;
-        let scrub = Scrubber::from_headers(request.headers());
-        let resp = self
-            .inner
-            .execute(request)
-            .await
-            .map_err(|e| network_error(&e, &scrub))?;
+        let (resp, scrub) = self.dispatch(req).await?;
         if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(None);
         }
