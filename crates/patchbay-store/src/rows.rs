@@ -105,11 +105,12 @@ pub struct ActivityRow {
 }
 
 /// An outbox event, written in the same transaction as the change it reports.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub struct EventRow {
     pub id: String,
     pub workspace_id: String,
     #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
     pub event_type: String,
     pub connection_id: Option<String>,
     pub payload: String,
@@ -262,7 +263,7 @@ pub struct SubscriptionRow {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub struct DeliveryRow {
     pub id: String,
     pub workspace_id: String,

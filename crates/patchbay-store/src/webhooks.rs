@@ -22,7 +22,10 @@ impl Store {
         }
         // One parameter per column (arrays or one JSON document), not one per value: binding
         // thousands of values per statement costs more than the insert itself.
-        let inserted: Vec<String> = match &self.backend {
+        // No RETURNING: each returned row costs a hand-off in the driver. Redeliveries are
+        // rare, so the count usually says every row went in; only when it does not are the
+        // new ids looked up, in one row.
+        let affected: u64 = match &self.backend {
             Backend::Sqlite(pool) => {
                 let mut doc = String::with_capacity(
                     rows.iter()
@@ -47,24 +50,25 @@ impl Store {
                     doc.push_str(&v.to_string());
                 }
                 doc.push(']');
-                sqlx::query_scalar(
+                sqlx::query(
                     "INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) \
                      SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, unhex(j.value ->> 6), 'received', 0, NULL, NULL, j.value ->> 7, NULL \
-                     FROM json_each($1) AS j WHERE true ON CONFLICT (connection_id, delivery_id) DO NOTHING RETURNING id",
+                     FROM json_each($1) AS j WHERE true ON CONFLICT (connection_id, delivery_id) DO NOTHING",
                 )
                 .bind(doc)
-                .fetch_all(pool)
+                .execute(pool)
                 .await?
+                .rows_affected()
             }
             Backend::Postgres(pool) => {
                 let col = |f: &dyn Fn(&WebhookEventRow) -> String| {
                     rows.iter().map(f).collect::<Vec<String>>()
                 };
-                sqlx::query_scalar(
+                sqlx::query(
                     "INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) \
                      SELECT u.id, u.ws, u.conn, u.connector, u.delivery, u.headers, u.body, 'received', 0, NULL, NULL, u.received_at, NULL \
                      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS u(id, ws, conn, connector, delivery, headers, body, received_at) \
-                     ON CONFLICT (connection_id, delivery_id) DO NOTHING RETURNING id",
+                     ON CONFLICT (connection_id, delivery_id) DO NOTHING",
                 )
                 .bind(col(&|r| r.id.clone()))
                 .bind(col(&|r| r.workspace_id.clone()))
@@ -74,11 +78,35 @@ impl Store {
                 .bind(col(&|r| r.headers.clone()))
                 .bind(rows.iter().map(|r| r.body.clone()).collect::<Vec<Vec<u8>>>())
                 .bind(rows.iter().map(|r| r.received_at).collect::<Vec<i64>>())
-                .fetch_all(pool)
+                .execute(pool)
                 .await?
+                .rows_affected()
             }
         };
-        Ok(inserted.into_iter().collect())
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        if affected == rows.len() as u64 {
+            return Ok(ids.into_iter().collect());
+        }
+        // Fresh ids: those present now are exactly the ones this statement inserted.
+        let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let present: Option<String> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT json_group_array(id) FROM webhook_events WHERE id IN (SELECT value FROM json_each($1))",
+            )
+            .bind(list)
+            .fetch_one(pool)
+            .await?,
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT COALESCE(json_agg(id), '[]')::text FROM webhook_events WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            )
+            .bind(list)
+            .fetch_one(pool)
+            .await?,
+        };
+        let present: Vec<String> = present
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
+        Ok(present.into_iter().collect())
     }
 
     /// The stored event a redelivery matches.
