@@ -15,7 +15,7 @@ use patchbay_connectors::webhooks::sign;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret, WebhookScheme};
 use patchbay_store::{
     ActivityStore, AttemptRecord, CircuitUpdate, ConnectionStore, CredentialRow, DeliveryRow,
-    EventRow, EventStore, SubscriptionRow,
+    EventRow, SubscriptionRow,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -403,7 +403,7 @@ impl Engine {
         {
             let events = self
                 .store()
-                .list_events(&sub.workspace_id, sub.cursor.as_deref(), FAN_OUT_BATCH)
+                .events_after(&sub.workspace_id, sub.cursor.as_deref(), FAN_OUT_BATCH)
                 .await?;
             let Some(last) = events.last().map(|e| e.id.clone()) else {
                 continue;
@@ -567,12 +567,17 @@ impl Engine {
 
     /// One signed POST of an event to a subscriber.
     async fn send_one(&self, target: &Target, event: &EventRow) -> Sent {
-        let body = json!({
-            "type": event.event_type,
-            "timestamp": ms_to_rfc3339(event.created_at),
-            "data": serde_json::from_str::<Value>(&event.payload).unwrap_or(Value::Null),
-        })
-        .to_string();
+        // The payload is stored as JSON text: spliced in, not parsed and written again.
+        let data = if serde_json::from_str::<serde::de::IgnoredAny>(&event.payload).is_ok() {
+            event.payload.as_str()
+        } else {
+            "null"
+        };
+        let body = format!(
+            r#"{{"type":{},"timestamp":"{}","data":{data}}}"#,
+            Value::String(event.event_type.clone()),
+            ms_to_rfc3339(event.created_at)
+        );
         let ts = now_ms() / 1000;
         let started = Instant::now();
         let sent = async {

@@ -25,7 +25,7 @@ pub use execution::{ActionClaim, ActionRunRow, RepositoryRow};
 pub use jobs::{Enqueued, JobStore};
 pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;
-pub use subscriptions::{AttemptRecord, CircuitUpdate};
+pub use subscriptions::{AttemptRecord, CircuitUpdate, EventHead};
 pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd};
 pub use vault_keys::VaultKeyStore;
 pub use workspaces::WorkspaceStore;

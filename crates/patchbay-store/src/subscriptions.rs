@@ -27,6 +27,15 @@ pub struct AttemptRecord {
     pub circuit_open_until: Option<i64>,
 }
 
+/// What fan-out needs of an event.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct EventHead {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub connection_id: Option<String>,
+}
+
 /// Where a subscription's failure count and circuit stand after a round of attempts.
 #[derive(Debug, Clone)]
 pub struct CircuitUpdate {
@@ -227,6 +236,31 @@ impl Store {
         };
         rows.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         Ok(rows)
+    }
+
+    /// The next events of a workspace after `after`, oldest first, without their payloads
+    /// (fan-out needs id, type and connection only), returned as one row.
+    pub async fn events_after(
+        &self,
+        workspace_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventHead>> {
+        let doc: Option<String> = match &self.backend {
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT COALESCE(json_agg(json_build_object('id', id, 'type', type, 'connection_id', connection_id) ORDER BY id), '[]')::text \
+                 FROM (SELECT id, type, connection_id FROM events WHERE workspace_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3) e")
+                .bind(workspace_id).bind(after).bind(limit).fetch_one(pool).await?,
+            Backend::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT json_group_array(json_object('id', id, 'type', type, 'connection_id', connection_id)) \
+                 FROM (SELECT id, type, connection_id FROM events WHERE workspace_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3)")
+                .bind(workspace_id).bind(after).bind(limit).fetch_one(pool).await?,
+        };
+        match doc {
+            Some(d) => serde_json::from_str(&d)
+                .map_err(|e| StoreError::Conflict(format!("events unreadable: {e}"))),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Events by id, in one statement.

@@ -37,3 +37,5 @@ CREATE INDEX deliveries_pending_order ON deliveries (subscription_id, COALESCE(c
     WHERE status = 'pending';
 -- Claims walk pending deliveries in event order and stop at the batch size.
 CREATE INDEX deliveries_pending_events ON deliveries (event_id) WHERE status = 'pending';
+-- Claims walk deliveries_pending_events; keeping this one up to date cost every attempt.
+DROP INDEX deliveries_due;
