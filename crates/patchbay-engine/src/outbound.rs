@@ -28,9 +28,9 @@ const OWNER: &str = "subscription";
 /// Events fanned out per subscription per round.
 const FAN_OUT_BATCH: i64 = 2000;
 /// Dispatch loops per process: while one sends, another claims and records.
-pub const DISPATCH_LOOPS: usize = 2;
+pub const DISPATCH_LOOPS: usize = 3;
 /// Deliveries claimed per round.
-const CLAIM_BATCH: i64 = 1000;
+const CLAIM_BATCH: i64 = 700;
 
 /// A subscription with its signing secret, loaded once per round.
 struct Target {
