@@ -113,16 +113,16 @@ impl Engine {
                             Err(_) => break,
                         }
                     }
-                    let rows: Vec<WebhookEventRow> = batch.iter().map(|(r, _)| r.clone()).collect();
+                    let (rows, replies): (Vec<WebhookEventRow>, Vec<_>) = batch.into_iter().unzip();
                     match store.insert_webhook_events(&rows).await {
                         Ok(inserted) => {
-                            for (row, reply) in batch {
-                                let _ = reply.send(Ok(inserted.contains(&row.id)));
+                            for (new, reply) in inserted.into_iter().zip(replies) {
+                                let _ = reply.send(Ok(new));
                             }
                         }
                         Err(e) => {
                             let msg = e.to_string();
-                            for (_, reply) in batch {
+                            for reply in replies {
                                 let _ = reply.send(Err(msg.clone()));
                             }
                         }

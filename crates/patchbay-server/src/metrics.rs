@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::BTreeMap;
@@ -14,8 +15,14 @@ const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// By matched route; a request takes one lock and allocates only for a route's first use.
+    routes: Mutex<BTreeMap<String, RouteStats>>,
+}
+
+#[derive(Default)]
+struct RouteStats {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: Histogram,
 }
 
 #[derive(Default, Clone)]
@@ -26,15 +33,14 @@ struct Histogram {
 }
 
 impl Metrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        *self
-            .requests
-            .lock()
-            .expect("metrics lock")
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
-        let mut lat = self.latency.lock().expect("metrics lock");
-        let h = lat.entry(route.to_string()).or_default();
+    fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        let mut routes = self.routes.lock().expect("metrics lock");
+        if !routes.contains_key(route) {
+            routes.insert(route.to_string(), RouteStats::default());
+        }
+        let stats = routes.get_mut(route).expect("inserted above");
+        *stats.requests.entry((method, status)).or_default() += 1;
+        let h = &mut stats.latency;
         h.count += 1;
         h.sum += seconds;
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -52,12 +58,16 @@ impl Metrics {
             "# HELP patchbay_http_requests_total HTTP requests by method, route and status.\n",
         );
         out.push_str("# TYPE patchbay_http_requests_total counter\n");
-        for ((method, route, status), n) in self.requests.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "patchbay_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+        let routes = self.routes.lock().expect("metrics lock");
+        for (route, stats) in routes.iter() {
+            for ((method, status), n) in &stats.requests {
+                let _ = writeln!(out, "patchbay_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            }
         }
         out.push_str("# HELP patchbay_http_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE patchbay_http_request_duration_seconds histogram\n");
-        for (route, h) in self.latency.lock().expect("metrics lock").iter() {
+        for (route, stats) in routes.iter() {
+            let h = &stats.latency;
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(out, "patchbay_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {}", h.buckets[i]);
             }
@@ -82,20 +92,23 @@ impl Metrics {
 }
 
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     // Only standard methods become labels, so odd requests cannot grow the series.
-    let method = match req.method().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_string(),
-        _ => "OTHER".to_string(),
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     };
     let start = Instant::now();
     let resp = next.run(req).await;
     state.metrics.observe(
-        &method,
-        &route,
+        method,
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
         resp.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );

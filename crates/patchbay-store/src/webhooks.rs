@@ -4,58 +4,60 @@
 use crate::{with_pool, with_reader, Backend, Result, Store, WebhookEventRow};
 use std::collections::HashSet;
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 impl Store {
-    /// Inserts events in one statement; returns the ids that were new (the others were
-    /// redeliveries of a (connection, delivery id) already stored).
-    pub async fn insert_webhook_events(&self, rows: &[WebhookEventRow]) -> Result<HashSet<String>> {
+    /// Inserts events in one statement; returns, for each row, whether it was new (the others
+    /// were redeliveries of a (connection, delivery id) already stored).
+    pub async fn insert_webhook_events(&self, rows: &[WebhookEventRow]) -> Result<Vec<bool>> {
         if rows.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(Vec::new());
         }
         // One parameter per column (arrays or one JSON document), not one per value: binding
-        // thousands of values per statement costs more than the insert itself.
+        // thousands of values per statement costs more than the insert itself (measured: a
+        // padded multi-row VALUES insert of bound values ingested 15k/s against 24k/s).
         // No RETURNING: each returned row costs a hand-off in the driver. Redeliveries are
         // rare, so the count usually says every row went in; only when it does not are the
         // new ids looked up, in one row.
         let affected: u64 = match &self.backend {
             Backend::Sqlite(pool) => {
-                let mut doc = String::with_capacity(
-                    rows.iter()
-                        .map(|r| r.body.len() * 2 + r.headers.len() + 256)
-                        .sum(),
-                );
-                doc.push('[');
+                // Bodies and headers travel as one blob that rows slice by offset; the JSON
+                // document carries only short fields, so SQLite never renders or re-parses
+                // (nor hex-decodes) the bulk of a row.
+                let mut blob =
+                    Vec::with_capacity(rows.iter().map(|r| r.body.len() + r.headers.len()).sum());
+                let mut doc = Vec::with_capacity(rows.len() * 256);
+                doc.push(b'[');
                 for (n, r) in rows.iter().enumerate() {
                     if n > 0 {
-                        doc.push(',');
+                        doc.push(b',');
                     }
-                    let v = serde_json::json!([
-                        r.id,
-                        r.workspace_id,
-                        r.connection_id,
-                        r.connector,
-                        r.delivery_id,
-                        r.headers,
-                        hex(&r.body),
-                        r.received_at
-                    ]);
-                    doc.push_str(&v.to_string());
+                    let headers_at = blob.len() + 1;
+                    blob.extend_from_slice(r.headers.as_bytes());
+                    let body_at = blob.len() + 1;
+                    blob.extend_from_slice(&r.body);
+                    let row = (
+                        &r.id,
+                        &r.workspace_id,
+                        &r.connection_id,
+                        &r.connector,
+                        &r.delivery_id,
+                        r.received_at,
+                        (headers_at, r.headers.len()),
+                        (body_at, r.body.len()),
+                    );
+                    serde_json::to_writer(&mut doc, &row).expect("writing to memory");
                 }
-                doc.push(']');
+                doc.push(b']');
+                let doc = String::from_utf8(doc).expect("serde_json writes UTF-8");
                 sqlx::query(
                     "INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) \
-                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, unhex(j.value ->> 6), 'received', 0, NULL, NULL, j.value ->> 7, NULL \
+                     SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
+                            CAST(substr($2, j.value ->> '$[6][0]', j.value ->> '$[6][1]') AS TEXT), \
+                            substr($2, j.value ->> '$[7][0]', j.value ->> '$[7][1]'), \
+                            'received', 0, NULL, NULL, j.value ->> 5, NULL \
                      FROM json_each($1) AS j WHERE true ON CONFLICT (connection_id, delivery_id) DO NOTHING",
                 )
                 .bind(doc)
+                .bind(blob)
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -83,10 +85,10 @@ impl Store {
                 .rows_affected()
             }
         };
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         if affected == rows.len() as u64 {
-            return Ok(ids.into_iter().collect());
+            return Ok(vec![true; rows.len()]);
         }
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         // Fresh ids: those present now are exactly the ones this statement inserted.
         let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
         let present: Option<String> = match &self.backend {
@@ -103,10 +105,10 @@ impl Store {
             .fetch_one(pool)
             .await?,
         };
-        let present: Vec<String> = present
+        let present: HashSet<String> = present
             .and_then(|p| serde_json::from_str(&p).ok())
             .unwrap_or_default();
-        Ok(present.into_iter().collect())
+        Ok(rows.iter().map(|r| present.contains(&r.id)).collect())
     }
 
     /// The stored event a redelivery matches.

@@ -9,6 +9,13 @@ use serde_json::{json, Value};
 /// answered only after the delivery verified, and they are not stored: nothing happened at the
 /// provider.
 pub fn handshake(scheme: WebhookScheme, body: &[u8]) -> Option<Value> {
+    // Only these schemes have handshakes; every other delivery skips the parse.
+    if !matches!(
+        scheme,
+        WebhookScheme::DiscordEd25519 | WebhookScheme::SlackV0
+    ) {
+        return None;
+    }
     let value: Value = serde_json::from_slice(body).ok()?;
     match scheme {
         // Interaction type 1 is PING; Discord expects `{"type": 1}` (PONG).
