@@ -13,12 +13,10 @@ pub use auth::Auth;
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use patchbay_engine::Engine;
 use std::future::Future;
 use std::sync::Arc;
-use tower_http::trace::TraceLayer;
 
 /// Default request body limit (1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -64,12 +62,10 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         .merge(routes::subscriptions::router())
         .merge(routes::docs::router())
         .fallback(routes::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .layer(DefaultBodyLimit::max(options.body_limit))
-        .layer(TraceLayer::new_for_http())
+        .layer(metrics::ObserveLayer {
+            metrics: state.metrics.clone(),
+            body_limit: options.body_limit,
+        })
         .with_state(state)
 }
 

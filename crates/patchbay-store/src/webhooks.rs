@@ -41,8 +41,10 @@ impl Store {
                         &r.connector,
                         &r.delivery_id,
                         r.received_at,
-                        (headers_at, r.headers.len()),
-                        (body_at, r.body.len()),
+                        headers_at,
+                        r.headers.len(),
+                        body_at,
+                        r.body.len(),
                     );
                     serde_json::to_writer(&mut doc, &row).expect("writing to memory");
                 }
@@ -51,8 +53,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO webhook_events (id, workspace_id, connection_id, connector, delivery_id, headers, body, status, attempts, error, lease_expires_at, received_at, processed_at) \
                      SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-                            CAST(substr($2, j.value ->> '$[6][0]', j.value ->> '$[6][1]') AS TEXT), \
-                            substr($2, j.value ->> '$[7][0]', j.value ->> '$[7][1]'), \
+                            CAST(substr($2, j.value ->> 6, j.value ->> 7) AS TEXT), \
+                            substr($2, j.value ->> 8, j.value ->> 9), \
                             'received', 0, NULL, NULL, j.value ->> 5, NULL \
                      FROM json_each($1) AS j WHERE true ON CONFLICT (connection_id, delivery_id) DO NOTHING",
                 )
