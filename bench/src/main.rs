@@ -41,6 +41,9 @@ enum Bench {
     /// The ceiling server the webhook benchmark starts as a child process.
     #[command(hide = true)]
     CeilingServer(webhooks::CeilingArgs),
+    /// The minimal forwarding proxy the proxy benchmark starts as a child process.
+    #[command(hide = true)]
+    ForwardServer(proxy::ForwardArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -353,6 +356,7 @@ async fn main() {
         Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::Proxy(args) => proxy::bench(args).await,
         Bench::CeilingServer(args) => webhooks::ceiling_server(args).await,
+        Bench::ForwardServer(args) => proxy::forward_server(args).await,
     }
 }
 

@@ -11,9 +11,77 @@ pub struct ProxyArgs {
     requests: usize,
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Rounds of direct, minimal proxy and patchbay proxy, measured one after another.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// The patchbay binary to run (build it with `cargo build --release -p patchbay`).
     #[arg(long, default_value = "target/release/patchbay")]
     binary: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ForwardArgs {
+    /// Where every request is forwarded to.
+    #[arg(long)]
+    upstream: String,
+}
+
+/// The least a proxy can do over HTTP/1.1 with the same client stack: forward method, path,
+/// headers and body to one upstream and stream the answer back. No keys, no credentials, no
+/// checks; it shows what the second hop costs on this machine by itself.
+pub async fn forward_server(args: ForwardArgs) {
+    use axum::body::Body;
+    use axum::extract::Request;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let upstream = args.upstream.trim_end_matches('/').to_string();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let mut headers = parts.headers;
+            headers.remove(axum::http::header::HOST);
+            let resp = client
+                .request(parts.method, format!("{upstream}{path}"))
+                .headers(headers)
+                .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+                .send()
+                .await
+                .unwrap();
+            let mut out = axum::http::Response::builder().status(resp.status());
+            for (k, v) in resp.headers() {
+                out = out.header(k, v);
+            }
+            out.body(Body::from_stream(resp.bytes_stream())).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!(
+        "patchbay listening on http://{}",
+        listener.local_addr().unwrap()
+    );
+    axum::serve(listener, app).await.unwrap();
+}
+
+fn spawn_forward(upstream: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["forward-server", "--upstream", upstream])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("forwarder exited").unwrap();
+        if let Some(u) = line.strip_prefix("patchbay listening on ") {
+            break u.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
 }
 
 fn line(label: &str, p: &Phase) {
@@ -76,6 +144,8 @@ pub async fn bench(args: ProxyArgs) {
         .unwrap();
     let id = conn["id"].as_str().expect("connection").to_string();
     let direct_url = format!("{}/api/v1/user", em.base_url);
+    let (mut forwarder, fbase) = spawn_forward(&em.base_url);
+    let forward_url = format!("{fbase}/api/v1/user");
     let proxy_url = format!("{base}/v1/connections/{id}/proxy/api/v1/user");
     println!(
         "patchbay proxy benchmark: GET /api/v1/user of the Todoist emulator, {} requests; server on SQLite",
@@ -98,45 +168,69 @@ pub async fn bench(args: ProxyArgs) {
         make_direct(client.clone(), proxy_url.clone(), key.clone()),
     )
     .await;
-    let d1 = run(
-        "direct",
-        args.requests / 5,
-        1,
-        make_direct(client.clone(), direct_url.clone(), token.clone()),
+    run(
+        "warm",
+        200,
+        4,
+        make_direct(client.clone(), forward_url.clone(), token.clone()),
     )
     .await;
-    let p1 = run(
-        "proxy",
-        args.requests / 5,
-        1,
-        make_direct(client.clone(), proxy_url.clone(), key.clone()),
-    )
-    .await;
-    let dn = run(
-        "direct",
-        args.requests,
-        args.concurrency,
-        make_direct(client.clone(), direct_url.clone(), token.clone()),
-    )
-    .await;
-    let pn = run(
-        "proxy",
-        args.requests,
-        args.concurrency,
-        make_direct(client.clone(), proxy_url.clone(), key.clone()),
-    )
-    .await;
-    line("direct, 1 client", &d1);
-    line("proxy, 1 client", &p1);
-    line(&format!("direct, {} clients", args.concurrency), &dn);
-    line(&format!("proxy, {} clients", args.concurrency), &pn);
+    // Rounds alternate the three paths so a change in the machine's speed touches all alike;
+    // the round with the median throughput ratio is reported.
+    let mut rounds = Vec::new();
+    for round in 0..args.rounds {
+        let mut phases = Vec::new();
+        for (clients, ops) in [(1, args.requests / 5), (args.concurrency, args.requests)] {
+            for (name, url, auth) in [
+                ("direct", &direct_url, &token),
+                ("minimal proxy", &forward_url, &token),
+                ("patchbay proxy", &proxy_url, &key),
+            ] {
+                phases.push(
+                    run(
+                        name,
+                        ops,
+                        clients,
+                        make_direct(client.clone(), url.clone(), auth.clone()),
+                    )
+                    .await,
+                );
+            }
+        }
+        println!(
+            "round {}: {} clients: direct {:.0}/s, minimal proxy {:.0}/s, patchbay proxy {:.0}/s, ratio {:.2}",
+            round + 1,
+            args.concurrency,
+            phases[3].rate(),
+            phases[4].rate(),
+            phases[5].rate(),
+            phases[5].rate() / phases[3].rate()
+        );
+        rounds.push(phases);
+    }
+    rounds.sort_by(|a, b| (a[5].rate() / a[3].rate()).total_cmp(&(b[5].rate() / b[3].rate())));
+    let m = &rounds[rounds.len() / 2];
+    println!("\nmedian round of {}:", args.rounds);
+    for (i, p) in m.iter().enumerate() {
+        let clients = if i < 3 { 1 } else { args.concurrency };
+        line(&format!("{}, {clients} client(s)", p.name), p);
+    }
     println!(
-        "added latency: p50 {:.3} ms, p99 {:.3} ms (1 client); throughput ratio {:.2} ({} clients)",
-        p1.p50_ms - d1.p50_ms,
-        p1.p99_ms - d1.p99_ms,
-        pn.rate() / dn.rate(),
-        args.concurrency
+        "added latency: p50 {:.3} ms, p99 {:.3} ms (1 client; minimal proxy adds {:.3} / {:.3})",
+        m[2].p50_ms - m[0].p50_ms,
+        m[2].p99_ms - m[0].p99_ms,
+        m[1].p50_ms - m[0].p50_ms,
+        m[1].p99_ms - m[0].p99_ms,
     );
+    println!(
+        "throughput ratio to direct ({} clients): patchbay proxy {:.2}, minimal proxy {:.2}; patchbay / minimal {:.2}",
+        args.concurrency,
+        m[5].rate() / m[3].rate(),
+        m[4].rate() / m[3].rate(),
+        m[5].rate() / m[4].rate()
+    );
+    let _ = forwarder.kill();
+    let _ = forwarder.wait();
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
