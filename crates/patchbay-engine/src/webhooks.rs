@@ -8,7 +8,7 @@ use crate::error::{EngineError, Result};
 use crate::views::Page;
 use crate::Engine;
 use patchbay_connectors::webhooks::{
-    delivery_id, handshake, kept_headers, route_account, verify, VerifyError,
+    delivery_id, handshake, kept_headers_json, route_account, verify, VerifyError,
 };
 use patchbay_core::{
     ids, ms_to_rfc3339, now_ms, Capability, ConnectorContext, ConnectorError, Lifecycle, SyncMode,
@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 /// How long a connection's webhook secret is served from memory before it is read again.
 const SECRET_TTL: Duration = Duration::from_secs(10);
 const BATCH: usize = 256;
+const IN_FLIGHT: usize = 2;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookAck {
@@ -97,15 +98,22 @@ struct HookTarget {
 }
 
 #[derive(Default)]
-pub(crate) struct HookCache(Mutex<HashMap<String, HookTarget>>);
+pub(crate) struct HookCache(Mutex<HashMap<String, std::sync::Arc<HookTarget>>>);
 
 impl Engine {
     fn ingest(&self) -> &Ingest {
         self.inner.ingest.get_or_init(|| {
             let (tx, mut rx) = mpsc::channel::<Pending>(BATCH * 8);
             let store = self.store().clone();
+            // Batches in flight at once: while one commits, the next is already collected
+            // and sent, so the database never waits for the runtime to gather a batch.
+            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
             tokio::spawn(async move {
                 while let Some(first) = rx.recv().await {
+                    // Deliveries keep arriving while both slots are busy; they join this batch.
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        break;
+                    };
                     let mut batch = vec![first];
                     while batch.len() < BATCH {
                         match rx.try_recv() {
@@ -113,27 +121,32 @@ impl Engine {
                             Err(_) => break,
                         }
                     }
-                    let (rows, replies): (Vec<WebhookEventRow>, Vec<_>) = batch.into_iter().unzip();
-                    match store.insert_webhook_events(&rows).await {
-                        Ok(inserted) => {
-                            for (new, reply) in inserted.into_iter().zip(replies) {
-                                let _ = reply.send(Ok(new));
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let (rows, replies): (Vec<WebhookEventRow>, Vec<_>) =
+                            batch.into_iter().unzip();
+                        match store.insert_webhook_events(&rows).await {
+                            Ok(inserted) => {
+                                for (new, reply) in inserted.into_iter().zip(replies) {
+                                    let _ = reply.send(Ok(new));
+                                }
+                            }
+                            Err(e) => {
+                                let msg = e.to_string();
+                                for reply in replies {
+                                    let _ = reply.send(Err(msg.clone()));
+                                }
                             }
                         }
-                        Err(e) => {
-                            let msg = e.to_string();
-                            for reply in replies {
-                                let _ = reply.send(Err(msg.clone()));
-                            }
-                        }
-                    }
+                        drop(slot);
+                    });
                 }
             });
             Ingest { tx }
         })
     }
 
-    async fn hook_target(&self, connection_id: &str) -> Result<HookTarget> {
+    async fn hook_target(&self, connection_id: &str) -> Result<std::sync::Arc<HookTarget>> {
         if let Some(hit) = self
             .inner
             .hooks
@@ -166,14 +179,14 @@ impl Engine {
             None => None,
         };
         let config: Value = serde_json::from_str(&row.config).unwrap_or(Value::Null);
-        let target = HookTarget {
+        let target = std::sync::Arc::new(HookTarget {
             scheme: connector.webhook_scheme_for(&config),
             workspace_id: row.workspace_id,
             connector: row.connector,
             lifecycle: row.lifecycle,
             secret,
             loaded: Instant::now(),
-        };
+        });
         self.inner
             .hooks
             .0
@@ -289,7 +302,7 @@ impl Engine {
             connection_id: connection_id.to_string(),
             connector: target.connector.clone(),
             delivery_id: delivery.clone(),
-            headers: serde_json::to_string(&kept_headers(&req)).unwrap_or_else(|_| "{}".into()),
+            headers: kept_headers_json(&req),
             body: req.body,
             status: "received".into(),
             attempts: 0,

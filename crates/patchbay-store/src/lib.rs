@@ -69,12 +69,19 @@ pub(crate) enum Backend {
     Postgres(PgPool),
 }
 
+/// How often SQLite's WAL is copied back into the database file (in the background).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// WAL frames (4 KiB pages) past which a checkpoint waits for the writer to start the WAL over.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
 /// A handle on the database; cheap to clone. Writes go through `backend`; reads through
 /// `reader`, which on SQLite is a separate pool so readers never queue behind the one writer.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) reader: Backend,
+    /// While any clone of the store lives, SQLite's WAL is checkpointed in the background.
+    _checkpoints: Option<std::sync::Arc<()>>,
 }
 
 /// Runs the same body against whichever pool the store holds. The body is compiled once per
@@ -172,6 +179,7 @@ impl Store {
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0")
             // A 2xx means committed: keep full durability; group commits buy speed instead.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
@@ -185,11 +193,48 @@ impl Store {
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .connect_with(opts.clone().create_if_missing(false))
+            .await?;
+        // Checkpoints run on a connection of their own instead of inside whichever commit
+        // crosses SQLite's threshold, so the one writer never stops to copy the WAL back.
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(opts.create_if_missing(false))
             .await?;
+        let alive = std::sync::Arc::new(());
+        let token = std::sync::Arc::downgrade(&alive);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+                if token.upgrade().is_none() {
+                    break;
+                }
+                // A passive checkpoint never waits for the writer, but under steady writes
+                // the WAL is then never found fully copied and keeps growing; past a size
+                // the checkpoint waits for the writer once and the WAL starts over.
+                let passive: std::result::Result<(i64, i64, i64), _> =
+                    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(&checkpointer)
+                        .await;
+                let outcome = match passive {
+                    Ok((_, frames, _)) if frames > WAL_RESTART_FRAMES => {
+                        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                            .execute(&checkpointer)
+                            .await
+                            .map(|_| ())
+                    }
+                    other => other.map(|_| ()),
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+            checkpointer.close().await;
+        });
         Ok(Store {
             backend: Backend::Sqlite(writer),
             reader: Backend::Sqlite(reader),
+            _checkpoints: Some(alive),
         })
     }
 
@@ -202,6 +247,7 @@ impl Store {
         Ok(Store {
             backend: Backend::Postgres(pool.clone()),
             reader: Backend::Postgres(pool),
+            _checkpoints: None,
         })
     }
 
@@ -236,7 +282,16 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the pools; on SQLite the WAL is first folded back into the database file.
     pub async fn close(&self) {
+        if let Backend::Sqlite(writer) = &self.backend {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(writer)
+                .await
+            {
+                tracing::warn!(error = %e, "final WAL checkpoint failed");
+            }
+        }
         with_reader!(self, pool => pool.close().await);
         with_pool!(self, pool => pool.close().await)
     }

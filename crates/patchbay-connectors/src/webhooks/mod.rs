@@ -119,6 +119,32 @@ pub fn kept_headers(req: &WebhookRequest) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// [`kept_headers`] as the JSON object stored with an event, written without building the map
+/// when the names are already lower-case (as the server hands them over).
+pub fn kept_headers_json(req: &WebhookRequest) -> String {
+    struct Kept<'a>(&'a WebhookRequest);
+    impl serde::Serialize for Kept<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(
+                self.0
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str())),
+            )
+        }
+    }
+    let lower = req
+        .headers
+        .keys()
+        .all(|k| !k.bytes().any(|b| b.is_ascii_uppercase()));
+    let json = if lower {
+        serde_json::to_string(&Kept(req))
+    } else {
+        serde_json::to_string(&kept_headers(req))
+    };
+    json.unwrap_or_else(|_| "{}".into())
+}
+
 /// For tests, benches and emulators: produce the headers a provider would send for `body`
 /// signed with `secret` at `now`, with `id` as the delivery id where the provider sends one in a
 /// header (GitHub, Standard Webhooks, shared secret).
@@ -447,6 +473,22 @@ mod tests {
         );
         assert_eq!(kept["x-github-event"], "push");
         assert!(kept.values().all(|v| v != "first-secret"));
+        // The stored JSON says the same, whether the names arrive mixed-case (from a caller)
+        // or lower-case (from the server), and never carries a secret.
+        let lower = WebhookRequest {
+            headers: req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            body: req.body.clone(),
+        };
+        for r in [&req, &lower] {
+            let json = kept_headers_json(r);
+            let parsed: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
+            assert_eq!(parsed, kept, "{json}");
+            assert!(!json.contains("first-secret"));
+        }
     }
 
     #[test]

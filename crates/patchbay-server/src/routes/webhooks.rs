@@ -6,8 +6,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::PageQuery;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -47,12 +46,20 @@ fn acceptable(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The raw body and the headers of a delivery, once its size and content type passed.
-fn accept(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(BTreeMap<String, String>, Vec<u8>)> {
-    let body = body.map_err(|r| {
+/// The raw body and the headers of a delivery, once its size and content type passed. Takes
+/// the whole request so the headers are read in place rather than copied by an extractor.
+async fn accept(req: Request) -> ApiResult<(BTreeMap<String, String>, Vec<u8>)> {
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let typed = acceptable(req.headers());
+    let body = Bytes::from_request(req, &()).await.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -63,21 +70,13 @@ fn accept(
             ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
         }
     })?;
-    if !acceptable(headers) {
+    if !typed {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "webhooks are accepted as application/json or application/x-www-form-urlencoded",
         ));
     }
-    let headers = headers
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_string(), v.to_string()))
-        })
-        .collect();
     Ok((headers, body.to_vec()))
 }
 
@@ -117,10 +116,9 @@ pub struct RoutedAck {
 pub async fn receive(
     State(state): State<AppState>,
     ApiPath((connector, connection_id)): ApiPath<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> ApiResult<Response> {
-    let (headers, body) = accept(&headers, body)?;
+    let (headers, body) = accept(req).await?;
     let answer = state
         .engine
         .receive_webhook(&connector, &connection_id, headers, body)
@@ -138,10 +136,9 @@ pub async fn receive(
 pub async fn receive_routed(
     State(state): State<AppState>,
     ApiPath(connector): ApiPath<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> ApiResult<Response> {
-    let (headers, body) = accept(&headers, body)?;
+    let (headers, body) = accept(req).await?;
     let answer = state
         .engine
         .receive_routed_webhook(&connector, headers, body)

@@ -27,6 +27,7 @@ both_backends!(
     oauth_apps_sessions_and_states,
     refresh_claims_serialise,
     queue_claims_leases_and_retries,
+    webhook_batches_round_trip,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -885,4 +886,105 @@ async fn queue_claims_leases_and_retries(backend: TestBackend) {
     );
     assert!(store.cancel_job("job_later", 10_002).await.unwrap());
     assert!(!store.cancel_job("job_later", 10_003).await.unwrap());
+}
+
+fn hook_row(n: usize, delivery: &str, body: Vec<u8>, headers: &str) -> WebhookEventRow {
+    WebhookEventRow {
+        id: format!("whe_{n:032x}"),
+        workspace_id: "ws_1".into(),
+        connection_id: "conn_1".into(),
+        connector: "github".into(),
+        delivery_id: delivery.into(),
+        headers: headers.into(),
+        body,
+        status: "received".into(),
+        attempts: 0,
+        error: None,
+        lease_expires_at: None,
+        received_at: 1_000 + n as i64,
+        processed_at: None,
+    }
+}
+
+/// A batch keeps every byte of every row (binary and empty bodies, non-ASCII headers) and says
+/// which rows were new: a redelivery inside the batch or of an earlier batch is not.
+async fn webhook_batches_round_trip(backend: TestBackend) {
+    let (store, _db) = fresh_store(backend).await;
+    let binary: Vec<u8> = (0..=255u8).collect();
+    let first = vec![
+        hook_row(1, "d-1", binary.clone(), r#"{"user-agent":"caf\u00e9 ☕"}"#),
+        hook_row(2, "d-2", Vec::new(), "{}"),
+        hook_row(3, "d-1", b"again".to_vec(), "{}"),
+    ];
+    assert_eq!(
+        store.insert_webhook_events(&first).await.unwrap(),
+        [true, true, false]
+    );
+    let second = vec![
+        hook_row(4, "d-2", b"later".to_vec(), "{}"),
+        hook_row(5, "d-5", "é✓".as_bytes().to_vec(), r#"{"x":"ü"}"#),
+    ];
+    assert_eq!(
+        store.insert_webhook_events(&second).await.unwrap(),
+        [false, true]
+    );
+    let one = store
+        .find_webhook_event("conn_1", "d-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.id, first[0].id);
+    assert_eq!(one.body, binary);
+    assert_eq!(one.headers, first[0].headers);
+    assert_eq!(one.received_at, 1_001);
+    let two = store
+        .find_webhook_event("conn_1", "d-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((two.id.as_str(), two.body.len()), (first[1].id.as_str(), 0));
+    let five = store
+        .find_webhook_event("conn_1", "d-5")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(five.body, "é✓".as_bytes());
+    assert_eq!(five.headers, r#"{"x":"ü"}"#);
+}
+
+/// SQLite's WAL is copied back into the database file by the background checkpointer, not
+/// by whichever commit crosses a threshold (automatic checkpoints are off).
+#[tokio::test]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let db = patchbay_store::testing::new_database(TestBackend::Sqlite);
+    let store = db.open().await.unwrap();
+    let path = db.sqlite_path.clone().unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    let rows: Vec<WebhookEventRow> = (0..32)
+        .map(|n| hook_row(n, &format!("big-{n}"), vec![n as u8; 64 * 1024], "{}"))
+        .collect();
+    assert!(store
+        .insert_webhook_events(&rows)
+        .await
+        .unwrap()
+        .iter()
+        .all(|new| *new));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = std::fs::metadata(&path).unwrap().len();
+        if now >= before + 2 * 1024 * 1024 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {now} bytes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = store
+        .find_webhook_event("conn_1", "big-7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.body, vec![7u8; 64 * 1024]);
 }
