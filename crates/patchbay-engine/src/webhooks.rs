@@ -27,7 +27,6 @@ use tokio::sync::{mpsc, oneshot};
 /// How long a connection's webhook secret is served from memory before it is read again.
 const SECRET_TTL: Duration = Duration::from_secs(10);
 const BATCH: usize = 256;
-const IN_FLIGHT: usize = 2;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookAck {
@@ -105,9 +104,14 @@ impl Engine {
         self.inner.ingest.get_or_init(|| {
             let (tx, mut rx) = mpsc::channel::<Pending>(BATCH * 8);
             let store = self.store().clone();
-            // Batches in flight at once: while one commits, the next is already collected
-            // and sent, so the database never waits for the runtime to gather a batch.
-            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+            // Batches in flight at once. PostgreSQL commits one batch while it inserts the
+            // next; SQLite has one writer, and a second batch would only wait for it while
+            // taking deliveries away from the batch being gathered.
+            let in_flight = match self.store().kind() {
+                patchbay_store::BackendKind::Sqlite => 1,
+                patchbay_store::BackendKind::Postgres => 2,
+            };
+            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
             tokio::spawn(async move {
                 while let Some(first) = rx.recv().await {
                     // Deliveries keep arriving while both slots are busy; they join this batch.
