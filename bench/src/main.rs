@@ -9,10 +9,6 @@ mod sync;
 mod webhooks;
 
 use clap::{Parser, Subcommand};
-
-// The same allocator as `patchbay`, so baselines served from here are compared like for like.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -6,11 +6,6 @@ mod config;
 mod runtime;
 
 use clap::{Parser, Subcommand};
-
-// Requests allocate on one thread and free on another (runtime workers, the database
-// driver's thread); glibc's allocator spends a sixth of the webhook path on that.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
