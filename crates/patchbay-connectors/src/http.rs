@@ -64,6 +64,12 @@ impl HttpClient {
         Ok(self.inner.request(method, url))
     }
 
+    /// [`Self::request`] for a URL already parsed.
+    pub fn request_url(&self, method: Method, url: Url) -> Result<RequestBuilder, ConnectorError> {
+        self.check_url(&url)?;
+        Ok(self.inner.request(method, url))
+    }
+
     fn check_url(&self, url: &Url) -> Result<(), ConnectorError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ConnectorError::Config(format!(

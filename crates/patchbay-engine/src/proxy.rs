@@ -22,28 +22,68 @@ const TARGET_TTL: Duration = Duration::from_secs(10);
 
 /// What the proxy needs about a connection, kept briefly so a call costs no database reads
 /// beyond the caller's key.
-#[derive(Clone)]
 struct Prepared {
     row: patchbay_store::ConnectionRow,
     connector: std::sync::Arc<dyn patchbay_core::Connector>,
-    config: serde_json::Value,
-    secrets: patchbay_core::SecretMap,
+    ctx: patchbay_core::ConnectorContext,
+    /// Where requests go and the credential headers, ready to send (`None` when the connector
+    /// refused, so each request reports why).
+    target: Option<Target>,
+    rate_keys: Vec<(String, Option<crate::rate::Limit>)>,
+    retries: u32,
     oauth: bool,
     valid_until: std::time::Instant,
 }
 
+/// A connector's proxy target with its headers parsed once.
+#[derive(Clone)]
+struct Target {
+    base_url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+fn target_for(
+    connector: &dyn patchbay_core::Connector,
+    ctx: &patchbay_core::ConnectorContext,
+) -> Result<Target> {
+    let target = connector
+        .proxy_target(ctx)
+        .map_err(EngineError::Connector)?;
+    let mut headers = Vec::with_capacity(target.headers.len());
+    for (name, value) in &target.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            EngineError::Connector(ConnectorError::Config(format!(
+                "invalid header name {name}"
+            )))
+        })?;
+        let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+            EngineError::Connector(ConnectorError::Config(
+                "a credential contains characters not allowed in a header".into(),
+            ))
+        })?;
+        value.set_sensitive(true);
+        headers.push((name, value));
+    }
+    Ok(Target {
+        base_url: target.base_url,
+        headers,
+    })
+}
+
+type Shared = std::sync::Arc<Prepared>;
+
 #[derive(Default)]
-pub(crate) struct ProxyCache(std::sync::Mutex<std::collections::HashMap<String, Prepared>>);
+pub(crate) struct ProxyCache(std::sync::Mutex<std::collections::HashMap<String, Shared>>);
 
 impl ProxyCache {
-    fn get(&self, id: &str) -> Option<Prepared> {
+    fn get(&self, id: &str) -> Option<Shared> {
         let map = self.0.lock().expect("proxy cache");
         map.get(id)
             .filter(|p| p.valid_until > std::time::Instant::now())
             .cloned()
     }
 
-    fn put(&self, id: &str, p: Prepared) {
+    fn put(&self, id: &str, p: Shared) {
         let mut map = self.0.lock().expect("proxy cache");
         if map.len() > 50_000 {
             let now = std::time::Instant::now();
@@ -193,7 +233,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 impl Engine {
     /// The connection as the proxy uses it, from the cache while fresh. Tenancy is checked on
     /// every call, cached or not.
-    async fn prepared(&self, caller: &Caller, id: &str) -> Result<Prepared> {
+    async fn prepared(&self, caller: &Caller, id: &str) -> Result<Shared> {
         if let Some(p) = self.inner.proxy_cache.get(id) {
             let visible = caller
                 .workspace_id()
@@ -218,14 +258,21 @@ impl Engine {
             .filter(|_| oauth)
             .map(|e| Duration::from_millis((e - ahead - patchbay_core::now_ms()).max(0) as u64));
         let ttl = token_left.map_or(TARGET_TTL, |left| left.min(TARGET_TTL));
-        let prepared = Prepared {
-            row,
-            connector,
+        let ctx = patchbay_core::ConnectorContext {
+            connection_id: row.id.clone(),
             config: ctx.config,
             secrets: ctx.secrets,
+        };
+        let prepared = std::sync::Arc::new(Prepared {
+            target: target_for(connector.as_ref(), &ctx).ok(),
+            rate_keys: self.rate_keys(&row.connector, &row.id),
+            retries: self.catalog().get(&row.connector).map_or(2, |p| p.retries),
+            row,
+            connector,
+            ctx,
             oauth,
             valid_until: std::time::Instant::now() + ttl,
-        };
+        });
         self.inner.proxy_cache.put(id, prepared.clone());
         Ok(prepared)
     }
@@ -257,25 +304,28 @@ impl Engine {
                 row.lifecycle
             )));
         }
-        let mut ctx = patchbay_core::ConnectorContext {
-            connection_id: row.id.clone(),
-            config: prepared.config.clone(),
-            secrets: prepared.secrets.clone(),
-        };
         let retries = if idempotent(&req.method) {
-            self.catalog().get(&row.connector).map_or(2, |p| p.retries)
+            prepared.retries
         } else {
             0
         };
-        let rate_keys = self.rate_keys(&row.connector, &row.id);
         let headers = end_to_end(&req.headers);
         let mut body = Some(req.body);
         let mut refreshed = false;
         let mut attempt = 0;
+        // After a refresh the connection's context and target are rebuilt with the new token.
+        let mut fresh: Option<(patchbay_core::ConnectorContext, Target)> = None;
         loop {
-            let target = connector
-                .proxy_target(&ctx)
-                .map_err(EngineError::Connector)?;
+            let computed;
+            let (ctx, target) = match (&fresh, &prepared.target) {
+                (Some((ctx, target)), _) => (ctx, target),
+                (None, Some(target)) => (&prepared.ctx, target),
+                // The connector refused this connection's target: ask again, for the error.
+                (None, None) => {
+                    computed = target_for(connector.as_ref(), &prepared.ctx)?;
+                    (&prepared.ctx, &computed)
+                }
+            };
             let url = target_url(&target.base_url, &req.path, req.query.as_deref())?;
             // A streamed body can be sent once; a buffered one again after a refresh or retry.
             let this_body = match body.take() {
@@ -293,23 +343,12 @@ impl Engine {
             let replayable = body.is_some();
             let mut out = headers.clone();
             for (name, value) in &target.headers {
-                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                    EngineError::Connector(ConnectorError::Config(format!(
-                        "invalid header name {name}"
-                    )))
-                })?;
-                let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
-                    EngineError::Connector(ConnectorError::Config(
-                        "a credential contains characters not allowed in a header".into(),
-                    ))
-                })?;
-                value.set_sensitive(true);
-                out.insert(name, value);
+                out.insert(name.clone(), value.clone());
             }
-            self.rate_budget().acquire(&rate_keys).await;
+            self.rate_budget().acquire(&prepared.rate_keys).await;
             let http = self.outbound_http();
             let mut builder = http
-                .request(req.method.clone(), url.as_str())
+                .request_url(req.method.clone(), url)
                 .map_err(EngineError::Connector)?
                 .headers(out);
             if let Some(b) = this_body {
@@ -332,8 +371,15 @@ impl Engine {
                     if let Some(stale) = stale {
                         refreshed = true;
                         self.inner.proxy_cache.forget(&row.id);
-                        let fresh = self.force_refresh(&row.id, &stale).await?;
-                        ctx.secrets.insert("access_token".into(), fresh);
+                        let token = self.force_refresh(&row.id, &stale).await?;
+                        let mut ctx = patchbay_core::ConnectorContext {
+                            connection_id: ctx.connection_id.clone(),
+                            config: ctx.config.clone(),
+                            secrets: ctx.secrets.clone(),
+                        };
+                        ctx.secrets.insert("access_token".into(), token);
+                        let target = target_for(connector.as_ref(), &ctx)?;
+                        fresh = Some((ctx, target));
                         continue;
                     }
                 }

@@ -66,10 +66,11 @@ impl RateBudget {
                 let now = Instant::now();
                 keys.iter()
                     .filter_map(|(key, limit)| {
-                        buckets
-                            .entry(key.to_string())
-                            .or_insert_with(|| Bucket::new(*limit))
-                            .reserve(now)
+                        // Looked up by reference first: a request allocates nothing here.
+                        if !buckets.contains_key(key.as_str()) {
+                            buckets.insert(key.clone(), Bucket::new(*limit));
+                        }
+                        buckets.get_mut(key.as_str())?.reserve(now)
                     })
                     .max()
             };
