@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-both_backends!(deliveries_are_signed_ordered_and_retried);
+both_backends!(
+    deliveries_are_signed_ordered_and_retried,
+    a_failed_delivery_is_retried_after_the_first_delay,
+);
 
 /// Headers and body of one delivery as received.
 type Received = (BTreeMap<String, String>, Vec<u8>);
@@ -256,4 +259,64 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         404
     );
     crate::assert_hidden(&app.get("/v1/subscriptions", &key).await.1, &new_secret);
+}
+
+/// No manual retry: after a failure the dispatcher itself tries again once the schedule's
+/// first delay (5 s) has passed, and not before; the event keeps its id.
+async fn a_failed_delivery_is_retried_after_the_first_delay(backend: TestBackend) {
+    let (rx, url) = receiver().await;
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let (s, sub) = app
+        .post(
+            "/v1/subscriptions",
+            &key,
+            json!({"url": url, "event_types": ["connection.created"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let sub_id = sub["id"].as_str().unwrap().to_string();
+    rx.fail.store(1, Ordering::SeqCst);
+    app.connection(
+        &key,
+        printing_body(
+            "u1",
+            "shop-1",
+            "https://print.example",
+            "pp_live_0123456789abcdef",
+        ),
+    )
+    .await;
+    app.engine.dispatch_once().await.unwrap();
+    let failed_at = std::time::Instant::now();
+    assert!(ids_of(&rx).is_empty(), "the first attempt failed");
+    let deadline = failed_at + std::time::Duration::from_secs(12);
+    while ids_of(&rx).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never retried on its own"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.engine.dispatch_once().await.unwrap();
+    }
+    let waited = failed_at.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(4_900),
+        "retried after {waited:?}, before the first delay"
+    );
+    let (_, events) = app.get("/v1/events", &key).await;
+    let created: Vec<String> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "connection.created")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids_of(&rx), created, "delivered once, with the event's id");
+    let (_, dl) = app
+        .get(&format!("/v1/subscriptions/{sub_id}/deliveries"), &key)
+        .await;
+    let d = &dl["data"][0];
+    assert_eq!(d["status"], "succeeded", "{dl}");
+    assert_eq!(d["attempts"], 2, "{dl}");
 }
