@@ -80,6 +80,24 @@ pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String
 }
 
 /// Starts `patchbay serve` with extra arguments (e.g. `--no-worker`).
+/// Runs this binary again with `args` (a helper server) and waits for the address it prints.
+pub fn spawn_self(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("helper server exited").unwrap();
+        if let Some(u) = line.strip_prefix("patchbay listening on ") {
+            break u.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
 pub fn start_with(
     args: &Args,
     db_url: &str,

@@ -66,24 +66,6 @@ pub async fn forward_server(args: ForwardArgs) {
     axum::serve(listener, app).await.unwrap();
 }
 
-fn spawn_forward(upstream: &str) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["forward-server", "--upstream", upstream])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("forwarder exited").unwrap();
-        if let Some(u) = line.strip_prefix("patchbay listening on ") {
-            break u.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
 fn line(label: &str, p: &Phase) {
     println!(
         "{label:<28} {:>8.0} req/s   p50 {:>6.3} ms   p99 {:>6.3} ms",
@@ -144,7 +126,7 @@ pub async fn bench(args: ProxyArgs) {
         .unwrap();
     let id = conn["id"].as_str().expect("connection").to_string();
     let direct_url = format!("{}/api/v1/user", em.base_url);
-    let (mut forwarder, fbase) = spawn_forward(&em.base_url);
+    let (mut forwarder, fbase) = crate::spawn_self(&["forward-server", "--upstream", &em.base_url]);
     let forward_url = format!("{fbase}/api/v1/user");
     let proxy_url = format!("{base}/v1/connections/{id}/proxy/api/v1/user");
     println!(

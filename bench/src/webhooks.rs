@@ -7,8 +7,7 @@ use crate::{peak_rss_kb, run, start_with, Args, ADMIN};
 use axum::routing::post;
 use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use tokio::sync::{mpsc, oneshot};
 
@@ -120,24 +119,6 @@ pub async fn ceiling_server(args: CeilingArgs) {
     axum::serve(listener, app).await.unwrap();
 }
 
-fn spawn_ceiling(db: &str) -> (std::process::Child, String) {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args(["ceiling-server", "--db", db])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("ceiling exited").unwrap();
-        if let Some(u) = line.strip_prefix("patchbay listening on ") {
-            break u.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
 pub async fn bench(args: WebhookArgs) {
     let backends: Vec<&str> = match args.common.backend.as_str() {
         "both" => vec!["sqlite", "postgres"],
@@ -196,7 +177,8 @@ pub async fn bench(args: WebhookArgs) {
         // Both servers run for the whole benchmark and are measured in alternating rounds,
         // so a change in the machine's speed during the run touches both sides alike; each
         // round's ratio compares neighbouring measurements.
-        let (mut ceiling, cbase) = spawn_ceiling(&fresh("patchbay_bench_ceiling"));
+        let (mut ceiling, cbase) =
+            crate::spawn_self(&["ceiling-server", "--db", &fresh("patchbay_bench_ceiling")]);
         let (mut child, base) = start_with(
             &args.common,
             &fresh("patchbay_bench_wh"),
