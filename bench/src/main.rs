@@ -80,6 +80,39 @@ pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String
 }
 
 /// Starts `patchbay serve` with extra arguments (e.g. `--no-worker`).
+/// Creates a workspace on a running server; returns its secret key.
+pub async fn workspace_key(client: &reqwest::Client, base: &str, name: &str) -> String {
+    let ws: Value = client
+        .post(format!("{base}/v1/admin/workspaces"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ws["secret_key"]
+        .as_str()
+        .expect("workspace key")
+        .to_string()
+}
+
+/// Creates a connection with `body`; returns its id.
+pub async fn connection_id(client: &reqwest::Client, base: &str, key: &str, body: Value) -> String {
+    let conn: Value = client
+        .post(format!("{base}/v1/connections"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    conn["id"].as_str().expect("connection").to_string()
+}
+
 /// Runs this binary again with `args` (a helper server) and waits for the address it prints.
 pub fn spawn_self(args: &[&str]) -> (Child, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -243,22 +276,7 @@ async fn bench_backend(args: &Args, backend: &str) {
     })
     .await;
 
-    let ws: Value = client
-        .post(format!("{base}/v1/admin/workspaces"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = Arc::new(
-        ws["secret_key"]
-            .as_str()
-            .expect("workspace key")
-            .to_string(),
-    );
+    let key = Arc::new(workspace_key(&client, &base, "bench").await);
 
     let ids: Arc<std::sync::Mutex<Vec<Option<String>>>> =
         Arc::new(std::sync::Mutex::new(vec![None; n]));

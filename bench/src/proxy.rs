@@ -2,8 +2,8 @@
 //! resource, next to the same GETs sent straight to the emulator in the same run. Latency is
 //! measured one request at a time; throughput with concurrent clients.
 
-use crate::{run, start, Args, Phase, ADMIN};
-use serde_json::{json, Value};
+use crate::{run, start, Args, Phase};
+use serde_json::json;
 
 #[derive(clap::Args, Debug)]
 pub struct ProxyArgs {
@@ -96,35 +96,16 @@ pub async fn bench(args: ProxyArgs) {
         .pool_max_idle_per_host(args.concurrency)
         .build()
         .unwrap();
-    let ws: Value = client
-        .post(format!("{base}/v1/admin/workspaces"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = ws["secret_key"]
-        .as_str()
-        .expect("workspace key")
-        .to_string();
-    let conn: Value = client
-        .post(format!("{base}/v1/connections"))
-        .bearer_auth(&key)
-        .json(
-            &json!({"connector": "todoist", "owner": {"id": "bench"}, "enable": true,
-                      "config": {"base_url": em.base_url.replace("127.0.0.1", "localhost")},
-                      "secrets": {"access_token": token}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = conn["id"].as_str().expect("connection").to_string();
+    let key = crate::workspace_key(&client, &base, "bench").await;
+    let id = crate::connection_id(
+        &client,
+        &base,
+        &key,
+        json!({"connector": "todoist", "owner": {"id": "bench"}, "enable": true,
+               "config": {"base_url": em.base_url.replace("127.0.0.1", "localhost")},
+               "secrets": {"access_token": token}}),
+    )
+    .await;
     let direct_url = format!("{}/api/v1/user", em.base_url);
     let (mut forwarder, fbase) = crate::spawn_self(&["forward-server", "--upstream", &em.base_url]);
     let forward_url = format!("{fbase}/api/v1/user");

@@ -3,9 +3,9 @@
 //! (`/healthz`) and a server that only group-commits each raw body into one table (the durable
 //! ceiling), run as a separate process like patchbay.
 
-use crate::{peak_rss_kb, run, start_with, Args, ADMIN};
+use crate::{peak_rss_kb, run, start_with, Args};
 use axum::routing::post;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::process::Command;
 use std::str::FromStr;
@@ -185,32 +185,16 @@ pub async fn bench(args: WebhookArgs) {
             &dir,
             &["--no-worker"],
         );
-        let ws: Value = client
-            .post(format!("{base}/v1/admin/workspaces"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"name": "wh"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let key = ws["secret_key"].as_str().unwrap().to_string();
-        let conn: Value = client
-            .post(format!("{base}/v1/connections"))
-            .bearer_auth(&key)
-            .json(
-                &json!({"connector": "printing_partner", "owner": {"id": "u1"}, "enable": true,
-                "config": {"shop_id": "demo-shop", "api_base_url": partner.base_url},
-                "secrets": {"api_key": partner.config().api_key, "callback_secret": secret}}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = conn["id"].as_str().expect("connection").to_string();
+        let key = crate::workspace_key(&client, &base, "wh").await;
+        let id = crate::connection_id(
+            &client,
+            &base,
+            &key,
+            json!({"connector": "printing_partner", "owner": {"id": "u1"}, "enable": true,
+                   "config": {"shop_id": "demo-shop", "api_base_url": partner.base_url},
+                   "secrets": {"api_key": partner.config().api_key, "callback_secret": secret}}),
+        )
+        .await;
         let hook_url = format!("{base}/v1/webhooks/printing_partner/{id}");
         let mut rounds = Vec::new();
         for round in 0..args.rounds {
