@@ -108,90 +108,76 @@ pub async fn bench(args: ProxyArgs) {
     .await;
     let direct_url = format!("{}/api/v1/user", em.base_url);
     let (mut forwarder, fbase) = crate::spawn_self(&["forward-server", "--upstream", &em.base_url]);
-    let forward_url = format!("{fbase}/api/v1/user");
-    let proxy_url = format!("{base}/v1/connections/{id}/proxy/api/v1/user");
+    let paths = [
+        ("direct", direct_url.clone(), token.clone()),
+        (
+            "minimal proxy",
+            format!("{fbase}/api/v1/user"),
+            token.clone(),
+        ),
+        (
+            "patchbay proxy",
+            format!("{base}/v1/connections/{id}/proxy/api/v1/user"),
+            key.clone(),
+        ),
+    ];
+    let np = paths.len();
     println!(
         "patchbay proxy benchmark: GET /api/v1/user of the Todoist emulator, {} requests; server on SQLite",
         args.requests
     );
-    let make_direct =
-        |c: reqwest::Client, url: String, token: String| move |_| c.get(&url).bearer_auth(&token);
-    // Warm both paths (connections, caches) before measuring.
-    run(
-        "warm",
-        200,
-        4,
-        make_direct(client.clone(), direct_url.clone(), token.clone()),
-    )
-    .await;
-    run(
-        "warm",
-        200,
-        4,
-        make_direct(client.clone(), proxy_url.clone(), key.clone()),
-    )
-    .await;
-    run(
-        "warm",
-        200,
-        4,
-        make_direct(client.clone(), forward_url.clone(), token.clone()),
-    )
-    .await;
-    // Rounds alternate the three paths so a change in the machine's speed touches all alike;
-    // the round with the median throughput ratio is reported.
+    let get = |url: &str, auth: &str| {
+        let (c, url, auth) = (client.clone(), url.to_string(), auth.to_string());
+        move |_| c.get(&url).bearer_auth(&auth)
+    };
+    // Warm every path (connections, caches) before measuring.
+    for (_, url, auth) in &paths {
+        run("warm", 200, 4, get(url, auth)).await;
+    }
+    // Rounds alternate the paths so a change in the machine's speed touches all alike; the
+    // round with the median throughput ratio (patchbay to direct) is reported.
     let mut rounds = Vec::new();
     for round in 0..args.rounds {
         let mut phases = Vec::new();
         for (clients, ops) in [(1, args.requests / 5), (args.concurrency, args.requests)] {
-            for (name, url, auth) in [
-                ("direct", &direct_url, &token),
-                ("minimal proxy", &forward_url, &token),
-                ("patchbay proxy", &proxy_url, &key),
-            ] {
-                phases.push(
-                    run(
-                        name,
-                        ops,
-                        clients,
-                        make_direct(client.clone(), url.clone(), auth.clone()),
-                    )
-                    .await,
-                );
+            for (name, url, auth) in &paths {
+                phases.push(run(name, ops, clients, get(url, auth)).await);
             }
         }
+        let rates: Vec<String> = phases[np..]
+            .iter()
+            .map(|p| format!("{} {:.0}/s", p.name, p.rate()))
+            .collect();
         println!(
-            "round {}: {} clients: direct {:.0}/s, minimal proxy {:.0}/s, patchbay proxy {:.0}/s, ratio {:.2}",
+            "round {}: {} clients: {}, ratio {:.2}",
             round + 1,
             args.concurrency,
-            phases[3].rate(),
-            phases[4].rate(),
-            phases[5].rate(),
-            phases[5].rate() / phases[3].rate()
+            rates.join(", "),
+            phases[2 * np - 1].rate() / phases[np].rate()
         );
         rounds.push(phases);
     }
-    rounds.sort_by(|a, b| (a[5].rate() / a[3].rate()).total_cmp(&(b[5].rate() / b[3].rate())));
+    let ratio = |r: &Vec<Phase>| r[2 * np - 1].rate() / r[np].rate();
+    rounds.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
     let m = &rounds[rounds.len() / 2];
     println!("\nmedian round of {}:", args.rounds);
     for (i, p) in m.iter().enumerate() {
-        let clients = if i < 3 { 1 } else { args.concurrency };
+        let clients = if i < np { 1 } else { args.concurrency };
         line(&format!("{}, {clients} client(s)", p.name), p);
     }
     println!(
-        "added latency: p50 {:.3} ms, p99 {:.3} ms (1 client; minimal proxy adds {:.3} / {:.3})",
-        m[2].p50_ms - m[0].p50_ms,
-        m[2].p99_ms - m[0].p99_ms,
-        m[1].p50_ms - m[0].p50_ms,
-        m[1].p99_ms - m[0].p99_ms,
+        "added latency: p50 {:.3} ms, p99 {:.3} ms (1 client)",
+        m[np - 1].p50_ms - m[0].p50_ms,
+        m[np - 1].p99_ms - m[0].p99_ms,
     );
-    println!(
-        "throughput ratio to direct ({} clients): patchbay proxy {:.2}, minimal proxy {:.2}; patchbay / minimal {:.2}",
-        args.concurrency,
-        m[5].rate() / m[3].rate(),
-        m[4].rate() / m[3].rate(),
-        m[5].rate() / m[4].rate()
-    );
+    for p in &m[np + 1..] {
+        println!(
+            "throughput ratio to direct ({} clients): {} {:.2}",
+            args.concurrency,
+            p.name,
+            p.rate() / m[np].rate()
+        );
+    }
     let _ = forwarder.kill();
     let _ = forwarder.wait();
     let _ = child.kill();

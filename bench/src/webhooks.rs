@@ -203,19 +203,31 @@ pub async fn bench(args: WebhookArgs) {
                 cl.get(format!("{b}/healthz"))
             })
             .await;
-            let (cl, u, body) = (client.clone(), format!("{cbase}/ingest"), payload.clone());
-            let ceil = run("durable ceiling (group-commit raw body)", n, c, move |_| {
-                cl.post(&u).body(body.clone())
-            })
+            // The ceiling gets the very requests patchbay gets (same headers and body); it
+            // just ignores what it does not need.
+            let delivery = |url: String| {
+                let (cl, body) = (client.clone(), payload.clone());
+                move |i| {
+                    cl.post(&url)
+                        .header("content-type", "application/json")
+                        .header("X-Patchbay-Integration-Secret", secret)
+                        .header("X-Patchbay-Delivery-Id", format!("d-{round}-{i}"))
+                        .body(body.clone())
+                }
+            };
+            let ceil = run(
+                "durable ceiling (group-commit raw body)",
+                n,
+                c,
+                delivery(format!("{cbase}/ingest")),
+            )
             .await;
-            let (cl, u, body) = (client.clone(), hook_url.clone(), payload.clone());
-            let hooks = run("webhook: verify + dedup + durable", n, c, move |i| {
-                cl.post(&u)
-                    .header("content-type", "application/json")
-                    .header("X-Patchbay-Integration-Secret", secret)
-                    .header("X-Patchbay-Delivery-Id", format!("d-{round}-{i}"))
-                    .body(body.clone())
-            })
+            let hooks = run(
+                "webhook: verify + dedup + durable",
+                n,
+                c,
+                delivery(hook_url.clone()),
+            )
             .await;
             println!(
                 "{backend} round {}: bare {:.0}/s, ceiling {:.0}/s, webhooks {:.0}/s, ratio {:.2}",
