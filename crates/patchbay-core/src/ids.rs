@@ -52,6 +52,18 @@ pub fn new_id(kind: IdKind) -> String {
     format!("{}_{}", kind.prefix(), uuid::Uuid::now_v7().simple())
 }
 
+/// The creation time (Unix ms) carried by an id made by [`new_id`].
+pub fn id_time_ms(id: &str) -> Option<i64> {
+    let (_, hex) = id.split_once('_')?;
+    i64::from_str_radix(hex.get(..12)?, 16).ok()
+}
+
+/// The least id of `kind` made at `ms` or later: ids compare as strings, so every id made
+/// from `ms` on sorts after it and every earlier one before it.
+pub fn id_floor(kind: IdKind, ms: i64) -> String {
+    format!("{}_{:012x}", kind.prefix(), ms.max(0))
+}
+
 /// True when `id` looks like an id of `kind`; used to answer 404 early for garbage ids.
 pub fn is_id(kind: IdKind, id: &str) -> bool {
     id.strip_prefix(kind.prefix())
@@ -62,6 +74,20 @@ pub fn is_id(kind: IdKind, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_carry_their_time() {
+        let before = crate::now_ms();
+        let id = new_id(IdKind::Event);
+        let t = id_time_ms(&id).expect("time");
+        assert!(
+            t >= before && t <= crate::now_ms(),
+            "{t} not within the call"
+        );
+        assert!(id_floor(IdKind::Event, t).as_str() <= id.as_str());
+        assert!(id_floor(IdKind::Event, t + 1).as_str() > id.as_str());
+        assert_eq!(id_time_ms("evt_zz"), None);
+    }
 
     #[test]
     fn ids_sort_by_creation_and_parse() {

@@ -84,6 +84,8 @@ struct Inner {
     provider_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     ingest: std::sync::OnceLock<webhooks::Ingest>,
     hooks: webhooks::HookCache,
+    /// When fan-out last looked behind each subscription's cursor, in this process.
+    fan_out_rechecks: Mutex<HashMap<String, i64>>,
     data_cache: live::DataCache,
     proxy_cache: proxy::ProxyCache,
     auth_cache: auth::AuthCache,
@@ -113,6 +115,7 @@ impl Engine {
                 provider_slots: Mutex::new(HashMap::new()),
                 ingest: std::sync::OnceLock::new(),
                 hooks: webhooks::HookCache::default(),
+                fan_out_rechecks: Mutex::new(HashMap::new()),
                 data_cache: live::DataCache::default(),
                 proxy_cache: proxy::ProxyCache::default(),
                 auth_cache: auth::AuthCache::default(),

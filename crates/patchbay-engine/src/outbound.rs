@@ -15,7 +15,7 @@ use patchbay_connectors::webhooks::sign;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret, WebhookScheme};
 use patchbay_store::{
     ActivityStore, AttemptRecord, CircuitUpdate, ConnectionStore, CredentialRow, DeliveryRow,
-    EventRow, SubscriptionRow,
+    EventHead, EventRow, SubscriptionRow,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,11 @@ use std::time::{Duration, Instant};
 const OWNER: &str = "subscription";
 /// Events fanned out per subscription per round.
 const FAN_OUT_BATCH: i64 = 2000;
+/// How far behind a subscription's cursor fan-out looks again for events whose transaction
+/// committed after later ones had been read: longer than any transaction that writes events.
+const RECHECK_WINDOW_MS: i64 = 30_000;
+const RECHECK_EVERY_MS: i64 = 1_000;
+const RECHECK_PAGES: usize = 16;
 /// Dispatch loops per process: while one sends, another claims and records.
 pub const DISPATCH_LOOPS: usize = 3;
 /// Deliveries claimed per round.
@@ -189,6 +194,35 @@ fn check(url: &str, types: &[String]) -> Vec<FieldError> {
 }
 
 /// `connection.*` matches `connection.created`; an empty list matches everything.
+/// Pending deliveries of the events a subscription wants.
+fn deliveries_for(
+    sub: &SubscriptionRow,
+    types: &[String],
+    events: &[EventHead],
+    now: i64,
+) -> Vec<DeliveryRow> {
+    events
+        .iter()
+        .filter(|e| wanted(types, &e.event_type))
+        .map(|e| DeliveryRow {
+            id: ids::new_id(ids::IdKind::Delivery),
+            workspace_id: sub.workspace_id.clone(),
+            subscription_id: sub.id.clone(),
+            event_id: e.id.clone(),
+            connection_id: e.connection_id.clone(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_status_code: None,
+            last_latency_ms: None,
+            last_response: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect()
+}
+
 fn wanted(types: &[String], event_type: &str) -> bool {
     types.is_empty()
         || types.iter().any(|t| {
@@ -391,6 +425,17 @@ impl Engine {
             .into())
     }
 
+    /// True at most once per [`RECHECK_EVERY_MS`] for a subscription, in this process.
+    fn recheck_due(&self, subscription_id: &str, now: i64) -> bool {
+        let mut last = self.inner.fan_out_rechecks.lock().expect("recheck times");
+        let at = last.entry(subscription_id.to_string()).or_insert(0);
+        if now - *at < RECHECK_EVERY_MS {
+            return false;
+        }
+        *at = now;
+        true
+    }
+
     /// Adds deliveries for new events, then sends what is due; returns attempts made.
     pub async fn dispatch_once(&self) -> Result<usize> {
         let now = now_ms();
@@ -401,6 +446,39 @@ impl Engine {
             .into_iter()
             .filter(|s| s.enabled)
         {
+            let types: Vec<String> = serde_json::from_str(&sub.event_types).unwrap_or_default();
+            // Event ids are made before their transaction commits, so an event can become
+            // visible after fan-out has read past it. Now and then the last stretch behind the
+            // cursor is read again for events without a delivery.
+            if let Some(cursor) = sub
+                .cursor
+                .as_deref()
+                .filter(|_| self.recheck_due(&sub.id, now))
+            {
+                let since = ids::id_time_ms(cursor).unwrap_or(now) - RECHECK_WINDOW_MS;
+                let mut after = ids::id_floor(ids::IdKind::Event, since);
+                // Events the filter leaves out have no delivery either, so this reads pages.
+                for _ in 0..RECHECK_PAGES {
+                    let late = self
+                        .store()
+                        .events_without_delivery(
+                            &sub.workspace_id,
+                            &sub.id,
+                            &after,
+                            cursor,
+                            FAN_OUT_BATCH,
+                        )
+                        .await?;
+                    let deliveries = deliveries_for(&sub, &types, &late, now);
+                    if !deliveries.is_empty() {
+                        self.store().fan_out(&sub, &deliveries, None).await?;
+                    }
+                    match late.last() {
+                        Some(e) if late.len() as i64 == FAN_OUT_BATCH => after = e.id.clone(),
+                        _ => break,
+                    }
+                }
+            }
             let events = self
                 .store()
                 .events_after(&sub.workspace_id, sub.cursor.as_deref(), FAN_OUT_BATCH)
@@ -408,28 +486,8 @@ impl Engine {
             let Some(last) = events.last().map(|e| e.id.clone()) else {
                 continue;
             };
-            let types: Vec<String> = serde_json::from_str(&sub.event_types).unwrap_or_default();
-            let deliveries: Vec<DeliveryRow> = events
-                .iter()
-                .filter(|e| wanted(&types, &e.event_type))
-                .map(|e| DeliveryRow {
-                    id: ids::new_id(ids::IdKind::Delivery),
-                    workspace_id: sub.workspace_id.clone(),
-                    subscription_id: sub.id.clone(),
-                    event_id: e.id.clone(),
-                    connection_id: e.connection_id.clone(),
-                    status: "pending".into(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_status_code: None,
-                    last_latency_ms: None,
-                    last_response: None,
-                    last_error: None,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .collect();
-            self.store().fan_out(&sub, &deliveries, &last).await?;
+            let deliveries = deliveries_for(&sub, &types, &events, now);
+            self.store().fan_out(&sub, &deliveries, Some(&last)).await?;
         }
         let due = self
             .store()

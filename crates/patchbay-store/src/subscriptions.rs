@@ -137,7 +137,7 @@ impl Store {
         &self,
         sub: &SubscriptionRow,
         deliveries: &[DeliveryRow],
-        cursor: &str,
+        cursor: Option<&str>,
     ) -> Result<()> {
         let rows: Vec<serde_json::Value> = deliveries
             .iter()
@@ -156,7 +156,9 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(insert).bind(&batch).bind(&sub.workspace_id).bind(&sub.id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE subscriptions SET cursor = $2 WHERE id = $1").bind(&sub.id).bind(cursor).execute(&mut *tx).await?;
+            if let Some(cursor) = cursor {
+                sqlx::query("UPDATE subscriptions SET cursor = $2 WHERE id = $1").bind(&sub.id).bind(cursor).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         });
         Ok(())
@@ -246,16 +248,58 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<EventHead>> {
-        let doc: Option<String> = match &self.backend {
-            Backend::Postgres(pool) => sqlx::query_scalar(
-                "SELECT COALESCE(json_agg(json_build_object('id', id, 'type', type, 'connection_id', connection_id) ORDER BY id), '[]')::text \
-                 FROM (SELECT id, type, connection_id FROM events WHERE workspace_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3) e")
-                .bind(workspace_id).bind(after).bind(limit).fetch_one(pool).await?,
-            Backend::Sqlite(pool) => sqlx::query_scalar(
-                "SELECT json_group_array(json_object('id', id, 'type', type, 'connection_id', connection_id)) \
-                 FROM (SELECT id, type, connection_id FROM events WHERE workspace_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3)")
-                .bind(workspace_id).bind(after).bind(limit).fetch_one(pool).await?,
+        self.event_heads(workspace_id, after, None, limit).await
+    }
+
+    /// Events in (`after`, `upto`] that have no delivery for `subscription_id`, oldest first:
+    /// the ones that became visible after fan-out had read past them (an id is made before its
+    /// transaction commits, so commits can land out of id order), along with any the
+    /// subscription's filter left out.
+    pub async fn events_without_delivery(
+        &self,
+        workspace_id: &str,
+        subscription_id: &str,
+        after: &str,
+        upto: &str,
+        limit: i64,
+    ) -> Result<Vec<EventHead>> {
+        self.event_heads(
+            workspace_id,
+            Some(after),
+            Some((subscription_id, upto)),
+            limit,
+        )
+        .await
+    }
+
+    async fn event_heads(
+        &self,
+        workspace_id: &str,
+        after: Option<&str>,
+        missing: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<EventHead>> {
+        let (sub, upto) = missing.unzip();
+        let filter = if missing.is_some() {
+            " AND id <= $4 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = $5 AND d.event_id = events.id)"
+        } else {
+            ""
         };
+        let sql = match &self.backend {
+            Backend::Postgres(_) => format!(
+                "SELECT COALESCE(json_agg(json_build_object('id', id, 'type', type, 'connection_id', connection_id) ORDER BY id), '[]')::text \
+                 FROM (SELECT id, type, connection_id FROM events WHERE workspace_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2){filter} ORDER BY id LIMIT $3) e"),
+            Backend::Sqlite(_) => format!(
+                "SELECT json_group_array(json_object('id', id, 'type', type, 'connection_id', connection_id)) \
+                 FROM (SELECT id, type, connection_id FROM events WHERE workspace_id = $1 AND ($2 IS NULL OR id > $2){filter} ORDER BY id LIMIT $3)"),
+        };
+        let doc: Option<String> = with_pool!(self, pool => {
+            let mut q = sqlx::query_scalar(&sql).bind(workspace_id).bind(after).bind(limit);
+            if let (Some(upto), Some(sub)) = (upto, sub) {
+                q = q.bind(upto).bind(sub);
+            }
+            q.fetch_one(pool).await?
+        });
         match doc {
             Some(d) => serde_json::from_str(&d)
                 .map_err(|e| StoreError::Conflict(format!("events unreadable: {e}"))),

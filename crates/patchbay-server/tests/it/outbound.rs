@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 both_backends!(
     deliveries_are_signed_ordered_and_retried,
     a_failed_delivery_is_retried_after_the_first_delay,
+    an_event_committed_late_is_still_delivered,
 );
 
 /// Headers and body of one delivery as received.
@@ -319,4 +320,77 @@ async fn a_failed_delivery_is_retried_after_the_first_delay(backend: TestBackend
     let d = &dl["data"][0];
     assert_eq!(d["status"], "succeeded", "{dl}");
     assert_eq!(d["attempts"], 2, "{dl}");
+}
+
+/// An event id is made before its transaction commits, so an event can become visible after
+/// fan-out has read past it; it must still be delivered, once.
+async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
+    use patchbay_core::ids::{new_id, IdKind};
+    use patchbay_store::{EventRow, EventStore};
+    let (rx, url) = receiver().await;
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let (s, sub) = app
+        .post(
+            "/v1/subscriptions",
+            &key,
+            json!({"url": url, "event_types": ["connection.*"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let first = app
+        .connection(
+            &key,
+            printing_body(
+                "u0",
+                "shop-0",
+                "https://print.example",
+                "pp_live_0123456789abcdef",
+            ),
+        )
+        .await;
+    let workspace_id = first["workspace_id"].as_str().unwrap().to_string();
+    // Made now, committed only after later events have been fanned out and sent.
+    let late = EventRow {
+        id: new_id(IdKind::Event),
+        workspace_id,
+        event_type: "connection.updated".into(),
+        connection_id: None,
+        payload: json!({"late": true}).to_string(),
+        created_at: patchbay_core::now_ms(),
+    };
+    let skipped = EventRow {
+        id: new_id(IdKind::Event),
+        event_type: "sync.started".into(),
+        ..late.clone()
+    };
+    app.connection(
+        &key,
+        printing_body(
+            "u1",
+            "shop-1",
+            "https://print.example",
+            "pp_live_0123456789abcdef",
+        ),
+    )
+    .await;
+    app.engine.dispatch_once().await.unwrap();
+    let before = ids_of(&rx);
+    assert!(!before.is_empty() && !before.contains(&late.id));
+    // The second connection's events sort after the late one: fan-out has read past it.
+    assert!(before.iter().any(|id| id > &late.id), "{before:?}");
+
+    app.engine.store().record_event(&late).await.unwrap();
+    app.engine.store().record_event(&skipped).await.unwrap();
+    for _ in 0..3 {
+        app.engine.dispatch_once().await.unwrap();
+    }
+    let after = ids_of(&rx);
+    assert_eq!(
+        after.iter().filter(|id| **id == late.id).count(),
+        1,
+        "the late event is delivered exactly once: {after:?}"
+    );
+    assert!(!after.contains(&skipped.id), "the filter still applies");
+    assert_eq!(after.len(), before.len() + 1);
 }
