@@ -43,6 +43,24 @@ struct Target {
     secret: Secret,
 }
 
+/// What a round's groups came to: attempts in the order they were made, and deliveries
+/// handed back unsent (behind a failure in their group).
+#[derive(Default)]
+struct Done {
+    sent: Vec<(DeliveryRow, Sent)>,
+    released: Vec<String>,
+}
+
+impl Done {
+    fn absorb(&mut self, other: Done) {
+        self.sent.extend(other.sent);
+        self.released.extend(other.released);
+    }
+}
+
+/// How long a round waits for its slowest groups before recording what is done.
+const ROUND_WAIT: Duration = Duration::from_secs(1);
+
 /// What one attempt came to.
 struct Sent {
     ok: bool,
@@ -438,6 +456,12 @@ impl Engine {
 
     /// Adds deliveries for new events, then sends what is due; returns attempts made.
     pub async fn dispatch_once(&self) -> Result<usize> {
+        self.dispatch_round(true).await
+    }
+
+    /// One round; with `wait_for_all` false, groups still sending after [`ROUND_WAIT`] finish
+    /// and record on their own while the caller goes on.
+    async fn dispatch_round(&self, wait_for_all: bool) -> Result<usize> {
         let now = now_ms();
         for sub in self
             .store()
@@ -546,50 +570,81 @@ impl Engine {
                 .map(|d| events.get(&d.event_id).cloned())
                 .collect::<Vec<_>>();
             sends.spawn(async move {
-                let mut sent = Vec::new();
-                let mut released = Vec::new();
+                let mut done = Done::default();
                 let mut blocked = false;
                 for (d, event) in group.into_iter().zip(events) {
                     let (Some(target), Some(event), false) = (&target, event, blocked) else {
-                        released.push(d.id);
+                        done.released.push(d.id);
                         continue;
                     };
                     let outcome = engine.send_one(target, &event).await;
                     // A failure holds the connection's later events back, to keep the order.
                     blocked = !outcome.ok;
-                    sent.push((d, outcome));
+                    done.sent.push((d, outcome));
                 }
-                (sent, released)
+                done
             });
         }
-        let mut attempts = Vec::new();
-        let mut released = Vec::new();
-        while let Some(done) = sends.join_next().await {
-            match done {
-                Ok((sent, back)) => {
-                    attempts.extend(sent);
-                    released.extend(back);
-                }
-                // Its deliveries stay held until the claim lapses, then go out again.
-                Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+        // Groups that finish within ROUND_WAIT are recorded together; a slower one (a
+        // subscriber answering late, or not at all until the timeout) is recorded on its own
+        // when it finishes, so it holds back only its own connection's deliveries.
+        let mut done = Done::default();
+        let wait = tokio::time::sleep(ROUND_WAIT);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                next = sends.join_next() => match next {
+                    Some(Ok(group)) => done.absorb(group),
+                    // Its deliveries stay held until the claim lapses, then go out again.
+                    Some(Err(e)) => tracing::error!(error = %e, "a delivery task failed"),
+                    None => break,
+                },
+                _ = &mut wait => break,
             }
         }
-        let n = attempts.len();
+        let n = done.sent.len();
+        self.record(done).await?;
+        if !sends.is_empty() {
+            let engine = self.clone();
+            let stragglers = async move {
+                while let Some(next) = sends.join_next().await {
+                    let recorded = match next {
+                        Ok(group) => engine.record(group).await,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a delivery task failed");
+                            Ok(())
+                        }
+                    };
+                    if let Err(e) = recorded {
+                        tracing::warn!(error = %e, "recording delivery attempts failed");
+                    }
+                }
+            };
+            if wait_for_all {
+                stragglers.await;
+            } else {
+                tokio::spawn(stragglers);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Records attempts, released deliveries and each subscription's circuit in one
+    /// transaction.
+    async fn record(&self, done: Done) -> Result<()> {
+        if done.sent.is_empty() && done.released.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
-        let mut failures: HashMap<String, i64> = targets
-            .iter()
-            .map(|(id, t)| (id.clone(), t.sub.consecutive_failures))
-            .collect();
-        let mut circuits: HashMap<String, Option<i64>> = HashMap::new();
-        let records: Vec<(DeliveryRow, AttemptRecord)> = attempts
+        // Per subscription, in the order the attempts were made: any success, and the
+        // failures after the last one.
+        let mut circuits: BTreeMap<String, (bool, i64)> = BTreeMap::new();
+        let records: Vec<(DeliveryRow, AttemptRecord)> = done
+            .sent
             .into_iter()
             .map(|(d, o)| {
-                let count = failures.entry(d.subscription_id.clone()).or_default();
-                *count = if o.ok { 0 } else { *count + 1 };
-                let open = (!o.ok && *count >= CIRCUIT_AFTER)
-                    .then(|| now + (30_000 * *count).min(3_600_000));
-                let circuit = circuits.entry(d.subscription_id.clone()).or_default();
-                *circuit = if o.ok { None } else { open.or(*circuit) };
+                let c = circuits.entry(d.subscription_id.clone()).or_default();
+                *c = if o.ok { (true, 0) } else { (c.0, c.1 + 1) };
                 let next = SCHEDULE.get(d.attempts as usize);
                 let record = AttemptRecord {
                     attempt_id: ids::new_id(ids::IdKind::Delivery),
@@ -604,23 +659,23 @@ impl Engine {
                     } else {
                         next.map(|d| now + d.as_millis() as i64)
                     },
-                    circuit_open_until: open,
                 };
                 (d, record)
             })
             .collect();
         let circuits: Vec<CircuitUpdate> = circuits
             .into_iter()
-            .map(|(id, open)| CircuitUpdate {
-                consecutive_failures: failures.get(&id).copied().unwrap_or(0),
-                subscription_id: id,
-                circuit_open_until: open,
+            .map(|(subscription_id, (succeeded, failures))| CircuitUpdate {
+                subscription_id,
+                succeeded,
+                failures,
+                open_after: CIRCUIT_AFTER,
             })
             .collect();
         self.store()
-            .record_attempts(&records, &released, &circuits, now)
+            .record_attempts(&records, &done.released, &circuits, now)
             .await?;
-        Ok(n)
+        Ok(())
     }
 
     /// One signed POST of an event to a subscriber.
@@ -690,7 +745,7 @@ impl Engine {
                 let (engine, mut cancel) = (engine.clone(), cancel.clone());
                 loops.spawn(async move {
                     while !*cancel.borrow() {
-                        match engine.dispatch_once().await {
+                        match engine.dispatch_round(false).await {
                             Ok(n) if n > 0 => continue,
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "event dispatch failed"),

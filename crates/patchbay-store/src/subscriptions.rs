@@ -23,8 +23,6 @@ pub struct AttemptRecord {
     pub succeeded: bool,
     /// No attempts left: the delivery is dead.
     pub dead: bool,
-    /// Opens the subscription's circuit until then.
-    pub circuit_open_until: Option<i64>,
 }
 
 /// What fan-out needs of an event.
@@ -40,13 +38,26 @@ pub struct EventHead {
 #[derive(Debug, Clone)]
 pub struct CircuitUpdate {
     pub subscription_id: String,
-    pub consecutive_failures: i64,
-    /// Opens (or keeps open) the circuit until then; `None` closes it when failures are 0.
-    pub circuit_open_until: Option<i64>,
+    /// A delivery succeeded: the count starts again from `failures`, and the circuit closes
+    /// unless they reach `open_after`.
+    pub succeeded: bool,
+    /// Failures since the last success (or all of them, without one).
+    pub failures: i64,
+    /// Consecutive failures that open the circuit: for 30 s per failure, at most an hour.
+    pub open_after: i64,
 }
 
-const CIRCUIT_SQL: &str =
-    "UPDATE subscriptions SET consecutive_failures = $2, circuit_open_until = $3 WHERE id = $1";
+/// Applied as a change to the stored count, not a new value, so senders finishing at
+/// different times for the same subscription all count.
+const CIRCUIT_SQL: &str = "UPDATE subscriptions SET \
+     consecutive_failures = CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END, \
+     circuit_open_until = CASE \
+       WHEN (CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END) >= $4 \
+         THEN $5 + CASE WHEN (CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END) >= 120 THEN 3600000 \
+                        ELSE 30000 * (CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END) END \
+       WHEN $2 THEN NULL \
+       ELSE circuit_open_until END \
+     WHERE id = $1";
 
 impl Store {
     pub async fn insert_subscription(
@@ -372,8 +383,10 @@ impl Store {
                 for c in circuits {
                     sqlx::query(CIRCUIT_SQL)
                         .bind(&c.subscription_id)
-                        .bind(c.consecutive_failures)
-                        .bind(c.circuit_open_until)
+                        .bind(c.succeeded)
+                        .bind(c.failures)
+                        .bind(c.open_after)
+                        .bind(now)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -395,8 +408,10 @@ impl Store {
                 for c in circuits {
                     sqlx::query(CIRCUIT_SQL)
                         .bind(&c.subscription_id)
-                        .bind(c.consecutive_failures)
-                        .bind(c.circuit_open_until)
+                        .bind(c.succeeded)
+                        .bind(c.failures)
+                        .bind(c.open_after)
+                        .bind(now)
                         .execute(&mut *tx)
                         .await?;
                 }

@@ -15,6 +15,7 @@ both_backends!(
     deliveries_are_signed_ordered_and_retried,
     a_failed_delivery_is_retried_after_the_first_delay,
     an_event_committed_late_is_still_delivered,
+    a_hanging_subscriber_holds_up_only_itself,
 );
 
 /// Headers and body of one delivery as received.
@@ -393,4 +394,106 @@ async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
     );
     assert!(!after.contains(&skipped.id), "the filter still applies");
     assert_eq!(after.len(), before.len() + 1);
+}
+
+/// A subscriber that accepts connections and never answers (until the client's 5 s timeout)
+/// must not hold back another subscriber's deliveries.
+async fn a_hanging_subscriber_holds_up_only_itself(backend: TestBackend) {
+    let (rx, url) = receiver().await;
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_url = format!("http://{}/hook", hang.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hang.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let mut subs = Vec::new();
+    for u in [&url, &hang_url] {
+        let (s, sub) = app
+            .post(
+                "/v1/subscriptions",
+                &key,
+                json!({"url": u, "event_types": ["connection.*"]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{sub}");
+        subs.push(sub["id"].as_str().unwrap().to_string());
+    }
+    let body = |i: usize| {
+        printing_body(
+            &format!("u{i}"),
+            &format!("shop-{i}"),
+            "https://print.example",
+            "pp_live_0123456789abcdef",
+        )
+    };
+    app.connection(&key, body(0)).await;
+    let started = std::time::Instant::now();
+    let engine = app.engine.clone();
+    let first = tokio::spawn(async move { engine.dispatch_once().await });
+    // The healthy subscriber's deliveries are sent and recorded while the other still waits.
+    let statuses = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    loop {
+        let (_, list) = app
+            .get(&format!("/v1/subscriptions/{}/deliveries", subs[0]), &key)
+            .await;
+        let st = statuses(&list);
+        if !st.is_empty() && st.iter().all(|s| s == "succeeded") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(4_500),
+            "healthy deliveries not recorded while the other subscriber hangs: {st:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !first.is_finished(),
+        "the hanging subscriber is still being waited for"
+    );
+    let (_, hanging) = app
+        .get(&format!("/v1/subscriptions/{}/deliveries", subs[1]), &key)
+        .await;
+    assert!(statuses(&hanging).iter().all(|s| s == "pending"));
+
+    // The healthy subscriber's next events go out at once, in a round of their own.
+    let delivered = ids_of(&rx).len();
+    app.connection(&key, body(1)).await;
+    let t = std::time::Instant::now();
+    let engine = app.engine.clone();
+    let second = tokio::spawn(async move { engine.dispatch_once().await });
+    while ids_of(&rx).len() == delivered {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "the next events waited for the hanging subscriber"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    second.await.unwrap().unwrap();
+
+    // The hanging one times out and is recorded as a failed attempt, to be retried.
+    first.await.unwrap().unwrap();
+    let (_, hanging) = app
+        .get(&format!("/v1/subscriptions/{}/deliveries", subs[1]), &key)
+        .await;
+    let failed: Vec<&Value> = hanging["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["attempts"] == 1)
+        .collect();
+    assert!(!failed.is_empty(), "{hanging}");
+    assert!(failed
+        .iter()
+        .all(|d| d["status"] == "pending" && d["last_error"].is_string()));
 }
