@@ -6,9 +6,10 @@
 //!   processes on PostgreSQL the connection row is locked (`SELECT … FOR UPDATE`) for the
 //!   refresh, and whoever waited re-reads the winner's result instead of refreshing again.
 //! - A refresh answer without a refresh token keeps the old one.
-//! - `invalid_grant` marks the connection `needs_reconnect` with an activity entry and a
-//!   `connection.token_expired` event; network errors and 5xx are retried with backoff and never
-//!   touch health.
+//! - `invalid_grant`, or a token that needs renewing on a connection without a refresh token
+//!   (a personal or imported token, which needs no OAuth app for this), marks the connection
+//!   `needs_reconnect` with an activity entry and a `connection.token_expired` event; network
+//!   errors and 5xx are retried with backoff and never touch health.
 
 use crate::auth::activity_row;
 use crate::connections::connection_event;
@@ -17,7 +18,9 @@ use crate::Engine;
 use patchbay_connectors::oauth::{OAuthError, TokenSet};
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{ids, now_ms, AuthKind, ConnectorSpec, Health, Secret};
-use patchbay_store::{ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow};
+use patchbay_store::{
+    ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow, RefreshGuard,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,24 +125,33 @@ impl Engine {
                 return Ok(token.clone());
             }
         }
+        let refresh = match provider.auth_mode {
+            AuthKind::Oauth2ClientCredentials => None,
+            _ => match self.open_field(&guard.credentials, "refresh_token").await? {
+                Some(refresh) => Some(refresh),
+                // A personal or imported token: nothing can renew it, so no OAuth app is
+                // needed to know the owner must reconnect.
+                None => {
+                    let reason = match rejected {
+                        Some(_) => "the provider refused the access token and the connection has no refresh token",
+                        None => "the access token needs renewing and the connection has no refresh token",
+                    };
+                    return self.expire(guard, &row, reason, reason).await;
+                }
+            },
+        };
         let (app_row, app) = self.oauth_app(&row.workspace_id, &provider.key).await?;
-        let result = match provider.auth_mode {
-            AuthKind::Oauth2ClientCredentials => {
+        let result = match &refresh {
+            Some(refresh) => {
+                self.with_retries(|| self.oauth().refresh(&provider, &app, refresh))
+                    .await
+            }
+            // Only the client-credentials grant gets here without a refresh token.
+            None => {
                 let scopes = scopes_for(&provider, &app_row.scopes);
                 self.with_retries(|| self.oauth().client_credentials(&provider, &app, &scopes))
                     .await
             }
-            _ => match self.open_field(&guard.credentials, "refresh_token").await? {
-                Some(refresh) => {
-                    self.with_retries(|| self.oauth().refresh(&provider, &app, &refresh))
-                        .await
-                }
-                None => Err(OAuthError::Rejected {
-                    error: "invalid_grant".into(),
-                    description: Some("the connection has no refresh token".into()),
-                    status: 400,
-                }),
-            },
         };
         match result {
             Ok(tokens) => {
@@ -151,18 +163,29 @@ impl Engine {
             }
             Err(e) if e.is_invalid_grant() => {
                 let reason = format!("the provider refused the refresh: {e}");
-                let write = self.expired_write(&row, &reason, "refresh");
-                let version = row.version;
-                guard.commit(&write, version).await?;
-                Err(EngineError::NeedsReconnect(format!(
-                    "the connection's authorization is no longer valid; the owner must reconnect ({e})"
-                )))
+                self.expire(guard, &row, &reason, &e.to_string()).await
             }
             Err(e) => {
                 drop(guard);
                 Err(grant_error(&provider, e))
             }
         }
+    }
+
+    /// Marks the connection `needs_reconnect` (with its `connection.token_expired` event) and
+    /// returns the error that tells the caller so.
+    async fn expire(
+        &self,
+        guard: RefreshGuard,
+        row: &ConnectionRow,
+        reason: &str,
+        detail: &str,
+    ) -> Result<Secret> {
+        let write = self.expired_write(row, reason, "refresh");
+        guard.commit(&write, row.version).await?;
+        Err(EngineError::NeedsReconnect(format!(
+            "the connection's authorization is no longer valid; the owner must reconnect ({detail})"
+        )))
     }
 
     async fn open_field(&self, creds: &[CredentialRow], field: &str) -> Result<Option<Secret>> {

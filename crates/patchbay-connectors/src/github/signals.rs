@@ -1,15 +1,17 @@
-//! What needs the account's attention (issues assigned to it, pull requests waiting for its
-//! review), found with the issue search API, and the live data endpoints.
+//! What needs the account's attention (issues and pull requests assigned to it, pull requests
+//! waiting for its review), found with the issue search API, and the live data endpoints.
 //!
-//! Both kinds of signal are `task`s: each is work the account owes someone.
+//! Every signal is a `task`: each is work the account owes someone.
 
 use super::records::repo_of;
 use super::spec::KEY;
 use super::Github;
 use patchbay_core::{ConnectorContext, ConnectorError, DataPayload, DataShape, Signal, SignalKind};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 
 const ASSIGNED: &str = "is:open is:issue assignee:@me";
+const ASSIGNED_PRS: &str = "is:open is:pr assignee:@me";
 const REVIEWS: &str = "is:open is:pr review-requested:@me";
 /// GitHub refuses search queries longer than this.
 const MAX_QUERY_CHARS: usize = 256;
@@ -43,9 +45,11 @@ impl Github {
         ctx: &ConnectorContext,
     ) -> Result<Vec<Signal>, ConnectorError> {
         let mut out = Vec::new();
-        for q in [ASSIGNED, REVIEWS] {
+        let mut seen = HashSet::new();
+        for q in [ASSIGNED, ASSIGNED_PRS, REVIEWS] {
             for item in self.search(ctx, q).await?.items {
-                if let Some(signal) = signal(&item) {
+                // A pull request can be both assigned to the account and awaiting its review.
+                if let Some(signal) = signal(&item).filter(|s| seen.insert(s.id.clone())) {
                     out.push(signal);
                 }
             }

@@ -377,6 +377,17 @@ async fn signals_and_data_endpoints() {
         signals[1].url.as_deref(),
         Some("https://github.com/octo/app/pull/7")
     );
+    // Pull requests assigned to the account count too; one that is also awaiting its
+    // review appears once.
+    emu.assign("octo/app", 6, "octo").unwrap();
+    emu.assign("octo/app", 7, "octo").unwrap();
+    let signals = c.signals(&conn).await.unwrap();
+    let ids: Vec<&str> = signals.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["octo/app/2", "octo/app/7", "octo/app/6"]);
+    assert_eq!(
+        signals[2].url.as_deref(),
+        Some("https://github.com/octo/app/pull/6")
+    );
     assert!(signals[0].title.contains("Bug 2") && signals[0].title.contains("octo/app#2"));
 
     let rate = c.fetch_data(&conn, "rate_limit").await.unwrap();

@@ -140,6 +140,12 @@ impl EmulatorHandle<GitHub> {
         data.user(login)
     }
 
+    /// Stops accepting `token` (added with [`Self::add_token`]), as when its owner revokes it:
+    /// later requests with it get 401 `Bad credentials`.
+    pub fn revoke_token(&self, token: &str) {
+        self.state.data().tokens.remove(token);
+    }
+
     /// Accepts access tokens the OAuth emulator considers valid, as `login`.
     pub fn accept_tokens_from(&self, oauth: &OAuthEmulator, login: &str) {
         let server = oauth.state.clone();

@@ -183,6 +183,18 @@ async fn search_finds_assigned_issues_and_review_requests() {
         .await
         .json();
     assert_eq!(reviews["items"][0]["number"], 6);
+    // As on GitHub, `assignee:` finds pull requests too, and `is:pr` keeps only them.
+    emu.assign("octo/app", 6, "octo").unwrap();
+    let assigned = get(&emu, "/search/issues?q=is:open+is:pr+assignee:@me", TOKEN)
+        .await
+        .json();
+    assert_eq!(assigned["total_count"], 1, "{assigned}");
+    assert_eq!(assigned["items"][0]["number"], 6);
+    assert!(assigned["items"][0]["pull_request"].is_object());
+    let any = get(&emu, "/search/issues?q=is:open+assignee:@me", TOKEN)
+        .await
+        .json();
+    assert_eq!(any["total_count"], 2, "{any}");
 }
 
 #[tokio::test]

@@ -45,6 +45,9 @@ impl Engine {
         check_key(key)?;
         // Tenancy first: another workspace's connection is not found, key or no key.
         let row = self.load_connection(caller, id).await?;
+        // A stored result is only for callers who may run the action now: a replay answers
+        // as a first call would when the principal is not allowed or the connection is off.
+        self.authorize_action(caller, &row, action)?;
         let hash = request_hash(action, &input);
         let claim = self
             .store()

@@ -11,13 +11,14 @@ use crate::Engine;
 use patchbay_core::validation::{check_schema, scrub_secret_message};
 use patchbay_core::{
     now_ms, AuthKind, Capability, Connector, ConnectorContext, ConnectorError, Health, Lifecycle,
-    TestOutcome,
+    SecretMap, TestOutcome,
 };
 use patchbay_store::{
     ActivityFilter, ActivityStore, ConnectionFilter, ConnectionRow, ConnectionStore,
     ConnectionWrite, EventStore,
 };
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// The result of an action run.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -76,7 +77,9 @@ impl Engine {
     ) -> Result<Result<CallOut, ConnectorError>> {
         let oauth = is_oauth(connector);
         let first = call.run(connector, ctx).await;
-        if !oauth || !matches!(first, Err(ConnectorError::Unauthorized { .. })) {
+        // Only a 401 says the token is bad; a 403 that is not a rate limit refuses this one
+        // request (a repository the account may not write, say) and reconnecting won't help.
+        if !oauth || !matches!(first, Err(ConnectorError::Unauthorized { status: 401, .. })) {
             return Ok(first);
         }
         let Some(stale) = ctx.secrets.get("access_token").cloned() else {
@@ -85,7 +88,11 @@ impl Engine {
         let fresh = self.force_refresh(&row.id, &stale).await?;
         ctx.secrets.insert("access_token".into(), fresh);
         let second = call.run(connector, ctx).await;
-        if let Err(ConnectorError::Unauthorized { message, .. }) = &second {
+        if let Err(ConnectorError::Unauthorized {
+            status: 401,
+            message,
+        }) = &second
+        {
             self.mark_token_expired(
                 &row.id,
                 &format!("the provider refused a freshly refreshed token: {message}"),
@@ -300,16 +307,16 @@ impl Engine {
         })
     }
 
-    /// Runs a connector action on an enabled connection, as an allowed principal.
-    pub async fn run_action(
+    /// The connector and input schema of `action` on `row`, when `caller` may run it there
+    /// now: the connector has the action, an integration principal is allowed it, and the
+    /// connection is enabled.
+    pub(crate) fn authorize_action(
         &self,
         caller: &Caller,
-        id: &str,
+        row: &ConnectionRow,
         action: &str,
-        input: Value,
-    ) -> Result<ActionOutcome> {
-        let row = self.load_connection(caller, id).await?;
-        let connector = self.connector_for(&row)?;
+    ) -> Result<(Arc<dyn Connector>, Value)> {
+        let connector = self.connector_for(row)?;
         let spec = connector.spec();
         let Some(action_spec) = spec
             .action(action)
@@ -321,6 +328,7 @@ impl Engine {
                 spec.action_keys().join(", ")
             )));
         };
+        let schema = action_spec.input_schema.clone();
         if let Caller::Integration { action_keys, .. } = caller {
             if !action_keys.iter().any(|k| k == action) {
                 return Err(EngineError::Forbidden(format!(
@@ -334,29 +342,52 @@ impl Engine {
                 row.lifecycle
             )));
         }
-        let errors = check_schema(&action_spec.input_schema, &input, "input");
+        Ok((connector, schema))
+    }
+
+    /// Runs a connector action on an enabled connection, as an allowed principal. Every run
+    /// past authorization and input checks, failed or not, leaves an activity entry and an
+    /// `action.completed` or `action.failed` event.
+    pub async fn run_action(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        input: Value,
+    ) -> Result<ActionOutcome> {
+        let row = self.load_connection(caller, id).await?;
+        let (connector, schema) = self.authorize_action(caller, &row, action)?;
+        let errors = check_schema(&schema, &input, "input");
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
-        let mut ctx = self.context_for(&row, is_oauth(connector.as_ref())).await?;
-        let result = self
-            .call_connector(
-                connector.as_ref(),
-                &row,
-                &mut ctx,
-                &Call::Action(action, input),
-            )
-            .await?
-            .map(|out| match out {
-                CallOut::Value(v) => v,
-                _ => Value::Null,
-            });
+        // A failure while getting or refreshing the token is a failed run too.
+        let (called, secrets) = match self.context_for(&row, is_oauth(connector.as_ref())).await {
+            Ok(mut ctx) => {
+                let called = self
+                    .call_connector(
+                        connector.as_ref(),
+                        &row,
+                        &mut ctx,
+                        &Call::Action(action, input),
+                    )
+                    .await;
+                (called, ctx.secrets)
+            }
+            Err(e) => (Err(e), self.known_secrets(&row.id).await),
+        };
+        let result = match called {
+            Ok(Ok(CallOut::Value(v))) => Ok(v),
+            Ok(Ok(_)) => Ok(Value::Null),
+            Ok(Err(e)) => Err(EngineError::Connector(e)),
+            Err(e) => Err(e),
+        };
         let actor = caller.actor();
         let (name, details) = match &result {
             Ok(_) => ("action.completed", json!({"action": action})),
             Err(e) => (
                 "action.failed",
-                json!({"action": action, "error": e.to_string()}),
+                json!({"action": action, "error": scrub_secret_message(&e.to_string(), &secrets)}),
             ),
         };
         let mut write = ConnectionWrite::default();
@@ -368,23 +399,52 @@ impl Engine {
             details.clone(),
         ));
         write.events.push(connection_event(&row, name, details));
-        self.store().update_connection(&write, row.version).await?;
-        if let Err(ConnectorError::Unauthorized { .. }) = &result {
-            self.set_health(
-                id,
-                Health::NeedsReconnect,
-                Some("the provider rejected the credentials".into()),
-                None,
-                &actor,
-                None,
-            )
-            .await?;
-        }
+        let recorded = self.store().update_connection(&write, row.version).await;
+        let value = match result {
+            Ok(value) => {
+                recorded?;
+                value
+            }
+            Err(e) => {
+                // The run's own error says more than a failure to record it.
+                if let Err(r) = recorded {
+                    tracing::error!(connection = %id, action, error = %r, "could not record a failed action");
+                }
+                if let EngineError::Connector(ConnectorError::Unauthorized {
+                    status: 401, ..
+                }) = &e
+                {
+                    self.set_health(
+                        id,
+                        Health::NeedsReconnect,
+                        Some("the provider rejected the credentials".into()),
+                        None,
+                        &actor,
+                        None,
+                    )
+                    .await?;
+                }
+                return Err(e);
+            }
+        };
         Ok(ActionOutcome {
             action: action.to_string(),
-            result: result.map_err(EngineError::Connector)?,
+            result: value,
             replayed: false,
         })
+    }
+
+    /// The connection's secrets that open, for scrubbing messages; none when they cannot be
+    /// read.
+    async fn known_secrets(&self, id: &str) -> SecretMap {
+        match self.store().list_credentials(OWNER_TYPE, id).await {
+            Ok(creds) => self
+                .open_secrets(&creds)
+                .await
+                .map(|(secrets, _)| secrets)
+                .unwrap_or_default(),
+            Err(_) => SecretMap::new(),
+        }
     }
 
     /// Marks connections whose stored config no longer satisfies their connector's current

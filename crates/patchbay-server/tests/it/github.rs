@@ -13,6 +13,7 @@ both_backends!(
     actions_change_the_repository,
     webhooks_update_pull_requests_and_branches,
     installation_deliveries_are_routed_by_payload,
+    revoked_personal_token_needs_reconnect,
 );
 
 const TOKEN: &str = "ghp_patchbay_test_token_0001";
@@ -356,4 +357,57 @@ async fn installation_deliveries_are_routed_by_payload(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(d.status, Some(404));
+}
+
+/// A personal access token has no refresh token and needs no OAuth app: once GitHub refuses
+/// it, the owner must reconnect.
+async fn revoked_personal_token_needs_reconnect(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    emu.revoke_token(TOKEN);
+    let issues = emu.calls("/repos/octo/app/issues");
+    let (s, err) = app
+        .post(
+            &format!("/v1/connections/{id}/actions/create_issue"),
+            &key,
+            json!({"repository": "octo/app", "title": "After revocation"}),
+        )
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("needs_reconnect")),
+        "{err}"
+    );
+    assert_eq!(
+        emu.calls("/repos/octo/app/issues") - issues,
+        1,
+        "nothing to refresh, so no retry"
+    );
+
+    let (_, c) = app.get(&format!("/v1/connections/{id}"), &key).await;
+    assert_eq!(
+        (c["lifecycle"].as_str(), c["health"].as_str()),
+        (Some("enabled"), Some("needs_reconnect")),
+        "{c}"
+    );
+    let (_, events) = app.get("/v1/events?limit=100", &key).await;
+    let of_type = |t: &str| -> Vec<Value> {
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == t && e["connection_id"] == id.as_str())
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of_type("connection.token_expired").len(), 1, "{events}");
+    let failed = of_type("action.failed");
+    assert_eq!(failed.len(), 1, "{events}");
+    assert_eq!(failed[0]["data"]["action"], "create_issue", "{events}");
+    let (_, acts) = app
+        .get(&format!("/v1/activity?connection_id={id}"), &key)
+        .await;
+    assert!(acts.to_string().contains("action.failed"), "{acts}");
+    for answer in [&err, &events, &acts] {
+        assert!(!answer.to_string().contains(TOKEN), "{answer}");
+    }
 }

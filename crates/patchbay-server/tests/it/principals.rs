@@ -7,7 +7,8 @@ use serde_json::json;
 
 both_backends!(
     principal_scope_and_rotation,
-    actions_run_through_the_principal
+    actions_run_through_the_principal,
+    idempotency_keys_replay_only_to_allowed_callers
 );
 
 async fn principal_scope_and_rotation(backend: TestBackend) {
@@ -270,4 +271,67 @@ async fn actions_run_through_the_principal(backend: TestBackend) {
         2
     );
     assert_eq!(types.iter().filter(|t| **t == "action.failed").count(), 2);
+}
+
+async fn idempotency_keys_replay_only_to_allowed_callers(backend: TestBackend) {
+    let emulator = printing_partner::spawn(Default::default()).await.unwrap();
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let mut body = printing_body("u1", "demo-shop", &emulator.base_url, EMULATOR_KEY);
+    body["allowed_actions"] = json!(["submit_order"]);
+    body["enable"] = json!(true);
+    let c = app.connection(&key, body).await;
+    assert_eq!(c["lifecycle"], "enabled", "{c}");
+    let id = c["id"].as_str().unwrap();
+    let pkey = c["principal_key"].as_str().unwrap();
+    let product = emulator.product_ids()[0].clone();
+    let (s, b) = app
+        .post(
+            &format!("/v1/connections/{id}/actions/submit_order"),
+            pkey,
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let input = json!({"order_id": b["result"]["id"]});
+    let cancel = |caller: &str| {
+        app.req(
+            reqwest::Method::POST,
+            &format!("/v1/connections/{id}/actions/cancel_order"),
+            caller,
+        )
+        .header("Idempotency-Key", "cancel-1")
+        .json(&input)
+        .send()
+    };
+
+    let (s, b) = crate::read(cancel(&key).await.unwrap()).await;
+    assert_eq!((s, b["replayed"].as_bool()), (200, Some(false)), "{b}");
+    let (s, b) = crate::read(cancel(&key).await.unwrap()).await;
+    assert_eq!((s, b["replayed"].as_bool()), (200, Some(true)), "{b}");
+    // The principal may not cancel: the workspace key's stored result is not for it.
+    let (s, b) = crate::read(cancel(pkey).await.unwrap()).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{b}"
+    );
+    assert!(b["result"].is_null(), "{b}");
+
+    // A disabled connection answers a replay as it would a first call.
+    let (s, b) = app
+        .patch(
+            &format!("/v1/connections/{id}"),
+            &key,
+            json!({"lifecycle": "disabled"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = crate::read(cancel(&key).await.unwrap()).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{b}"
+    );
+    assert!(b.to_string().contains("enabled"), "{b}");
 }

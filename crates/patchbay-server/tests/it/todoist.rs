@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 both_backends!(
     connect_sync_and_close_a_task,
-    refused_after_refresh_needs_reconnect
+    refused_after_refresh_needs_reconnect,
+    revoked_imported_token_needs_reconnect
 );
 
 const RETURN: &str = "https://app.example/connected";
@@ -246,4 +247,65 @@ async fn refused_after_refresh_needs_reconnect(backend: TestBackend) {
         .collect();
     assert_eq!(expired.len(), 1, "{events}");
     assert_eq!(expired[0]["connection_id"], id.as_str());
+    assert_eq!(events_of(&events, "action.failed", &id), 1, "{events}");
+}
+
+/// How many events of `kind` the page holds for connection `id`.
+fn events_of(page: &Value, kind: &str, id: &str) -> usize {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind && e["connection_id"] == id)
+        .count()
+}
+
+/// A token imported as a secret, with no OAuth app in the workspace: once Todoist refuses it,
+/// the owner must reconnect, and the failed run is on record.
+async fn revoked_imported_token_needs_reconnect(backend: TestBackend) {
+    let todo = todoist::spawn(TodoistConfig {
+        projects: 1,
+        tasks: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = todo.config().tokens[0].clone();
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let c = app
+        .connection(
+            &key,
+            json!({"connector": "todoist", "owner": {"id": "ada"}, "enable": true,
+                   "config": {"base_url": todo.base_url.replace("127.0.0.1", "localhost")},
+                   "secrets": {"access_token": token}}),
+        )
+        .await;
+    assert_eq!(c["lifecycle"], "enabled", "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let task = todo.active_task_ids()[0].clone();
+    todo.revoke_token(&token);
+
+    let (s, err) = app
+        .post(
+            &format!("/v1/connections/{id}/actions/close_task"),
+            &key,
+            json!({"task_id": task}),
+        )
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (409, Some("needs_reconnect")),
+        "{err}"
+    );
+    let (_, c) = app.get(&format!("/v1/connections/{id}"), &key).await;
+    assert_eq!(c["health"], "needs_reconnect", "{c}");
+    let (_, events) = app.get("/v1/events?limit=100", &key).await;
+    assert_eq!(
+        events_of(&events, "connection.token_expired", &id),
+        1,
+        "{events}"
+    );
+    assert_eq!(events_of(&events, "action.failed", &id), 1, "{events}");
+    assert!(!events.to_string().contains(&token), "{events}");
 }
