@@ -55,6 +55,29 @@ async fn receiver() -> (Arc<Receiver>, String) {
     (state, url)
 }
 
+/// Creates a subscription of `types` to `url`; returns it as answered (with its secret).
+async fn subscribe(app: &TestApp, key: &str, url: &str, types: &[&str]) -> Value {
+    let (s, sub) = app
+        .post(
+            "/v1/subscriptions",
+            key,
+            json!({"url": url, "event_types": types}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    sub
+}
+
+/// A printing-partner connection body for owner `u{i}`.
+fn partner(i: usize) -> Value {
+    printing_body(
+        &format!("u{i}"),
+        &format!("shop-{i}"),
+        "https://print.example",
+        "pp_live_0123456789abcdef",
+    )
+}
+
 fn ids_of(r: &Receiver) -> Vec<String> {
     r.got
         .lock()
@@ -72,14 +95,7 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         .post("/v1/subscriptions", &key, json!({"url": "not a url"}))
         .await;
     assert_eq!(s, 422, "{b}");
-    let (s, sub) = app
-        .post(
-            "/v1/subscriptions",
-            &key,
-            json!({"url": url, "event_types": ["connection.*"]}),
-        )
-        .await;
-    assert_eq!(s, 201, "{sub}");
+    let sub = subscribe(&app, &key, &url, &["connection.*"]).await;
     let secret = sub["signing_secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
     let sub_id = sub["id"].as_str().unwrap().to_string();
@@ -93,17 +109,7 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
 
     let mut conns = Vec::new();
     for i in 0..3 {
-        let c = app
-            .connection(
-                &key,
-                printing_body(
-                    &format!("u{i}"),
-                    &format!("shop-{i}"),
-                    "https://print.example",
-                    "pp_live_0123456789abcdef",
-                ),
-            )
-            .await;
+        let c = app.connection(&key, partner(i)).await;
         conns.push(c["id"].as_str().unwrap().to_string());
     }
     app.engine.dispatch_once().await.unwrap();
@@ -269,26 +275,10 @@ async fn a_failed_delivery_is_retried_after_the_first_delay(backend: TestBackend
     let (rx, url) = receiver().await;
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;
-    let (s, sub) = app
-        .post(
-            "/v1/subscriptions",
-            &key,
-            json!({"url": url, "event_types": ["connection.created"]}),
-        )
-        .await;
-    assert_eq!(s, 201, "{sub}");
+    let sub = subscribe(&app, &key, &url, &["connection.created"]).await;
     let sub_id = sub["id"].as_str().unwrap().to_string();
     rx.fail.store(1, Ordering::SeqCst);
-    app.connection(
-        &key,
-        printing_body(
-            "u1",
-            "shop-1",
-            "https://print.example",
-            "pp_live_0123456789abcdef",
-        ),
-    )
-    .await;
+    app.connection(&key, partner(1)).await;
     app.engine.dispatch_once().await.unwrap();
     let failed_at = std::time::Instant::now();
     assert!(ids_of(&rx).is_empty(), "the first attempt failed");
@@ -331,25 +321,8 @@ async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
     let (rx, url) = receiver().await;
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;
-    let (s, sub) = app
-        .post(
-            "/v1/subscriptions",
-            &key,
-            json!({"url": url, "event_types": ["connection.*"]}),
-        )
-        .await;
-    assert_eq!(s, 201, "{sub}");
-    let first = app
-        .connection(
-            &key,
-            printing_body(
-                "u0",
-                "shop-0",
-                "https://print.example",
-                "pp_live_0123456789abcdef",
-            ),
-        )
-        .await;
+    subscribe(&app, &key, &url, &["connection.*"]).await;
+    let first = app.connection(&key, partner(0)).await;
     let workspace_id = first["workspace_id"].as_str().unwrap().to_string();
     // Made now, committed only after later events have been fanned out and sent.
     let late = EventRow {
@@ -365,16 +338,7 @@ async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
         event_type: "sync.started".into(),
         ..late.clone()
     };
-    app.connection(
-        &key,
-        printing_body(
-            "u1",
-            "shop-1",
-            "https://print.example",
-            "pp_live_0123456789abcdef",
-        ),
-    )
-    .await;
+    app.connection(&key, partner(1)).await;
     app.engine.dispatch_once().await.unwrap();
     let before = ids_of(&rx);
     assert!(!before.is_empty() && !before.contains(&late.id));
@@ -412,25 +376,10 @@ async fn a_hanging_subscriber_holds_up_only_itself(backend: TestBackend) {
     let (_, key) = app.workspace("acme").await;
     let mut subs = Vec::new();
     for u in [&url, &hang_url] {
-        let (s, sub) = app
-            .post(
-                "/v1/subscriptions",
-                &key,
-                json!({"url": u, "event_types": ["connection.*"]}),
-            )
-            .await;
-        assert_eq!(s, 201, "{sub}");
+        let sub = subscribe(&app, &key, u, &["connection.*"]).await;
         subs.push(sub["id"].as_str().unwrap().to_string());
     }
-    let body = |i: usize| {
-        printing_body(
-            &format!("u{i}"),
-            &format!("shop-{i}"),
-            "https://print.example",
-            "pp_live_0123456789abcdef",
-        )
-    };
-    app.connection(&key, body(0)).await;
+    app.connection(&key, partner(0)).await;
     let started = std::time::Instant::now();
     let engine = app.engine.clone();
     let first = tokio::spawn(async move { engine.dispatch_once().await });
@@ -468,7 +417,7 @@ async fn a_hanging_subscriber_holds_up_only_itself(backend: TestBackend) {
 
     // The healthy subscriber's next events go out at once, in a round of their own.
     let delivered = ids_of(&rx).len();
-    app.connection(&key, body(1)).await;
+    app.connection(&key, partner(1)).await;
     let t = std::time::Instant::now();
     let engine = app.engine.clone();
     let second = tokio::spawn(async move { engine.dispatch_once().await });
