@@ -40,6 +40,9 @@ enum Bench {
     /// The minimal forwarding proxy the proxy benchmark starts as a child process.
     #[command(hide = true)]
     ForwardServer(proxy::ForwardArgs),
+    /// The Todoist emulator as a process of its own, for the proxy benchmark.
+    #[command(hide = true)]
+    EmulatorServer,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,7 +79,7 @@ impl Phase {
 }
 
 pub fn start(args: &Args, db_url: &str, dir: &std::path::Path) -> (Child, String) {
-    start_with(args, db_url, dir, &[])
+    start_with(args, db_url, dir, &[], &[])
 }
 
 /// Starts `patchbay serve` with extra arguments (e.g. `--no-worker`).
@@ -136,6 +139,7 @@ pub fn start_with(
     db_url: &str,
     dir: &std::path::Path,
     extra: &[&str],
+    envs: &[(&str, &str)],
 ) -> (Child, String) {
     // Enabling verifies the key with the partner, here the local printing partner emulator.
     let binary = std::fs::canonicalize(&args.binary).unwrap_or_else(|e| {
@@ -156,6 +160,7 @@ pub fn start_with(
         .env("PATCHBAY_ADMIN_KEY", ADMIN)
         .env("PATCHBAY_LOG_LEVEL", "warn")
         .env("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -175,6 +180,19 @@ pub fn start_with(
     };
     std::thread::spawn(move || for _ in lines {});
     (child, base)
+}
+
+/// CPU time a process has run so far, over all its threads, in nanoseconds (scheduler
+/// statistics, so finer than clock ticks).
+pub fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 pub fn peak_rss_kb(pid: u32) -> (u64, u64) {
@@ -389,6 +407,7 @@ async fn main() {
         Bench::Proxy(args) => proxy::bench(args).await,
         Bench::CeilingServer(args) => webhooks::ceiling_server(args).await,
         Bench::ForwardServer(args) => proxy::forward_server(args).await,
+        Bench::EmulatorServer => proxy::emulator_server().await,
     }
 }
 

@@ -184,6 +184,7 @@ pub async fn bench(args: WebhookArgs) {
             &fresh("patchbay_bench_wh"),
             &dir,
             &["--no-worker"],
+            &[],
         );
         let key = crate::workspace_key(&client, &base, "wh").await;
         let id = crate::connection_id(

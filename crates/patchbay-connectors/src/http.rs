@@ -21,28 +21,33 @@ const MAX_MESSAGE_CHARS: usize = 300;
 #[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    /// The same client without a total deadline, for answers streamed on as they arrive.
+    streaming: reqwest::Client,
     policy: Arc<NetworkPolicy>,
 }
 
 impl HttpClient {
-    /// A client enforcing `policy`, giving up on a request after `timeout`.
+    /// A client enforcing `policy` that gives up on a request after `timeout` in all, or
+    /// after `timeout` without a byte from the other side.
     pub fn new(policy: NetworkPolicy, timeout: Duration) -> Self {
-        let inner = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            // A redirect could lead to an address the policy refuses, past the URL check.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve names itself, bypassing the resolver below.
-            .no_proxy()
-            .user_agent(concat!("patchbay/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(policy::PolicyResolver {
-                policy: policy.clone(),
-            }))
-            .build()
-            .expect("the TLS backend is compiled in, so building the HTTP client cannot fail");
+        let builder = || {
+            reqwest::Client::builder()
+                .use_rustls_tls()
+                .read_timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                // A redirect could lead to an address the policy refuses, past the URL check.
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve names itself, bypassing the resolver below.
+                .no_proxy()
+                .user_agent(concat!("patchbay/", env!("CARGO_PKG_VERSION")))
+                .dns_resolver(Arc::new(policy::PolicyResolver {
+                    policy: policy.clone(),
+                }))
+        };
+        let built = "the TLS backend is compiled in, so building the HTTP client cannot fail";
         HttpClient {
-            inner,
+            inner: builder().timeout(timeout).build().expect(built),
+            streaming: builder().build().expect(built),
             policy: Arc::new(policy),
         }
     }
@@ -91,14 +96,21 @@ impl HttpClient {
     /// Builds and sends a request after the policy check; the scrubber hides its credentials
     /// in any error message made from the answer.
     async fn dispatch(&self, req: RequestBuilder) -> Result<(Response, Scrubber), ConnectorError> {
+        self.dispatch_on(&self.inner, req).await
+    }
+
+    async fn dispatch_on(
+        &self,
+        client: &reqwest::Client,
+        req: RequestBuilder,
+    ) -> Result<(Response, Scrubber), ConnectorError> {
         let (_, built) = req.build_split();
         let request =
             built.map_err(|e| ConnectorError::Config(format!("could not build request: {e}")))?;
         // Checked again here because the builder may not have come from `request`.
         self.check_url(request.url())?;
         let scrub = Scrubber::from_headers(request.headers());
-        let resp = self
-            .inner
+        let resp = client
             .execute(request)
             .await
             .map_err(|e| network_error(&e, &scrub))?;
@@ -117,8 +129,10 @@ impl HttpClient {
 
     /// Sends a request and hands back the response as it arrives, whatever its status, for
     /// callers that stream the body on (the proxy). Network errors are mapped; nothing is read.
+    /// There is no total deadline, as with a reverse proxy's read timeout: an answer may take
+    /// as long as it keeps arriving, but the timeout still ends any wait for the next byte.
     pub async fn execute(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
-        Ok(self.dispatch(req).await?.0)
+        Ok(self.dispatch_on(&self.streaming, req).await?.0)
     }
 
     /// Sends a request and returns status, headers and body whatever the status; only network

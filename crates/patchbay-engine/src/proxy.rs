@@ -39,6 +39,8 @@ struct Prepared {
 #[derive(Clone)]
 struct Target {
     base_url: String,
+    /// `base_url` parsed, to check joined URLs against.
+    root: Url,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -64,8 +66,11 @@ fn target_for(
         value.set_sensitive(true);
         headers.push((name, value));
     }
+    let root = Url::parse(target.base_url.trim_end_matches('/'))
+        .map_err(|e| EngineError::BadRequest(format!("invalid base URL: {e}")))?;
     Ok(Target {
         base_url: target.base_url,
+        root,
         headers,
     })
 }
@@ -136,17 +141,18 @@ const DROPPED: &[&str] = &[
 
 /// `headers` without hop-by-hop headers, including any the `Connection` header names.
 pub fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<String> = headers
-        .get_all("connection")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
+    let named_by_connection = |n: &str| {
+        headers
+            .get_all("connection")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(n))
+    };
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let n = name.as_str();
-        if DROPPED.contains(&n) || named.iter().any(|c| c == n) || n.starts_with("x-patchbay-") {
+        if DROPPED.contains(&n) || n.starts_with("x-patchbay-") || named_by_connection(n) {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -157,13 +163,16 @@ pub fn end_to_end(headers: &HeaderMap) -> HeaderMap {
 /// Joins the caller's path to the provider's base URL, refusing any path that could leave it:
 /// dot segments (plain or percent-encoded), encoded slashes or backslashes.
 pub fn target_url(base: &str, path: &str, query: Option<&str>) -> Result<Url> {
+    let root = Url::parse(base.trim_end_matches('/'))
+        .map_err(|e| EngineError::BadRequest(format!("invalid base URL: {e}")))?;
+    join_under(base, &root, path, query)
+}
+
+fn join_under(base: &str, root: &Url, path: &str, query: Option<&str>) -> Result<Url> {
     let escape =
         || EngineError::BadRequest("the proxy path may not leave the provider's base URL".into());
-    for segment in path.split('/') {
-        let decoded = percent_decode(segment).ok_or_else(escape)?;
-        if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) {
-            return Err(escape());
-        }
+    if !path.split('/').all(safe_segment) {
+        return Err(escape());
     }
     let base = base.trim_end_matches('/');
     let mut text = format!(
@@ -180,8 +189,6 @@ pub fn target_url(base: &str, path: &str, query: Option<&str>) -> Result<Url> {
     }
     let url = Url::parse(&text)
         .map_err(|e| EngineError::BadRequest(format!("invalid proxy path: {e}")))?;
-    let root =
-        Url::parse(base).map_err(|e| EngineError::BadRequest(format!("invalid base URL: {e}")))?;
     let inside = url.scheme() == root.scheme()
         && url.host_str() == root.host_str()
         && url.port_or_known_default() == root.port_or_known_default()
@@ -195,21 +202,33 @@ pub fn target_url(base: &str, path: &str, query: Option<&str>) -> Result<Url> {
     Ok(url)
 }
 
-fn percent_decode(segment: &str) -> Option<String> {
+/// Whether a path segment, percent-decoded, is neither a dot segment nor one that hides a
+/// slash or backslash. Malformed escapes are refused too. Decodes without allocating: every
+/// proxied request checks every segment.
+fn safe_segment(segment: &str) -> bool {
     let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
+    let (mut i, mut len, mut dots) = (0, 0, 0);
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = segment.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+        let b = if bytes[i] == b'%' {
+            let Some(b) = segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            else {
+                return false;
+            };
             i += 3;
+            b
         } else {
-            out.push(bytes[i]);
             i += 1;
+            bytes[i - 1]
+        };
+        if b == b'/' || b == b'\\' {
+            return false;
         }
+        len += 1;
+        dots += usize::from(b == b'.');
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    !((len == 1 || len == 2) && dots == len)
 }
 
 fn idempotent(method: &Method) -> bool {
@@ -326,7 +345,12 @@ impl Engine {
                     (&prepared.ctx, &computed)
                 }
             };
-            let url = target_url(&target.base_url, &req.path, req.query.as_deref())?;
+            let url = join_under(
+                &target.base_url,
+                &target.root,
+                &req.path,
+                req.query.as_deref(),
+            )?;
             // A streamed body can be sent once; a buffered one again after a refresh or retry.
             let this_body = match body.take() {
                 Some(ProxyBody::Buffered(b)) => {

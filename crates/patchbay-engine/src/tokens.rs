@@ -181,8 +181,14 @@ impl Engine {
         reason: &str,
         detail: &str,
     ) -> Result<Secret> {
-        let write = self.expired_write(row, reason, "refresh");
-        guard.commit(&write, row.version).await?;
+        // The row was read under the refresh claim: when callers refused at once queue up
+        // here, the first tells the owner and the others find it already done.
+        if row.health == Health::NeedsReconnect.as_str() {
+            drop(guard);
+        } else {
+            let write = self.expired_write(row, reason, "refresh");
+            guard.commit(&write, row.version).await?;
+        }
         Err(EngineError::NeedsReconnect(format!(
             "the connection's authorization is no longer valid; the owner must reconnect ({detail})"
         )))
@@ -289,6 +295,11 @@ impl Engine {
     pub(crate) async fn mark_token_expired(&self, id: &str, reason: &str) -> Result<()> {
         self.inner.proxy_cache.forget(id);
         let on_write = |row: &ConnectionRow| {
+            // Read under the row's write lock: when concurrent 401s race here, the first one
+            // tells the owner and the rest find the connection already marked.
+            if row.health == Health::NeedsReconnect.as_str() {
+                return (Vec::new(), Vec::new());
+            }
             let write = self.expired_write(row, reason, "api call");
             (write.activity, write.events)
         };

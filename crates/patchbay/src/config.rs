@@ -43,6 +43,8 @@ pub struct Layer {
     pub scheduler_interval_seconds: Option<u64>,
     /// Syncs of one provider each process runs at once.
     pub provider_concurrency: Option<usize>,
+    /// Threads of the async runtime (default: one per CPU core).
+    pub runtime_threads: Option<usize>,
 }
 
 impl Layer {
@@ -67,7 +69,8 @@ impl Layer {
             worker_concurrency,
             job_lease_seconds,
             scheduler_interval_seconds,
-            provider_concurrency
+            provider_concurrency,
+            runtime_threads
         );
     }
 }
@@ -92,6 +95,8 @@ pub struct Config {
     pub job_lease_seconds: u64,
     pub scheduler_interval_seconds: u64,
     pub provider_concurrency: usize,
+    /// `None`: one per CPU core.
+    pub runtime_threads: Option<usize>,
 }
 
 /// Environment variables read as configuration, with the field each sets.
@@ -113,6 +118,7 @@ const ENV_FIELDS: &[&str] = &[
     "JOB_LEASE_SECONDS",
     "SCHEDULER_INTERVAL_SECONDS",
     "PROVIDER_CONCURRENCY",
+    "RUNTIME_THREADS",
 ];
 
 /// Other `PATCHBAY_*` variables that are known (secrets and paths read elsewhere).
@@ -170,6 +176,7 @@ pub fn env_layer(
                 layer.scheduler_interval_seconds = Some(parse_num(&value)? as u64)
             }
             "PROVIDER_CONCURRENCY" => layer.provider_concurrency = Some(parse_num(&value)?),
+            "RUNTIME_THREADS" => layer.runtime_threads = Some(parse_num(&value)?),
             f if ENV_OTHER.contains(&f) => {}
             _ => warnings.push(format!(
                 "unknown environment variable {name} is ignored (known: {})",
@@ -268,6 +275,7 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
         job_lease_seconds: l.job_lease_seconds.unwrap_or(30).max(1),
         scheduler_interval_seconds: l.scheduler_interval_seconds.unwrap_or(15).max(1),
         provider_concurrency: l.provider_concurrency.unwrap_or(4).clamp(1, 256),
+        runtime_threads: l.runtime_threads.map(|n| n.clamp(1, 256)),
     })
 }
 
@@ -326,6 +334,11 @@ job_lease_seconds = 30
 scheduler_interval_seconds = 15
 # Syncs of one provider each process runs at once (on top of the provider's request budget).
 provider_concurrency = 4
+
+# Threads of the async runtime; by default one per CPU core. On a machine whose cores other
+# busy processes share (a database, a load generator), fewer threads mean fewer hand-offs
+# between them: see bench/README.md.
+# runtime_threads = 1
 "#;
 
 #[cfg(test)]
@@ -362,9 +375,13 @@ mod tests {
         assert_eq!(c.bind.port(), 9100, "env beats file");
         assert!(c.json_logs, "file beats defaults");
         assert_eq!(c.http_timeout_seconds, 5);
+        assert_eq!(c.runtime_threads, None, "one thread per core unless set");
         let c = resolve(Some(file), env, flags, false).unwrap();
         assert_eq!(c.bind.port(), 9200, "flags beat env");
         assert!(c.database_url.starts_with("sqlite:"));
+        let (threads, _) = env_layer(self::env(&[("PATCHBAY_RUNTIME_THREADS", "1")])).unwrap();
+        let c = resolve(None, threads, Layer::default(), false).unwrap();
+        assert_eq!(c.runtime_threads, Some(1));
     }
 
     #[test]

@@ -14,6 +14,7 @@ both_backends!(
     webhooks_update_pull_requests_and_branches,
     installation_deliveries_are_routed_by_payload,
     revoked_personal_token_needs_reconnect,
+    concurrent_refusals_tell_the_owner_once,
 );
 
 const TOKEN: &str = "ghp_patchbay_test_token_0001";
@@ -410,4 +411,45 @@ async fn revoked_personal_token_needs_reconnect(backend: TestBackend) {
     for answer in [&err, &events, &acts] {
         assert!(!answer.to_string().contains(TOKEN), "{answer}");
     }
+}
+
+async fn concurrent_refusals_tell_the_owner_once(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    emu.revoke_token(TOKEN);
+    let path = format!("/v1/connections/{id}/actions/create_issue");
+    let calls = (0..8).map(|i| {
+        app.post(
+            &path,
+            &key,
+            json!({"repository": "octo/app", "title": format!("Race {i}")}),
+        )
+    });
+    for (s, err) in futures_util::future::join_all(calls).await {
+        assert_eq!(
+            (s, err["error"]["code"].as_str()),
+            (409, Some("needs_reconnect")),
+            "{err}"
+        );
+    }
+    let (_, events) = app.get("/v1/events?limit=200", &key).await;
+    let count = |t: &str| {
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == t && e["connection_id"] == id.as_str())
+            .count()
+    };
+    assert_eq!(count("connection.token_expired"), 1, "{events}");
+    assert_eq!(count("action.failed"), 8, "{events}");
+    let (_, acts) = app
+        .get(&format!("/v1/activity?connection_id={id}&limit=200"), &key)
+        .await;
+    let expired = acts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "connection.token_expired")
+        .count();
+    assert_eq!(expired, 1, "{acts}");
 }

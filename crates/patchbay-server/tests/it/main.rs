@@ -9,6 +9,7 @@ mod live;
 mod oauth;
 mod outbound;
 mod principals;
+mod proxy;
 mod repos;
 mod sync;
 mod todoist;
@@ -127,6 +128,41 @@ impl TestApp {
         catalog: Catalog,
         connect_ttl: Duration,
     ) -> TestApp {
+        Self::spawn_inner(db, master, registry, catalog, connect_ttl, http()).await
+    }
+
+    /// A server whose engine gives up on outbound calls after `timeout` (connectors keep the
+    /// usual client).
+    pub async fn spawn_with_timeout(
+        backend: TestBackend,
+        overrides: &str,
+        timeout: Duration,
+    ) -> TestApp {
+        let catalog = catalog(Some(overrides));
+        let registry = patchbay_connectors::builtin(http(), &catalog);
+        let client = patchbay_connectors::HttpClient::new(
+            patchbay_connectors::NetworkPolicy::AllowAll,
+            timeout,
+        );
+        Self::spawn_inner(
+            new_database(backend),
+            MasterKey::generate_base64(),
+            registry,
+            catalog,
+            patchbay_engine::DEFAULT_CONNECT_TTL,
+            client,
+        )
+        .await
+    }
+
+    async fn spawn_inner(
+        db: TestDatabase,
+        master: String,
+        registry: Registry,
+        catalog: Catalog,
+        connect_ttl: Duration,
+        http: patchbay_connectors::HttpClient,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let store = db.open().await.expect("test database");
@@ -136,7 +172,7 @@ impl TestApp {
         let options = EngineOptions {
             admin_key: Some(Secret::new(ADMIN_KEY)),
             catalog,
-            http: http(),
+            http,
             public_url: base.clone(),
             connect_ttl,
             job_lease: Duration::from_secs(2),
