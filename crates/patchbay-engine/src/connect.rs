@@ -392,11 +392,16 @@ impl Engine {
                 metadata.insert(path.clone(), v.clone());
             }
         }
-        let granted = tokens.scope.clone().or_else(|| {
-            serde_json::from_str::<Vec<String>>(&session.scopes)
-                .ok()
-                .map(|s| s.join(" "))
-        });
+        // Stored space-separated, whichever separator the provider used.
+        let granted = tokens
+            .scope
+            .as_deref()
+            .map(|s| crate::views::split_scopes(s).join(" "))
+            .or_else(|| {
+                serde_json::from_str::<Vec<String>>(&session.scopes)
+                    .ok()
+                    .map(|s| s.join(" "))
+            });
         let mut secrets = SecretMap::new();
         secrets.insert("access_token".into(), tokens.access_token);
         if let Some(rt) = tokens.refresh_token {

@@ -212,7 +212,7 @@ impl Engine {
         let mut new = row.clone();
         new.token_expires_at = expiry(&tokens, now);
         if let Some(scope) = &tokens.scope {
-            new.granted_scopes = Some(scope.clone());
+            new.granted_scopes = Some(crate::views::split_scopes(scope).join(" "));
         }
         new.version = row.version + 1;
         new.updated_at = now;

@@ -90,6 +90,10 @@ pub struct ConnectionView {
     pub allowed_transitions: Vec<Lifecycle>,
     pub health: Health,
     pub health_reason: Option<String>,
+    /// Scopes the provider granted (OAuth connections); empty when it did not say.
+    pub granted_scopes: Vec<String>,
+    /// When the access token expires, for tokens that do.
+    pub token_expires_at: Option<String>,
     /// What keeps this connection from being enabled, if anything.
     pub validation_errors: Vec<FieldError>,
     pub last_sync_at: Option<String>,
@@ -121,6 +125,12 @@ impl ConnectionView {
             allowed_transitions: lifecycle.next_states(),
             health: row.health.parse().unwrap_or(Health::Healthy),
             health_reason: row.health_reason.clone(),
+            granted_scopes: row
+                .granted_scopes
+                .as_deref()
+                .map(split_scopes)
+                .unwrap_or_default(),
+            token_expires_at: row.token_expires_at.map(ms_to_rfc3339),
             validation_errors,
             last_sync_at: row.last_sync_at.map(ms_to_rfc3339),
             last_tested_at: row.last_tested_at.map(ms_to_rfc3339),
@@ -128,6 +138,15 @@ impl ConnectionView {
             updated_at: ms_to_rfc3339(row.updated_at),
         }
     }
+}
+
+/// Scopes as providers write them: separated by spaces (RFC 6749) or commas (GitHub, Todoist).
+pub fn split_scopes(scopes: &str) -> Vec<String> {
+    scopes
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A new connection with its integration principal key, shown this once.

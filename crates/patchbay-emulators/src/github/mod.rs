@@ -1,7 +1,8 @@
 //! GitHub's REST API as documented publicly: users, repositories, issues, pull requests,
 //! comments, commits, issue search and rate limits, with GitHub's paths and field names,
 //! Link-header pagination, `{"message","documentation_url"}` error bodies, `X-RateLimit-*`
-//! headers, ETags, and signed webhook deliveries. Optionally served under a path prefix, as
+//! headers, ETags, and signed webhook deliveries; and the OAuth app web flow
+//! (`/login/oauth/*`) at the host root. Optionally the API is served under a path prefix, as
 //! GitHub Enterprise Server serves `/api/v3`.
 //!
 //! Rate limits are kept per emulator rather than per user: one `core` and one `search`
@@ -12,6 +13,7 @@ mod gate;
 mod hooks;
 mod issues;
 mod model;
+mod oauth;
 mod routes;
 
 pub use hooks::{hmac_sha256, Delivery};
@@ -66,6 +68,7 @@ pub struct GitHub {
     external_tokens: Mutex<Vec<TokenCheck>>,
     webhook: Mutex<Option<(String, String)>>,
     deliveries: Mutex<Vec<Delivery>>,
+    oauth: Mutex<oauth::OAuthState>,
     client: reqwest::Client,
 }
 
@@ -113,6 +116,7 @@ pub async fn spawn(mut config: GithubConfig) -> std::io::Result<GithubEmulator> 
         external_tokens: Mutex::default(),
         webhook: Mutex::default(),
         deliveries: Mutex::default(),
+        oauth: Mutex::default(),
         client: reqwest::Client::new(),
     });
     let faults = Faults::new(gate::error_body);
@@ -131,6 +135,40 @@ impl EmulatorHandle<GitHub> {
     /// `base_url`.
     pub fn api_url(&self) -> String {
         format!("{}{}", self.base_url, self.state.config.path_prefix)
+    }
+
+    /// Where GitHub's OAuth flow starts (`authorization_url` in the provider catalog).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/login/oauth/authorize", self.base_url)
+    }
+
+    /// Where codes are traded for tokens (`token_url` in the provider catalog).
+    pub fn token_url(&self) -> String {
+        format!("{}/login/oauth/access_token", self.base_url)
+    }
+
+    /// Registers an OAuth app; `callback` is its authorization callback URL.
+    pub fn register_oauth_app(&self, client_id: &str, client_secret: &str, callback: &str) {
+        lock(&self.state.oauth).register(client_id, client_secret, callback);
+    }
+
+    /// The user signed in to the browser that approves authorization requests (creating
+    /// them); `None` leaves requests on the sign-in page.
+    pub fn sign_in(&self, login: Option<&str>) {
+        if let Some(l) = login {
+            self.state.data().user(l);
+        }
+        lock(&self.state.oauth).sign_in(login);
+    }
+
+    /// Makes the signed-in user deny (or again approve) authorization requests.
+    pub fn deny_authorization(&self, deny: bool) {
+        lock(&self.state.oauth).deny(deny);
+    }
+
+    /// Requests the token endpoint has answered.
+    pub fn oauth_token_requests(&self) -> u64 {
+        lock(&self.state.oauth).token_requests
     }
 
     /// Accepts `token` (as `Bearer` or `token`) for `login`, creating the user.

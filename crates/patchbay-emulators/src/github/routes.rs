@@ -38,7 +38,9 @@ pub fn router(gh: Arc<GitHub>, faults: Arc<Faults>) -> Router {
     } else {
         Router::new().nest(&prefix, api)
     };
-    app.layer(from_fn_with_state(gh, gate::gate))
+    // The OAuth flow is not API: no token, rate limit or API error shape applies to it.
+    app.layer(from_fn_with_state(gh.clone(), gate::gate))
+        .merge(super::oauth::routes(gh))
         .layer(from_fn_with_state(faults, faults::apply))
 }
 

@@ -6,7 +6,7 @@
 //! endpoint on purpose.
 
 mod browser;
-mod form;
+pub(crate) mod form;
 mod request;
 mod routes;
 mod store;

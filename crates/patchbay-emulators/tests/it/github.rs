@@ -1,5 +1,6 @@
 //! The GitHub emulator over real HTTP: pagination, ETags, rate limits, errors, search,
-//! streaming, the path prefix, OAuth tokens and signed webhook deliveries.
+//! streaming, the path prefix, OAuth tokens, GitHub's own OAuth web flow and signed webhook
+//! deliveries.
 
 use crate::{http, Answer};
 use patchbay_emulators::github::{self, hmac_sha256, GithubConfig, GithubEmulator, Permissions};
@@ -335,4 +336,133 @@ async fn webhooks_are_signed_and_delivered() {
     assert_eq!(got[2].0["x-github-event"], "issues");
     assert_eq!(issue["action"], "opened");
     assert_eq!(issue["issue"]["labels"][0]["name"], "bug");
+}
+
+/// The `Location` of a redirect and its query parameters.
+fn redirect_query(a: &Answer) -> std::collections::BTreeMap<String, String> {
+    let location = a.headers["location"].to_str().unwrap();
+    let (_, q) = location.split_once('?').unwrap_or((location, ""));
+    q.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace("%3A", ":").replace("%2C", ",")))
+        .collect()
+}
+
+#[tokio::test]
+async fn oauth_web_flow_as_github_documents_it() {
+    use base64::Engine;
+    use sha2::Digest;
+    let emu = emulator(GithubConfig {
+        path_prefix: "/api/v3".into(),
+        ..Default::default()
+    })
+    .await;
+    let callback = "http://127.0.0.1:9/v1/oauth/callback";
+    emu.register_oauth_app("Iv1.abc", "s3cret", callback);
+    let verifier = "a-verifier-of-at-least-43-characters-0123456789";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let authorize = |extra: &str| {
+        format!(
+            "{}?client_id=Iv1.abc&redirect_uri={callback}&scope=repo%20read:org&state=st8&code_challenge={challenge}&code_challenge_method=S256{extra}",
+            emu.authorize_url()
+        )
+    };
+    let go = |url: String| async move { Answer::from(http().get(url).send().await.unwrap()).await };
+
+    // Nobody signed in: GitHub's sign-in page, no redirect.
+    let page = go(authorize("")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Sign in"), "{}", page.text);
+    // Unknown apps get a 404 page.
+    let unknown = go(authorize("").replace("Iv1.abc", "Iv1.nope")).await;
+    assert_eq!(unknown.status, 404);
+
+    emu.sign_in(Some("octo"));
+    // A redirect outside the registered callback goes back to the callback with the error.
+    let wrong = go(authorize("").replace("127.0.0.1:9", "evil.example")).await;
+    assert_eq!(wrong.status, 302);
+    assert!(wrong.headers["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(callback));
+    let q = redirect_query(&wrong);
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("redirect_uri_mismatch", "st8")
+    );
+
+    let granted = go(authorize("")).await;
+    assert_eq!(granted.status, 302);
+    let q = redirect_query(&granted);
+    assert_eq!(q["state"], "st8");
+    let code = q["code"].clone();
+    assert_eq!(code.len(), 20);
+
+    let token = |form: String, json: bool| {
+        let mut req = http()
+            .post(emu.token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form);
+        if json {
+            req = req.header("accept", "application/json");
+        }
+        async move { Answer::from(req.send().await.unwrap()).await }
+    };
+    // Failures come with status 200 and an `error` field.
+    let bad_secret = token(
+        format!("client_id=Iv1.abc&client_secret=nope&code={code}"),
+        true,
+    )
+    .await;
+    assert_eq!(bad_secret.status, 200);
+    assert_eq!(bad_secret.json()["error"], "incorrect_client_credentials");
+    // A request that fails client authentication leaves the code; a wrong verifier spends it.
+    let bad_verifier = token(
+        format!("client_id=Iv1.abc&client_secret=s3cret&code={code}&code_verifier=wrong"),
+        true,
+    )
+    .await;
+    assert_eq!(bad_verifier.json()["error"], "bad_verification_code");
+    let spent = token(
+        format!("client_id=Iv1.abc&client_secret=s3cret&code={code}&code_verifier={verifier}"),
+        true,
+    )
+    .await;
+    assert_eq!(spent.json()["error"], "bad_verification_code");
+
+    // A fresh code, traded without asking for JSON: form-encoded, scopes comma-joined.
+    let q = redirect_query(&go(authorize("")).await);
+    let form = token(
+        format!(
+            "client_id=Iv1.abc&client_secret=s3cret&code={}&redirect_uri={callback}&code_verifier={verifier}",
+            q["code"]
+        ),
+        false,
+    )
+    .await;
+    assert_eq!(form.status, 200);
+    assert!(form.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/x-www-form-urlencoded"));
+    let fields: std::collections::BTreeMap<&str, &str> = form
+        .text
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .collect();
+    assert_eq!(fields["scope"], "repo%2Cread%3Aorg");
+    assert_eq!(fields["token_type"], "bearer");
+    let issued = fields["access_token"];
+    assert!(issued.starts_with("gho_"), "{issued}");
+    // The token works on the API as the user who approved.
+    let me = get(&emu, "/user", issued).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["login"], "octo");
+
+    // The user denies: access_denied back at the redirect URI.
+    emu.deny_authorization(true);
+    let denied = go(authorize("")).await;
+    assert_eq!(redirect_query(&denied)["error"], "access_denied");
+    assert_eq!(emu.oauth_token_requests(), 4);
 }

@@ -15,6 +15,7 @@ both_backends!(
     installation_deliveries_are_routed_by_payload,
     revoked_personal_token_needs_reconnect,
     concurrent_refusals_tell_the_owner_once,
+    oauth_connect_through_githubs_own_flow,
 );
 
 const TOKEN: &str = "ghp_patchbay_test_token_0001";
@@ -452,4 +453,119 @@ async fn concurrent_refusals_tell_the_owner_once(backend: TestBackend) {
         .filter(|a| a["action"] == "connection.token_expired")
         .count();
     assert_eq!(expired, 1, "{acts}");
+}
+
+async fn oauth_connect_through_githubs_own_flow(backend: TestBackend) {
+    use crate::oauth::{location, query, RETURN};
+    let emu = emulator().await;
+    let overrides = format!(
+        "github: {{authorization_url: '{}', token_url: '{}', userinfo_url: '{}/user', api_base_url: '{}'}}",
+        emu.authorize_url(),
+        emu.token_url(),
+        emu.api_url(),
+        emu.api_url()
+    );
+    let app = TestApp::spawn_with_providers(backend, &overrides).await;
+    let (_, key) = app.workspace("acme").await;
+    let (s, oauth_app) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/oauth-apps/github",
+            &key,
+            Some(json!({"client_id": "Iv1.0123456789abcdef", "client_secret": "gh-app-secret-0123456789"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{oauth_app}");
+    emu.register_oauth_app(
+        "Iv1.0123456789abcdef",
+        "gh-app-secret-0123456789",
+        oauth_app["redirect_uri"].as_str().unwrap(),
+    );
+    emu.sign_in(Some("octo"));
+
+    // Through GitHub's consent and back: the browser ends at the app with a connection.
+    let start = || async {
+        let (s, session) = app
+            .post(
+                "/v1/connect-sessions",
+                &key,
+                json!({"connector": "github", "owner": {"id": "u1"}, "return_url": RETURN}),
+            )
+            .await;
+        assert_eq!(s, 201, "{session}");
+        let (s, to_github) = location(session["authorize_url"].as_str().unwrap()).await;
+        assert_eq!(s, 302);
+        assert!(to_github.starts_with(&emu.authorize_url()), "{to_github}");
+        to_github
+    };
+    let to_github = start().await;
+    let asked = query(&to_github);
+    assert_eq!(asked["scope"], "repo read:user read:org");
+    assert_eq!(asked["code_challenge_method"], "S256");
+    let (s, callback) = location(&to_github).await;
+    assert_eq!(s, 302);
+    assert!(query(&callback).contains_key("code"), "{callback}");
+    let (s, back) = location(&callback).await;
+    assert_eq!(s, 302);
+    assert!(back.starts_with(RETURN), "{back}");
+    let back = query(&back);
+    let id = back
+        .get("connection_id")
+        .unwrap_or_else(|| panic!("{back:?}"))
+        .clone();
+    let (_, c) = app.get(&format!("/v1/connections/{id}"), &key).await;
+    let octo = emu.add_user("octo");
+    assert_eq!(
+        (
+            c["lifecycle"].as_str(),
+            c["health"].as_str(),
+            c["account_id"].as_str()
+        ),
+        (
+            Some("enabled"),
+            Some("healthy"),
+            Some(octo["id"].to_string().as_str())
+        ),
+        "{c}"
+    );
+    // GitHub grants scopes comma-joined; they are read as three scopes.
+    assert_eq!(
+        c["granted_scopes"],
+        json!(["repo", "read:user", "read:org"]),
+        "{c}"
+    );
+
+    // The issued token works: an action creates the issue as octo.
+    let (s, created) = app
+        .post(
+            &format!("/v1/connections/{id}/actions/create_issue"),
+            &key,
+            json!({"repository": "octo/app", "title": "Opened through OAuth"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    let issue = &created["result"];
+    assert_eq!(issue["title"], "Opened through OAuth", "{created}");
+    assert_eq!(issue["user"]["login"], "octo", "{created}");
+    let token_requests = emu.oauth_token_requests();
+
+    // A code is good once: replaying the callback creates nothing more.
+    let (_, again) = location(&callback).await;
+    let again = query(&again);
+    assert!(again.contains_key("error"), "{again:?}");
+    assert!(emu.oauth_token_requests() <= token_requests + 1);
+
+    // The user says no: the app hears access_denied and no connection appears.
+    emu.deny_authorization(true);
+    let (s, callback) = location(&start().await).await;
+    assert_eq!(s, 302);
+    let (_, back) = location(&callback).await;
+    assert_eq!(
+        query(&back).get("error").map(String::as_str),
+        Some("access_denied"),
+        "{back}"
+    );
+    let (_, list) = app.get("/v1/connections?connector=github", &key).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert!(!list.to_string().contains("gho_"), "{list}");
 }

@@ -22,7 +22,7 @@ both_backends!(
     second_unauthorized_means_reconnect,
 );
 
-const RETURN: &str = "https://app.example/connected";
+pub(crate) const RETURN: &str = "https://app.example/connected";
 
 fn overrides(em: &OAuthEmulator) -> String {
     format!(
@@ -61,14 +61,14 @@ async fn setup(backend: TestBackend, config: OAuthConfig) -> (OAuthEmulator, Tes
     (em, app, key)
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn query(url: &str) -> BTreeMap<String, String> {
+pub(crate) fn query(url: &str) -> BTreeMap<String, String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -76,7 +76,7 @@ fn query(url: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn location(url: &str) -> (u16, String) {
+pub(crate) async fn location(url: &str) -> (u16, String) {
     let resp = no_redirects().get(url).send().await.unwrap();
     let status = resp.status().as_u16();
     let loc = resp
