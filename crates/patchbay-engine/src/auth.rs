@@ -88,18 +88,19 @@ const AUTH_TTL_MS: i64 = 5_000;
 
 /// Resolved keys by hash: most requests then cost no database read to authenticate.
 #[derive(Default)]
-pub(crate) struct AuthCache(std::sync::Mutex<std::collections::HashMap<String, (Caller, i64)>>);
+/// Read on every request, written when a key is first seen: readers never wait for each other.
+pub(crate) struct AuthCache(std::sync::RwLock<std::collections::HashMap<String, (Caller, i64)>>);
 
 impl AuthCache {
     fn get(&self, hash: &str) -> Option<Caller> {
-        let map = self.0.lock().expect("auth cache");
+        let map = self.0.read().expect("auth cache");
         map.get(hash)
             .filter(|(_, at)| now_ms() - at < AUTH_TTL_MS)
             .map(|(c, _)| c.clone())
     }
 
     fn put(&self, hash: String, caller: Caller) {
-        let mut map = self.0.lock().expect("auth cache");
+        let mut map = self.0.write().expect("auth cache");
         if map.len() > 10_000 {
             let now = now_ms();
             map.retain(|_, (_, at)| now - *at < AUTH_TTL_MS);
@@ -109,7 +110,7 @@ impl AuthCache {
 
     /// Forgets every resolved key (after a key was rotated or removed).
     pub(crate) fn clear(&self) {
-        self.0.lock().expect("auth cache").clear();
+        self.0.write().expect("auth cache").clear();
     }
 }
 

@@ -77,19 +77,21 @@ fn target_for(
 
 type Shared = std::sync::Arc<Prepared>;
 
+/// Read on every proxied request, written once per connection and TTL: an `RwLock`, so
+/// concurrent requests never queue behind each other here.
 #[derive(Default)]
-pub(crate) struct ProxyCache(std::sync::Mutex<std::collections::HashMap<String, Shared>>);
+pub(crate) struct ProxyCache(std::sync::RwLock<std::collections::HashMap<String, Shared>>);
 
 impl ProxyCache {
     fn get(&self, id: &str) -> Option<Shared> {
-        let map = self.0.lock().expect("proxy cache");
+        let map = self.0.read().expect("proxy cache");
         map.get(id)
             .filter(|p| p.valid_until > std::time::Instant::now())
             .cloned()
     }
 
     fn put(&self, id: &str, p: Shared) {
-        let mut map = self.0.lock().expect("proxy cache");
+        let mut map = self.0.write().expect("proxy cache");
         if map.len() > 50_000 {
             let now = std::time::Instant::now();
             map.retain(|_, p| p.valid_until > now);
@@ -98,7 +100,7 @@ impl ProxyCache {
     }
 
     pub(crate) fn forget(&self, id: &str) {
-        self.0.lock().expect("proxy cache").remove(id);
+        self.0.write().expect("proxy cache").remove(id);
     }
 }
 

@@ -3,6 +3,7 @@
 //! (429 with `Retry-After`), so callers wait instead of burning retries.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -52,14 +53,37 @@ impl Bucket {
     }
 }
 
-#[derive(Default)]
 pub struct RateBudget {
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// The end of the latest pause, in ms after `epoch`: until then every request looks at
+    /// its buckets; after it, requests to providers without a limit need no lock at all.
+    paused_until_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Default for RateBudget {
+    fn default() -> Self {
+        RateBudget {
+            buckets: Mutex::default(),
+            paused_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 impl RateBudget {
+    fn ms_since_epoch(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
     /// Waits until every named budget lets one request through.
     pub async fn acquire(&self, keys: &[(String, Option<Limit>)]) {
+        let unlimited = keys.iter().all(|(_, limit)| limit.is_none());
+        if unlimited
+            && self.ms_since_epoch(Instant::now()) > self.paused_until_ms.load(Ordering::Acquire)
+        {
+            return;
+        }
         loop {
             let wait = {
                 let mut buckets = self.buckets.lock().expect("rate budget");
@@ -91,6 +115,8 @@ impl RateBudget {
         if bucket.paused_until.is_none_or(|u| u < until) {
             bucket.paused_until = Some(until);
         }
+        self.paused_until_ms
+            .fetch_max(self.ms_since_epoch(until) + 1, Ordering::AcqRel);
     }
 }
 
