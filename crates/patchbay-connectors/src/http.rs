@@ -5,6 +5,7 @@ mod policy;
 
 pub use policy::{is_private, NetworkPolicy, Refused, ALLOW_PRIVATE_ENV};
 
+use crate::providers::RateLimitHeaders;
 use patchbay_core::ConnectorError;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response};
@@ -227,30 +228,55 @@ fn error_for(
     message: String,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ConnectorError {
+    if let Some(retry_after_secs) = rate_limit(status, headers, &RateLimitHeaders::default(), now) {
+        return ConnectorError::RateLimited { retry_after_secs };
+    }
     match status {
-        // Providers (GitHub among them) signal rate limits with 403 as well as 429: an
-        // exhausted quota (`X-RateLimit-Remaining: 0`) or a `Retry-After` tells them apart
-        // from a refusal.
-        403 | 429 if is_rate_limited(headers) => ConnectorError::RateLimited {
-            retry_after_secs: retry_after(headers, now),
-        },
         401 | 403 => ConnectorError::Unauthorized { status, message },
         404 => ConnectorError::NotFound(message),
-        429 => ConnectorError::RateLimited {
-            retry_after_secs: retry_after(headers, now),
-        },
         _ => ConnectorError::Provider { status, message },
     }
 }
 
+/// Whether an answer says the caller is over a rate limit, and if so the seconds it asks to
+/// wait (when it says). A 429 always is; providers (GitHub among them) also answer 403 for an
+/// exhausted quota (remaining `0`) or with a `Retry-After`, which tells them from a refusal.
+/// `names` are the provider's header names (the catalog's `rate_limit_headers`); unset ones
+/// are `X-RateLimit-Remaining`, `X-RateLimit-Reset` and `Retry-After`.
+pub fn rate_limit(
+    status: u16,
+    headers: &HeaderMap,
+    names: &RateLimitHeaders,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Option<u64>> {
+    let limited = match status {
+        429 => true,
+        403 => is_rate_limited(headers, names),
+        _ => false,
+    };
+    limited.then(|| retry_after(headers, names, now))
+}
+
+fn header_names(names: &RateLimitHeaders) -> (&str, &str, &str) {
+    (
+        names
+            .remaining
+            .as_deref()
+            .unwrap_or("x-ratelimit-remaining"),
+        names.reset.as_deref().unwrap_or("x-ratelimit-reset"),
+        names.retry_after.as_deref().unwrap_or(RETRY_AFTER.as_str()),
+    )
+}
+
 /// Whether an answer says the caller is over a rate limit: no requests remain in the window,
 /// or the provider asks to come back later.
-fn is_rate_limited(headers: &HeaderMap) -> bool {
+fn is_rate_limited(headers: &HeaderMap, names: &RateLimitHeaders) -> bool {
+    let (remaining, _, retry) = header_names(names);
     let remaining_zero = headers
-        .get("x-ratelimit-remaining")
+        .get(remaining)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim() == "0");
-    remaining_zero || headers.contains_key(RETRY_AFTER)
+    remaining_zero || headers.contains_key(retry)
 }
 
 /// The human part of an error answer, in the shapes providers commonly use.
@@ -325,14 +351,19 @@ fn truncate_chars(s: &str, max: usize) -> String {
 
 /// Seconds to wait, from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`
 /// (seconds, or a Unix time when it is that large).
-fn retry_after(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
+fn retry_after(
+    headers: &HeaderMap,
+    names: &RateLimitHeaders,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<u64> {
+    let (_, reset_name, retry_name) = header_names(names);
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    if let Some(v) = header(RETRY_AFTER.as_str()) {
+    if let Some(v) = header(retry_name) {
         if let Ok(secs) = v.parse::<f64>() {
             return Some(secs.max(0.0).ceil() as u64);
         }
@@ -340,11 +371,7 @@ fn retry_after(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Optio
             return Some((date.timestamp() - now.timestamp()).max(0) as u64);
         }
     }
-    let reset = header("x-ratelimit-reset")?
-        .parse::<f64>()
-        .ok()?
-        .max(0.0)
-        .ceil() as i64;
+    let reset = header(reset_name)?.parse::<f64>().ok()?.max(0.0).ceil() as i64;
     if reset > 1_000_000_000 {
         Some((reset - now.timestamp()).max(0) as u64)
     } else {
@@ -419,32 +446,56 @@ mod tests {
             .to_utc();
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h, now), Some(7));
+        assert_eq!(retry_after(&h, &RateLimitHeaders::default(), now), Some(7));
         h.insert(
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(&h, now), Some(60));
+        assert_eq!(retry_after(&h, &RateLimitHeaders::default(), now), Some(60));
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-reset", HeaderValue::from_static("1445412450"));
-        assert_eq!(retry_after(&h, now), Some(30));
+        assert_eq!(retry_after(&h, &RateLimitHeaders::default(), now), Some(30));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("12"));
-        assert_eq!(retry_after(&h, now), Some(12));
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        assert_eq!(retry_after(&h, &RateLimitHeaders::default(), now), Some(12));
+        assert_eq!(
+            retry_after(&HeaderMap::new(), &RateLimitHeaders::default(), now),
+            None
+        );
+    }
+
+    #[test]
+    fn rate_limit_headers_follow_the_catalog() {
+        let now = chrono::Utc::now();
+        let named = RateLimitHeaders {
+            remaining: Some("RateLimit-Remaining".into()),
+            reset: Some("RateLimit-Reset".into()),
+            retry_after: None,
+        };
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert("ratelimit-reset", HeaderValue::from_static("5"));
+        assert_eq!(rate_limit(403, &h, &named, now), Some(Some(5)));
+        // Under the common names the same answer is a plain refusal.
+        assert_eq!(rate_limit(403, &h, &RateLimitHeaders::default(), now), None);
+        assert_eq!(rate_limit(429, &HeaderMap::new(), &named, now), Some(None));
+        assert_eq!(rate_limit(500, &h, &named, now), None);
     }
 
     #[test]
     fn rate_limits_are_told_from_refusals() {
         let mut primary = HeaderMap::new();
         primary.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        assert!(is_rate_limited(&primary));
+        assert!(is_rate_limited(&primary, &RateLimitHeaders::default()));
         let mut secondary = HeaderMap::new();
         secondary.insert(RETRY_AFTER, HeaderValue::from_static("60"));
-        assert!(is_rate_limited(&secondary));
+        assert!(is_rate_limited(&secondary, &RateLimitHeaders::default()));
         let mut plenty = HeaderMap::new();
         plenty.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
-        assert!(!is_rate_limited(&plenty));
-        assert!(!is_rate_limited(&HeaderMap::new()));
+        assert!(!is_rate_limited(&plenty, &RateLimitHeaders::default()));
+        assert!(!is_rate_limited(
+            &HeaderMap::new(),
+            &RateLimitHeaders::default()
+        ));
 
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let limited =

@@ -164,6 +164,19 @@ impl Engine {
     }
 
     /// The budgets a call for `connection` of `provider` draws from.
+    /// The provider answered a connection's call with a rate limit: that connection's calls
+    /// (syncs, actions, proxy) wait it out. Providers count limits per token or user, so
+    /// other connections to the same provider are not held back.
+    pub(crate) fn pause_connection(
+        &self,
+        provider: &str,
+        connection: &str,
+        wait: std::time::Duration,
+    ) {
+        self.rate_budget()
+            .pause(&format!("{provider}/{connection}"), wait);
+    }
+
     pub(crate) fn rate_keys(
         &self,
         provider: &str,

@@ -293,6 +293,12 @@ impl Engine {
     /// Every `alert`-shaped endpoint of the workspace's enabled connections, read through the
     /// cache; alerts whose data says `level: ok` (or is empty) are left out.
     pub async fn alerts(&self, caller: &Caller) -> Result<AlertsAnswer> {
+        // A principal key speaks for one connection; the roll-up spans the workspace.
+        if matches!(caller, Caller::Integration { .. }) {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot read the workspace's alerts".into(),
+            ));
+        }
         let rows = self
             .live_connections(caller, None, Capability::Data)
             .await?;

@@ -30,6 +30,8 @@ struct Prepared {
     /// refused, so each request reports why).
     target: Option<Target>,
     rate_keys: Vec<(String, Option<crate::rate::Limit>)>,
+    /// The header names this provider signals rate limits with.
+    rate_headers: patchbay_connectors::providers::RateLimitHeaders,
     retries: u32,
     oauth: bool,
     valid_until: std::time::Instant,
@@ -240,17 +242,6 @@ fn idempotent(method: &Method) -> bool {
     )
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
 impl Engine {
     /// The connection as the proxy uses it, from the cache while fresh. Tenancy is checked on
     /// every call, cached or not.
@@ -287,6 +278,11 @@ impl Engine {
         let prepared = std::sync::Arc::new(Prepared {
             target: target_for(connector.as_ref(), &ctx).ok(),
             rate_keys: self.rate_keys(&row.connector, &row.id),
+            rate_headers: self
+                .catalog()
+                .get(&row.connector)
+                .map(|p| p.rate_limit_headers.clone())
+                .unwrap_or_default(),
             retries: self.catalog().get(&row.connector).map_or(2, |p| p.retries),
             row,
             connector,
@@ -419,9 +415,16 @@ impl Engine {
                 }
                 return Ok(resp);
             }
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
-                self.rate_budget().pause(&row.connector, wait);
+            let limited = patchbay_connectors::http::rate_limit(
+                status.as_u16(),
+                resp.headers(),
+                &prepared.rate_headers,
+                chrono::Utc::now(),
+            );
+            if let Some(wait) = limited {
+                let wait = wait.map_or(Duration::from_secs(1), Duration::from_secs);
+                // Limits are counted per credential: other connections keep going.
+                self.pause_connection(&row.connector, &row.id, wait);
                 if attempt < retries && replayable && wait <= MAX_RETRY_WAIT {
                     attempt += 1;
                     continue;

@@ -716,7 +716,7 @@ impl Engine {
                             MAX_RATE_WAIT.as_secs()
                         ));
                     }
-                    self.rate_budget().pause(&provider_key, pause);
+                    self.pause_connection(&provider_key, &conn.id, pause);
                 }
                 Err(ConnectorError::Unauthorized { .. })
                     if !refreshed && ctx.secrets.contains_key("access_token") =>

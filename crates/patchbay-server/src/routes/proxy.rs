@@ -52,6 +52,7 @@ pub async fn proxy(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+    // HTTP/2 bodies may come without a length or chunking: only the stream says it is empty.
     let body = match length {
         Some(0) => ProxyBody::Empty,
         Some(n) if n <= REPLAYABLE_BODY && !chunked => {
@@ -60,7 +61,7 @@ pub async fn proxy(
             })?;
             ProxyBody::Buffered(bytes)
         }
-        None if !chunked => ProxyBody::Empty,
+        None if !chunked && axum::body::HttpBody::is_end_stream(&body) => ProxyBody::Empty,
         _ => ProxyBody::Stream(reqwest::Body::wrap_stream(body.into_data_stream())),
     };
     let request = ProxyRequest {

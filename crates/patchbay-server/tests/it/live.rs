@@ -540,4 +540,21 @@ async fn data_endpoints_coalesce_misses_and_roll_up_alerts(backend: TestBackend)
         (Some(id.as_str()), Some("overdue"))
     );
     assert!(list[0]["data"].to_string().contains("Late"), "{alerts}");
+    // A connection's principal key may not read the workspace-wide roll-up.
+    let (s, c) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/connections/{id}/principal/rotate"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let principal = c["principal_key"]
+        .as_str()
+        .expect("rotated key")
+        .to_string();
+    let (s, denied) = app.get("/v1/alerts", &principal).await;
+    assert_eq!(s, 403, "{denied}");
+    assert!(!denied.to_string().contains("Late"), "{denied}");
 }

@@ -1,5 +1,6 @@
 //! The proxy's dealings with a provider that struggles: retries of idempotent calls after a
-//! 5xx or a 429 (waiting out `Retry-After`), none for other methods, the shared rate budget,
+//! 5xx or a rate limit (a 429, or a 403 with the catalog's rate-limit headers), waiting out
+//! `Retry-After` on that connection only, none for other methods, the shared rate budget,
 //! and streams that outlast the client's timeout while a stalled one is still dropped.
 
 use crate::{both_backends, TestApp};
@@ -27,6 +28,9 @@ struct Provider {
     failures: AtomicUsize,
     /// How many of the next `/limited` calls answer 429 with `Retry-After: 1`.
     limits: AtomicUsize,
+    /// How many of the next `/quota` calls answer 403 with an exhausted quota, as GitHub does.
+    quota: AtomicUsize,
+    quota_calls: AtomicUsize,
     flaky_calls: AtomicUsize,
     limited_calls: Mutex<Vec<Instant>>,
     stamps: Mutex<Vec<Instant>>,
@@ -39,7 +43,7 @@ fn take_one(n: &AtomicUsize) -> bool {
 
 async fn provider() -> (String, Arc<Provider>) {
     let state = Arc::new(Provider::default());
-    let (f, l, s) = (state.clone(), state.clone(), state.clone());
+    let (f, l, s, q) = (state.clone(), state.clone(), state.clone(), state.clone());
     let flaky = move || {
         let state = f.clone();
         async move {
@@ -75,6 +79,25 @@ async fn provider() -> (String, Arc<Provider>) {
                     }
                 }
             }),
+        )
+        .route(
+            "/quota",
+            get(move || {
+                let state = q.clone();
+                async move {
+                    state.quota_calls.fetch_add(1, Ordering::SeqCst);
+                    if take_one(&state.quota) {
+                        let headers = [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1")];
+                        (StatusCode::FORBIDDEN, headers, "API rate limit exceeded").into_response()
+                    } else {
+                        axum::Json(json!({"ok": true})).into_response()
+                    }
+                }
+            }),
+        )
+        .route(
+            "/forbidden",
+            get(|| async { (StatusCode::FORBIDDEN, "no") }),
         )
         .route(
             "/stamp",
@@ -172,20 +195,65 @@ async fn proxy_retries_only_what_may_be_repeated(backend: TestBackend) {
         arrivals[1] - arrivals[0]
     );
 
-    // The provider's pause holds for every caller of that provider, not only the one told.
+    // A 403 that reports an exhausted quota is a rate limit too: waited out, then retried.
+    provider.quota.store(1, Ordering::SeqCst);
+    let started = Instant::now();
+    let (s, body) = app
+        .get(&format!("/v1/connections/{id}/proxy/quota"), &key)
+        .await;
+    assert_eq!((s, body["ok"].as_bool()), (200, Some(true)), "{body}");
+    assert_eq!(provider.quota_calls.load(Ordering::SeqCst), 2);
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    // A plain 403 is a refusal: passed on at once, not retried.
+    let started = Instant::now();
+    let (s, _) = app
+        .get(&format!("/v1/connections/{id}/proxy/forbidden"), &key)
+        .await;
+    assert_eq!(s, 403);
+    assert!(started.elapsed() < Duration::from_millis(900));
+
+    // The pause holds for every call on that connection, not only the one told; another
+    // connection to the same provider (another account's quota) goes on meanwhile.
+    let other = app
+        .connection(
+            &key,
+            json!({"connector": "http_json", "owner": {"id": "u2"}, "enable": true,
+                   "config": {"base_url": base, "list_path": "/records"},
+                   "secrets": {"api_key": "provider-key-4567"}}),
+        )
+        .await;
+    let other = other["id"].as_str().unwrap().to_string();
     provider.limits.store(1, Ordering::SeqCst);
-    let (first, second) = tokio::join!(app.get(&limited, &key), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        app.get(&format!("/v1/connections/{id}/proxy/stamp"), &key)
-            .await
-    });
-    assert_eq!((first.0, second.0), (200, 200));
+    let (first, second, third) = tokio::join!(
+        app.get(&limited, &key),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            app.get(&format!("/v1/connections/{id}/proxy/stamp"), &key)
+                .await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let at = Instant::now();
+            let answer = app
+                .get(&format!("/v1/connections/{other}/proxy/stamp"), &key)
+                .await;
+            (answer, at)
+        }
+    );
+    assert_eq!((first.0, second.0, third.0 .0), (200, 200, 200));
     let limited_at = provider.limited_calls.lock().unwrap()[2];
-    let stamped_at = provider.stamps.lock().unwrap()[0];
+    let mut stamps = provider.stamps.lock().unwrap().clone();
+    stamps.sort();
+    assert_eq!(stamps.len(), 2);
     assert!(
-        stamped_at - limited_at >= Duration::from_millis(950),
-        "a call during the provider's pause went out after {:?}",
-        stamped_at - limited_at
+        stamps[0] - third.1 < Duration::from_millis(500),
+        "another connection waited {:?}",
+        stamps[0] - third.1
+    );
+    assert!(
+        stamps[1] - limited_at >= Duration::from_millis(950),
+        "a call on the paused connection went out after {:?}",
+        stamps[1] - limited_at
     );
 }
 
