@@ -58,14 +58,28 @@ impl Store {
         )
     }
 
-    /// Takes an idempotency key for a run, or returns the run that already holds it.
-    pub async fn claim_action_run(&self, run: &ActionRunRow) -> Result<ActionClaim> {
+    /// Takes an idempotency key for a run, or returns the run that already holds it. A run of
+    /// the same request still `running` since before `stale_before` (its process died) is taken
+    /// over, so a key is never stuck.
+    pub async fn claim_action_run(
+        &self,
+        run: &ActionRunRow,
+        stale_before: i64,
+    ) -> Result<ActionClaim> {
         let inserted = with_pool!(self, pool => sqlx::query(
             "INSERT INTO action_runs (connection_id, idempotency_key, workspace_id, action, input_hash, status, result, created_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, NULL) ON CONFLICT (connection_id, idempotency_key) DO NOTHING")
             .bind(&run.connection_id).bind(&run.idempotency_key).bind(&run.workspace_id).bind(&run.action)
             .bind(&run.input_hash).bind(&run.status).bind(run.created_at)
             .execute(pool).await?.rows_affected());
         if inserted == 1 {
+            return Ok(ActionClaim::Claimed);
+        }
+        let taken = with_pool!(self, pool => sqlx::query(
+            "UPDATE action_runs SET created_at = $5 WHERE connection_id = $1 AND idempotency_key = $2 AND action = $3 AND input_hash = $4 AND status = 'running' AND created_at < $6")
+            .bind(&run.connection_id).bind(&run.idempotency_key).bind(&run.action)
+            .bind(&run.input_hash).bind(run.created_at).bind(stale_before)
+            .execute(pool).await?.rows_affected());
+        if taken == 1 {
             return Ok(ActionClaim::Claimed);
         }
         // Read through the writer: the row may have been committed a moment ago.

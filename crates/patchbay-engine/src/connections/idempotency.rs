@@ -1,7 +1,9 @@
 //! Actions run under an `Idempotency-Key`: the first request with a key runs the action and
 //! keeps its result; a retry with the same key and the same input gets that result without a
 //! second call to the provider; the same key with another input is a conflict. Failed runs
-//! keep nothing, so the caller can retry them with the same key.
+//! keep nothing, so the caller can retry them with the same key. A run outlives its request
+//! (a caller hanging up does not abandon it), and a key held by a run whose process died is
+//! taken over by a retry after [`ACTION_LEASE_MS`].
 
 use super::ops::ActionOutcome;
 use crate::auth::Caller;
@@ -13,6 +15,10 @@ use serde_json::Value;
 
 /// Longest idempotency key accepted.
 const MAX_KEY_LEN: usize = 255;
+/// How long a run may hold its key: past this a retry of the same request takes it over, as
+/// the process running it must have died (a run in a live process finishes or fails well
+/// within it, each provider call being bounded by the outbound timeout).
+pub const ACTION_LEASE_MS: i64 = 10 * 60 * 1000;
 
 fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -49,38 +55,63 @@ impl Engine {
         // as a first call would when the principal is not allowed or the connection is off.
         self.authorize_action(caller, &row, action)?;
         let hash = request_hash(action, &input);
+        let now = now_ms();
         let claim = self
             .store()
-            .claim_action_run(&ActionRunRow {
-                connection_id: row.id.clone(),
-                idempotency_key: key.to_string(),
-                workspace_id: row.workspace_id.clone(),
-                action: action.to_string(),
-                input_hash: hash.clone(),
-                status: "running".into(),
-                result: None,
-                created_at: now_ms(),
-                completed_at: None,
-            })
+            .claim_action_run(
+                &ActionRunRow {
+                    connection_id: row.id.clone(),
+                    idempotency_key: key.to_string(),
+                    workspace_id: row.workspace_id.clone(),
+                    action: action.to_string(),
+                    input_hash: hash.clone(),
+                    status: "running".into(),
+                    result: None,
+                    created_at: now,
+                    completed_at: None,
+                },
+                now - ACTION_LEASE_MS,
+            )
             .await?;
         match claim {
             ActionClaim::Claimed => {
-                let outcome = self.run_action(caller, id, action, input).await;
-                match &outcome {
-                    Ok(done) => {
-                        self.store()
-                            .finish_action_run(
-                                &row.id,
-                                key,
-                                "completed",
-                                &done.result.to_string(),
-                                now_ms(),
-                            )
-                            .await?
-                    }
-                    Err(_) => self.store().release_action_run(&row.id, key).await?,
+                // The run goes on if the caller hangs up, so its outcome is kept (or its key
+                // freed) and a retry finds one or the other instead of a key held forever.
+                let (engine, caller, id, action, key) = (
+                    self.clone(),
+                    caller.clone(),
+                    id.to_string(),
+                    action.to_string(),
+                    key.to_string(),
+                );
+                let run = tokio::spawn(async move {
+                    let outcome = engine.run_action(&caller, &id, &action, input).await;
+                    let kept = match &outcome {
+                        Ok(done) => {
+                            engine
+                                .store()
+                                .finish_action_run(
+                                    &id,
+                                    &key,
+                                    "completed",
+                                    &done.result.to_string(),
+                                    now_ms(),
+                                )
+                                .await
+                        }
+                        Err(_) => engine.store().release_action_run(&id, &key).await,
+                    };
+                    kept?;
+                    outcome
+                });
+                match run.await {
+                    Ok(outcome) => outcome,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Only a runtime shutting down cancels it; the lease frees the key later.
+                    Err(_) => Err(EngineError::Conflict(
+                        "the action was interrupted by a shutdown; retry with the same Idempotency-Key".into(),
+                    )),
                 }
-                outcome
             }
             ActionClaim::Existing(run) => {
                 if run.action != action || run.input_hash != hash {

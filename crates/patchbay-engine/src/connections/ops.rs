@@ -402,7 +402,10 @@ impl Engine {
         let recorded = self.store().update_connection(&write, row.version).await;
         let value = match result {
             Ok(value) => {
-                recorded?;
+                // The provider has acted: answering an error now would invite a second run.
+                if let Err(r) = recorded {
+                    tracing::error!(connection = %id, action, error = %r, "could not record a completed action");
+                }
                 value
             }
             Err(e) => {

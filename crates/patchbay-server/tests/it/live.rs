@@ -128,6 +128,33 @@ async fn idempotent_actions_call_the_provider_once(backend: TestBackend) {
     let (s, _) = run(json!({"task_id": task}), None).await;
     assert_eq!(s, 200);
     assert_eq!(em.calls(&close_path), 3);
+    // A caller that hangs up mid-run does not abandon it: the run finishes, and the retry
+    // with the same key gets its result without a second call.
+    let late = em.add_task(TaskSeed::new("Call the bank").due_on(em.today()));
+    let late_close = format!("/api/v1/tasks/{late}/close");
+    em.set_latency(Duration::from_millis(600));
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "close-bank-1")
+        .json(&json!({"task_id": late}))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client gave up before the answer");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    em.set_latency(Duration::ZERO);
+    let (s, retried) = run(json!({"task_id": late}), Some("close-bank-1")).await;
+    assert_eq!(
+        (s, retried["replayed"].as_bool()),
+        (200, Some(true)),
+        "{retried}"
+    );
+    assert_eq!(em.calls(&late_close), 1);
+    assert!(em.task(&late).unwrap()["checked"].as_bool().unwrap());
     // Both outcomes are in the activity log.
     let (_, acts) = app
         .get(&format!("/v1/activity?connection_id={id}"), &key)

@@ -28,6 +28,7 @@ both_backends!(
     refresh_claims_serialise,
     queue_claims_leases_and_retries,
     webhook_batches_round_trip,
+    action_keys_are_taken_over_only_when_stale,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -987,4 +988,86 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
         .unwrap()
         .unwrap();
     assert_eq!(got.body, vec![7u8; 64 * 1024]);
+}
+
+async fn action_keys_are_taken_over_only_when_stale(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    store
+        .insert_connection(&write_of(conn("conn_1", "ws_a", "u1", "acct")))
+        .await
+        .unwrap();
+    let run = |hash: &str, at: i64| ActionRunRow {
+        connection_id: "conn_1".into(),
+        idempotency_key: "k1".into(),
+        workspace_id: "ws_a".into(),
+        action: "close_task".into(),
+        input_hash: hash.into(),
+        status: "running".into(),
+        result: None,
+        created_at: at,
+        completed_at: None,
+    };
+    let status = |c: ActionClaim| match c {
+        ActionClaim::Claimed => "claimed".to_string(),
+        ActionClaim::Existing(r) => r.status,
+    };
+    assert_eq!(
+        status(store.claim_action_run(&run("h", 1_000), 0).await.unwrap()),
+        "claimed"
+    );
+    // Held by a live run: the same request waits, another one is told who holds the key.
+    assert_eq!(
+        status(
+            store
+                .claim_action_run(&run("h", 2_000), 1_000)
+                .await
+                .unwrap()
+        ),
+        "running"
+    );
+    match store
+        .claim_action_run(&run("other", 2_000), 5_000)
+        .await
+        .unwrap()
+    {
+        ActionClaim::Existing(r) => assert_eq!(r.input_hash, "h"),
+        c => panic!("another request took the key: {c:?}"),
+    }
+    // Past the lease the same request takes the key over, once.
+    assert_eq!(
+        status(
+            store
+                .claim_action_run(&run("h", 6_000), 5_000)
+                .await
+                .unwrap()
+        ),
+        "claimed"
+    );
+    assert_eq!(
+        status(
+            store
+                .claim_action_run(&run("h", 6_500), 5_000)
+                .await
+                .unwrap()
+        ),
+        "running"
+    );
+    // A finished run is never taken over, however old.
+    store
+        .finish_action_run("conn_1", "k1", "completed", "{\"ok\":true}", 7_000)
+        .await
+        .unwrap();
+    match store
+        .claim_action_run(&run("h", 9_000), i64::MAX)
+        .await
+        .unwrap()
+    {
+        ActionClaim::Existing(r) => {
+            assert_eq!(
+                (r.status.as_str(), r.result.as_deref()),
+                ("completed", Some("{\"ok\":true}"))
+            )
+        }
+        c => panic!("a finished run was taken over: {c:?}"),
+    }
 }
