@@ -16,6 +16,7 @@ both_backends!(
     revoked_personal_token_needs_reconnect,
     concurrent_refusals_tell_the_owner_once,
     oauth_connect_through_githubs_own_flow,
+    signals_data_and_proxy_through_the_api,
 );
 
 const TOKEN: &str = "ghp_patchbay_test_token_0001";
@@ -568,4 +569,78 @@ async fn oauth_connect_through_githubs_own_flow(backend: TestBackend) {
     let (_, list) = app.get("/v1/connections?connector=github", &key).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
     assert!(!list.to_string().contains("gho_"), "{list}");
+}
+
+async fn signals_data_and_proxy_through_the_api(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    // Issue 1 is assigned to octo, the pull request (3) awaits octo's review.
+    emu.assign("octo/app", 1, "octo").unwrap();
+    emu.request_review("octo/app", 3, "octo").unwrap();
+    let (s, answer) = app.get("/v1/signals?owner_id=u1", &key).await;
+    assert_eq!(s, 200, "{answer}");
+    let signals = answer["signals"].as_array().unwrap();
+    let ids: Vec<&str> = signals.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["octo/app/1", "octo/app/3"], "{answer}");
+    assert_eq!(
+        (
+            signals[1]["source"].as_str(),
+            signals[1]["kind"].as_str(),
+            signals[1]["url"].as_str(),
+            signals[1]["connection_id"].as_str()
+        ),
+        (
+            Some("github"),
+            Some("task"),
+            Some("https://github.com/octo/app/pull/3"),
+            Some(id.as_str())
+        )
+    );
+    assert_eq!(signals[0]["record"]["title"], "Crash on start", "{answer}");
+
+    // A live data endpoint: the account's rate limit as a gauge, then from the cache.
+    let (s, gauge) = app
+        .get(&format!("/v1/connections/{id}/data/rate_limit"), &key)
+        .await;
+    assert_eq!(s, 200, "{gauge}");
+    assert_eq!(
+        (
+            gauge["shape"].as_str(),
+            gauge["cached"].as_bool(),
+            gauge["data"]["max"].as_u64()
+        ),
+        (Some("gauge"), Some(false), Some(5000)),
+        "{gauge}"
+    );
+    let (_, again) = app
+        .get(&format!("/v1/connections/{id}/data/rate_limit"), &key)
+        .await;
+    assert_eq!(again["cached"], true, "{again}");
+
+    // The proxy: GitHub sees the connection's token and the caller's own GitHub headers, the
+    // caller sees GitHub's answer and its rate-limit headers.
+    let resp = app
+        .client
+        .get(format!(
+            "{}/v1/connections/{id}/proxy/repos/octo/app/issues?state=open&per_page=1",
+            app.base
+        ))
+        .bearer_auth(&key)
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-ratelimit-remaining"));
+    let link = resp.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("rel=\"next\""), "{link}");
+    let page: Value = resp.json().await.unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 1, "{page}");
+    // Without the connection's token GitHub would have answered 401: the token was sent,
+    // and the caller's patchbay key was not (GitHub would have refused it).
+    let (s, me) = app
+        .get(&format!("/v1/connections/{id}/proxy/user"), &key)
+        .await;
+    assert_eq!((s, me["login"].as_str()), (200, Some("octo")), "{me}");
+    assert!(!me.to_string().contains(TOKEN));
 }

@@ -491,6 +491,21 @@ async fn signals_survive_a_failing_and_a_slow_source(backend: TestBackend) {
     assert_eq!(status_of(&ok_id).as_deref(), Some("ok"));
     assert_eq!(status_of(&failing_id).as_deref(), Some("failed"));
     assert_eq!(status_of(&slow_id).as_deref(), Some("timeout"));
+    // Each failed source says why, without its credential.
+    for bad in [&failing_id, &slow_id] {
+        let source = answer["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["connection_id"] == bad.as_str())
+            .unwrap();
+        let error = source["error"].as_str().unwrap_or_default();
+        assert!(!error.is_empty(), "{source}");
+        assert!(!error.contains(&failing.config().tokens[0]), "{source}");
+    }
+    // The source's own record comes along, in the provider's fields.
+    assert_eq!(first["record"]["content"], "Today, urgent", "{first}");
+    assert_eq!(first["record"]["priority"], 4, "{first}");
     assert_eq!(
         answer["sources"].as_array().unwrap().len(),
         3,
