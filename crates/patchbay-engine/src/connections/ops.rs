@@ -93,11 +93,12 @@ impl Engine {
             message,
         }) = &second
         {
-            self.mark_token_expired(
-                &row.id,
-                &format!("the provider refused a freshly refreshed token: {message}"),
-            )
-            .await?;
+            let reason = format!("the provider refused a freshly refreshed token: {message}");
+            self.mark_token_expired(&row.id, &reason).await?;
+            // The same answer as for a token nothing can renew: the owner must reconnect.
+            return Err(EngineError::NeedsReconnect(format!(
+                "the connection's authorization is no longer valid; the owner must reconnect ({reason})"
+            )));
         }
         Ok(second)
     }

@@ -221,7 +221,7 @@ async fn refused_after_refresh_needs_reconnect(backend: TestBackend) {
         .await;
     assert_eq!(
         (s, err["error"]["code"].as_str()),
-        (502, Some("provider_unauthorized")),
+        (409, Some("needs_reconnect")),
         "{err}"
     );
     assert_eq!(
