@@ -22,9 +22,11 @@ const MAX_MESSAGE_CHARS: usize = 300;
 #[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
-    /// The same client without a total deadline, for answers streamed on as they arrive.
+    /// The same client without deadlines, for exchanges streamed on as they go: their caller
+    /// ends them after [`HttpClient::timeout`] of silence.
     streaming: reqwest::Client,
     policy: Arc<NetworkPolicy>,
+    timeout: Duration,
 }
 
 impl HttpClient {
@@ -34,7 +36,6 @@ impl HttpClient {
         let builder = || {
             reqwest::Client::builder()
                 .use_rustls_tls()
-                .read_timeout(timeout)
                 .connect_timeout(timeout.min(Duration::from_secs(10)))
                 // A redirect could lead to an address the policy refuses, past the URL check.
                 .redirect(reqwest::redirect::Policy::none())
@@ -47,10 +48,20 @@ impl HttpClient {
         };
         let built = "the TLS backend is compiled in, so building the HTTP client cannot fail";
         HttpClient {
-            inner: builder().timeout(timeout).build().expect(built),
+            inner: builder()
+                .timeout(timeout)
+                .read_timeout(timeout)
+                .build()
+                .expect(built),
             streaming: builder().build().expect(built),
             policy: Arc::new(policy),
+            timeout,
         }
+    }
+
+    /// How long a call may take, or a streamed exchange may stay silent.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn policy(&self) -> &NetworkPolicy {
@@ -129,9 +140,9 @@ impl HttpClient {
     }
 
     /// Sends a request and hands back the response as it arrives, whatever its status, for
-    /// callers that stream the body on (the proxy). Network errors are mapped; nothing is read.
-    /// There is no total deadline, as with a reverse proxy's read timeout: an answer may take
-    /// as long as it keeps arriving, but the timeout still ends any wait for the next byte.
+    /// callers that stream the bodies on (the proxy). Network errors are mapped; nothing is
+    /// read. No deadline applies: the caller bounds the silences (see `patchbay_engine::idle`),
+    /// so an exchange may take as long as bytes keep moving.
     pub async fn execute(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
         Ok(self.dispatch_on(&self.streaming, req).await?.0)
     }

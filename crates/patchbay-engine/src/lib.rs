@@ -8,6 +8,7 @@ pub mod auth;
 pub mod connect;
 pub mod connections;
 mod error;
+pub mod idle;
 pub mod jobs;
 pub mod live;
 pub mod oauth_apps;

@@ -106,12 +106,27 @@ impl ProxyCache {
     }
 }
 
+/// A streamed request body as the caller sends it.
+pub type BodyStream = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = std::result::Result<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>,
+            > + Send,
+    >,
+>;
+
 /// A request body: buffered ones can be sent again (retries, refresh); streams only once.
 pub enum ProxyBody {
     Empty,
     Buffered(bytes::Bytes),
-    Stream(reqwest::Body),
+    Stream(BodyStream),
 }
+
+/// The provider's answer body as the caller gets it: it fails once the provider has been
+/// silent for the outbound timeout while it was being read.
+pub type AnswerStream = crate::idle::IdleLimited<
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+>;
 
 pub struct ProxyRequest {
     pub method: Method,
@@ -350,12 +365,14 @@ impl Engine {
                 req.query.as_deref(),
             )?;
             // A streamed body can be sent once; a buffered one again after a refresh or retry.
+            // Bytes going up count as activity, so a long upload is not taken for silence.
+            let activity = crate::idle::Activity::new();
             let this_body = match body.take() {
                 Some(ProxyBody::Buffered(b)) => {
                     body = Some(ProxyBody::Buffered(b.clone()));
                     Some(reqwest::Body::from(b))
                 }
-                Some(ProxyBody::Stream(s)) => Some(s),
+                Some(ProxyBody::Stream(s)) => Some(reqwest::Body::wrap_stream(activity.watch(s))),
                 Some(ProxyBody::Empty) => {
                     body = Some(ProxyBody::Empty);
                     None
@@ -376,7 +393,13 @@ impl Engine {
             if let Some(b) = this_body {
                 builder = builder.body(b);
             }
-            let answer = http.execute(builder).await;
+            let answer = match activity.within(http.execute(builder), http.timeout()).await {
+                Some(answer) => answer,
+                None => Err(ConnectorError::Network(format!(
+                    "timed out: nothing moved for {} s",
+                    http.timeout().as_secs()
+                ))),
+            };
             let resp = match answer {
                 Ok(resp) => resp,
                 Err(e) if e.is_transient() && attempt < retries && replayable => {
@@ -439,6 +462,15 @@ impl Engine {
             return Ok(resp);
         }
     }
+}
+
+/// The answer's body, streamed, ending in an error once the provider falls silent for the
+/// outbound timeout.
+pub fn answer_stream(engine: &Engine, resp: reqwest::Response) -> AnswerStream {
+    crate::idle::IdleLimited::new(
+        Box::pin(resp.bytes_stream()),
+        engine.outbound_http().timeout(),
+    )
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -10,7 +10,8 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
-use patchbay_engine::proxy::{end_to_end, ProxyBody, ProxyRequest};
+use futures_util::TryStreamExt;
+use patchbay_engine::proxy::{answer_stream, end_to_end, ProxyBody, ProxyRequest};
 
 /// Request bodies up to this size are buffered so a refresh or retry can send them again;
 /// larger ones stream through once.
@@ -62,7 +63,10 @@ pub async fn proxy(
             ProxyBody::Buffered(bytes)
         }
         None if !chunked && axum::body::HttpBody::is_end_stream(&body) => ProxyBody::Empty,
-        _ => ProxyBody::Stream(reqwest::Body::wrap_stream(body.into_data_stream())),
+        _ => ProxyBody::Stream(Box::pin(
+            body.into_data_stream()
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+        )),
     };
     let request = ProxyRequest {
         method: parts.method.clone(),
@@ -76,7 +80,7 @@ pub async fn proxy(
     if let Some(headers) = out.headers_mut() {
         *headers = end_to_end(upstream.headers());
     }
-    out.body(Body::from_stream(upstream.bytes_stream()))
+    out.body(Body::from_stream(answer_stream(&state.engine, upstream)))
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()))
 }
 

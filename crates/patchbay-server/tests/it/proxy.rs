@@ -100,6 +100,12 @@ async fn provider() -> (String, Arc<Provider>) {
             get(|| async { (StatusCode::FORBIDDEN, "no") }),
         )
         .route(
+            "/upload",
+            axum::routing::post(|body: axum::body::Bytes| async move {
+                axum::Json(json!({"bytes": body.len()}))
+            }),
+        )
+        .route(
             "/stamp",
             get(move || {
                 let state = s.clone();
@@ -301,6 +307,29 @@ async fn proxy_streams_outlast_the_timeout_but_stalls_do_not(backend: TestBacken
     assert_eq!(body.len(), 10_000);
     assert!(body.ends_with(&[b'j'; 1000]));
     assert!(started.elapsed() >= Duration::from_millis(2000));
+
+    // 3 s of upload (chunked, so streamed through) with no second of silence: it arrives
+    // whole, though the answer's head comes only after the last part.
+    let parts = futures_util::stream::iter(0..10).then(|i| async move {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Ok::<_, std::io::Error>(vec![b'u'; 100_000])
+    });
+    let resp = app
+        .client
+        .post(format!("{proxy}/upload"))
+        .bearer_auth(&key)
+        .body(reqwest::Body::wrap_stream(parts))
+        .send()
+        .await
+        .unwrap();
+    let (s, counted) = crate::read(resp).await;
+    assert_eq!(
+        (s, counted["bytes"].as_u64()),
+        (200, Some(1_000_000)),
+        "{counted}"
+    );
 
     // A provider that stops sending is dropped after 1 s of silence; the caller's body ends
     // in an error instead of hanging.
