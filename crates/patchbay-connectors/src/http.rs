@@ -229,7 +229,28 @@ async fn status_error(resp: Response, scrub: &Scrubber) -> ConnectorError {
     let headers = resp.headers().clone();
     let body = read_body(resp).await.unwrap_or_default();
     let message = scrub.apply(&provider_message(&body, status));
-    error_for(status, &headers, message, chrono::Utc::now())
+    match error_for(status, &headers, message, chrono::Utc::now()) {
+        ConnectorError::RateLimited {
+            retry_after_secs: None,
+        } => ConnectorError::RateLimited {
+            retry_after_secs: body_retry_after(&body),
+        },
+        other => other,
+    }
+}
+
+/// A wait some providers give in the error body instead of a header: Todoist
+/// (`error_extra.retry_after`), Telegram (`parameters.retry_after`), Discord (`retry_after`).
+fn body_retry_after(body: &[u8]) -> Option<u64> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    [
+        "/error_extra/retry_after",
+        "/parameters/retry_after",
+        "/retry_after",
+    ]
+    .iter()
+    .find_map(|p| v.pointer(p).and_then(Value::as_f64))
+    .map(|secs| secs.max(0.0).ceil() as u64)
 }
 
 /// The error for a non-2xx answer with `headers` and the provider's `message`.
@@ -472,6 +493,16 @@ mod tests {
             retry_after(&HeaderMap::new(), &RateLimitHeaders::default(), now),
             None
         );
+    }
+
+    #[test]
+    fn waits_given_in_error_bodies() {
+        let todoist = br#"{"error":"Too many requests","error_code":429,"error_extra":{"retry_after":4},"http_code":429}"#;
+        assert_eq!(body_retry_after(todoist), Some(4));
+        let telegram = br#"{"ok":false,"error_code":429,"parameters":{"retry_after":35}}"#;
+        assert_eq!(body_retry_after(telegram), Some(35));
+        assert_eq!(body_retry_after(br#"{"retry_after":0.4}"#), Some(1));
+        assert_eq!(body_retry_after(b"slow down"), None);
     }
 
     #[test]
