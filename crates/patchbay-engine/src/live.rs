@@ -48,6 +48,8 @@ pub struct SignalsAnswer {
     /// Due first (soonest first, undated last), then by priority.
     pub signals: Vec<SignalView>,
     pub sources: Vec<SourceReport>,
+    /// More than 200 sources: only the 200 oldest were asked.
+    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -77,6 +79,8 @@ pub struct AlertsAnswer {
     pub alerts: Vec<AlertView>,
     /// Endpoints that could not be read, with why.
     pub errors: Vec<SourceReport>,
+    /// More than 200 connections with data endpoints: only the 200 oldest were read.
+    pub truncated: bool,
 }
 
 #[derive(Clone)]
@@ -124,31 +128,48 @@ fn sort_signals(signals: &mut [SignalView]) {
 }
 
 impl Engine {
+    /// Enabled connections whose connector has `capability`, oldest first, at most
+    /// [`FAN_OUT_LIMIT`]; `true` when more were left out. Pages past connections of other
+    /// connectors, so those never crowd out the ones asked for.
     async fn live_connections(
         &self,
         caller: &Caller,
         owner_id: Option<&str>,
         capability: Capability,
-    ) -> Result<Vec<ConnectionRow>> {
-        let rows = self
-            .store()
-            .list_connections(&ConnectionFilter {
-                workspace_id: caller.workspace_id().map(str::to_string),
-                owner_id: owner_id.map(str::to_string),
-                connector: None,
-                lifecycle: Some(Lifecycle::Enabled.as_str().into()),
-                health: None,
-                after: None,
-                limit: FAN_OUT_LIMIT,
-            })
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| {
-                self.connector_for(r)
+    ) -> Result<(Vec<ConnectionRow>, bool)> {
+        let limit = FAN_OUT_LIMIT as usize;
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .list_connections(&ConnectionFilter {
+                    workspace_id: caller.workspace_id().map(str::to_string),
+                    owner_id: owner_id.map(str::to_string),
+                    connector: None,
+                    lifecycle: Some(Lifecycle::Enabled.as_str().into()),
+                    health: None,
+                    after: after.clone(),
+                    limit: FAN_OUT_LIMIT,
+                })
+                .await?;
+            let last_page = page.len() < limit;
+            after = page.last().map(|r| r.id.clone());
+            for row in page {
+                if self
+                    .connector_for(&row)
                     .is_ok_and(|c| c.spec().supports(capability))
-            })
-            .collect())
+                {
+                    if found.len() == limit {
+                        return Ok((found, true));
+                    }
+                    found.push(row);
+                }
+            }
+            if last_page {
+                return Ok((found, false));
+            }
+        }
     }
 
     /// Every signal source of `owner_id`, asked in parallel; a failing or slow source is
@@ -164,7 +185,7 @@ impl Engine {
                 "integration keys cannot read signals".into(),
             ));
         }
-        let rows = self
+        let (rows, truncated) = self
             .live_connections(caller, Some(owner_id), Capability::Signals)
             .await?;
         let mut tasks = tokio::task::JoinSet::new();
@@ -231,6 +252,7 @@ impl Engine {
             owner_id: owner_id.to_string(),
             signals,
             sources,
+            truncated,
         })
     }
 
@@ -299,7 +321,7 @@ impl Engine {
                 "integration keys cannot read the workspace's alerts".into(),
             ));
         }
-        let rows = self
+        let (rows, truncated) = self
             .live_connections(caller, None, Capability::Data)
             .await?;
         let mut tasks = tokio::task::JoinSet::new();
@@ -351,7 +373,11 @@ impl Engine {
         }
         alerts
             .sort_by(|a, b| (&a.connection_id, &a.endpoint).cmp(&(&b.connection_id, &b.endpoint)));
-        Ok(AlertsAnswer { alerts, errors })
+        Ok(AlertsAnswer {
+            alerts,
+            errors,
+            truncated,
+        })
     }
 }
 

@@ -511,6 +511,7 @@ async fn signals_survive_a_failing_and_a_slow_source(backend: TestBackend) {
         3,
         "only u1's sources"
     );
+    assert_eq!(answer["truncated"], false);
     let (s, _) = app.get("/v1/signals?owner_id=u1&timeout_ms=0", &key).await;
     assert_eq!(s, 400);
     let (s, _) = app.get("/v1/signals", &key).await;
@@ -574,6 +575,7 @@ async fn data_endpoints_coalesce_misses_and_roll_up_alerts(backend: TestBackend)
     assert_eq!(s, 200, "{alerts}");
     let list = alerts["alerts"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{alerts}");
+    assert_eq!(alerts["truncated"], false);
     assert_eq!(
         (
             list[0]["connection_id"].as_str(),
