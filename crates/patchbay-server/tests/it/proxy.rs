@@ -1,7 +1,8 @@
 //! The proxy's dealings with a provider that struggles: retries of idempotent calls after a
 //! 5xx or a rate limit (a 429, or a 403 with the catalog's rate-limit headers), waiting out
 //! `Retry-After` on that connection only, none for other methods, the shared rate budget,
-//! and streams that outlast the client's timeout while a stalled one is still dropped.
+//! and streams that outlast the client's timeout while a stalled one is still dropped. Also
+//! the data cache's time to live, against the same stand-in provider.
 
 use crate::{both_backends, TestApp};
 use axum::body::Body;
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 both_backends!(
     proxy_retries_only_what_may_be_repeated,
     proxy_keeps_the_rate_budget,
-    proxy_streams_outlast_the_timeout_but_stalls_do_not
+    proxy_streams_outlast_the_timeout_but_stalls_do_not,
+    data_is_fetched_again_after_its_ttl
 );
 
 /// A provider that fails on demand and notes when each call arrived.
@@ -358,4 +360,39 @@ async fn proxy_streams_outlast_the_timeout_but_stalls_do_not(backend: TestBacken
         "the stalled answer ends in an error, not a clean end"
     );
     assert_eq!(got, 1000);
+}
+
+async fn data_is_fetched_again_after_its_ttl(backend: TestBackend) {
+    let (base, provider) = provider().await;
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let c = app
+        .connection(
+            &key,
+            json!({"connector": "http_json", "owner": {"id": "u1"}, "enable": true,
+                   "config": {"base_url": base, "list_path": "/records", "data_endpoints": [
+                       {"key": "up", "path": "/stamp", "pointer": "/ok", "shape": "stat", "ttl_seconds": 1}
+                   ]},
+                   "secrets": {"api_key": "provider-key-0123"}}),
+        )
+        .await;
+    let path = format!("/v1/connections/{}/data/up", c["id"].as_str().unwrap());
+    let fetches = || provider.stamps.lock().unwrap().len();
+    let (s, first) = app.get(&path, &key).await;
+    assert_eq!(
+        (s, first["cached"].as_bool()),
+        (200, Some(false)),
+        "{first}"
+    );
+    assert_eq!(first["data"], true);
+    let (_, second) = app.get(&path, &key).await;
+    assert_eq!(second["cached"], true, "{second}");
+    assert_eq!(second["fetched_at"], first["fetched_at"]);
+    assert_eq!(fetches(), 1);
+    // Past the endpoint's one-second TTL the next read goes to the provider again.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, third) = app.get(&path, &key).await;
+    assert_eq!(third["cached"], false, "{third}");
+    assert_ne!(third["fetched_at"], first["fetched_at"]);
+    assert_eq!(fetches(), 2);
 }
