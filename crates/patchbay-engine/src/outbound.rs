@@ -741,17 +741,32 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let mut loops = tokio::task::JoinSet::new();
-            for _ in 0..DISPATCH_LOOPS {
-                let (engine, mut cancel) = (engine.clone(), cancel.clone());
+            // The first loop looks for work every 250 ms; the others join in only while it
+            // finds some, so an idle server polls the outbox once, not once per loop.
+            let work = Arc::new(tokio::sync::Notify::new());
+            for i in 0..DISPATCH_LOOPS {
+                let (engine, mut cancel, work) = (engine.clone(), cancel.clone(), work.clone());
                 loops.spawn(async move {
                     while !*cancel.borrow() {
                         match engine.dispatch_round(false).await {
-                            Ok(n) if n > 0 => continue,
+                            Ok(n) if n > 0 => {
+                                if i == 0 {
+                                    work.notify_waiters();
+                                }
+                                continue;
+                            }
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "event dispatch failed"),
                         }
+                        let idle = async {
+                            if i == 0 {
+                                tokio::time::sleep(Duration::from_millis(250)).await
+                            } else {
+                                work.notified().await
+                            }
+                        };
                         tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            _ = idle => {}
                             _ = cancel.changed() => {}
                         }
                     }
