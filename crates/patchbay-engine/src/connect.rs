@@ -63,8 +63,11 @@ impl std::fmt::Debug for ConnectSessionView {
 
 /// The OAuth callback's query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     pub code: Option<String>,
+    /// The single-use state patchbay sent to the provider.
+    #[param(required = true, min_length = 1)]
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,

@@ -21,8 +21,12 @@ pub enum EngineError {
     Forbidden(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A name in the request (action, provider) that does not exist for this connector.
     #[error("{0}")]
     Unsupported(String),
+    /// The connection exists, but its connector lacks the capability asked for (proxy, sync).
+    #[error("{0}")]
+    Incapable(String),
     #[error(transparent)]
     Connector(ConnectorError),
     /// A short-lived thing (connect session, state) is past its time.

@@ -18,6 +18,7 @@ pub mod rate;
 pub mod repos;
 pub mod scheduler;
 pub mod sync;
+pub mod text;
 pub mod tokens;
 pub mod vault;
 pub mod views;
@@ -214,6 +215,25 @@ impl Engine {
 }
 
 /// Clamps a requested page size.
+/// Reads a `limit` query parameter: 1 to 500, refused otherwise rather than quietly clamped.
+pub fn de_page_limit<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    // Query strings carry text; a number arrives as a string.
+    let raw = Option::<String>::deserialize(d)?;
+    let Some(raw) = raw else { return Ok(None) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "limit must be a whole number from 1 to {MAX_PAGE_LIMIT}, not {raw:?}"
+        ))),
+    }
+}
+
+/// The largest page a list route answers.
+pub const MAX_PAGE_LIMIT: i64 = 500;
+
 pub fn page_limit(requested: Option<i64>) -> i64 {
     requested.unwrap_or(50).clamp(1, 500)
 }

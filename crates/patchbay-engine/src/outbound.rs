@@ -85,10 +85,18 @@ const CIRCUIT_AFTER: i64 = 5;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
+    /// Where deliveries go: `https://` (or `http://` where the operator allows it), without
+    /// user name or password.
+    #[schema(
+        format = "uri",
+        max_length = 2048,
+        pattern = r"^[hH][tT][tT][pP][sS]?://[^@/?#\s]+([/?#].*)?$"
+    )]
     pub url: String,
     /// Event types to deliver (e.g. `records.changed`, `connection.*`); all when empty.
     #[serde(default)]
     pub event_types: Vec<String>,
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub description: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -101,8 +109,14 @@ fn yes() -> bool {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchSubscription {
+    #[schema(
+        format = "uri",
+        max_length = 2048,
+        pattern = r"^[hH][tT][tT][pP][sS]?://[^@/?#\s]+([/?#].*)?$"
+    )]
     pub url: Option<String>,
     pub event_types: Option<Vec<String>>,
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub description: Option<String>,
     pub enabled: Option<bool>,
     /// Issue a new signing secret (shown once in the answer).
@@ -191,17 +205,49 @@ fn new_secret() -> String {
     )
 }
 
-fn check(url: &str, types: &[String]) -> Vec<FieldError> {
-    let mut errors = Vec::new();
+fn check(url: &str, types: &[String], description: Option<&str>) -> Vec<FieldError> {
+    let mut errors: Vec<FieldError> = crate::text::check_text("url", url, 2048)
+        .into_iter()
+        .collect();
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        ""
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     match url::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        // Credentials in a URL would be stored, shown and logged in plaintext.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() || authority.contains('@') => {
+            errors.push(FieldError::new(
+                "url",
+                "userinfo",
+                "url must not carry a user name or password; verify deliveries with the signing secret",
+            ))
+        }
+        Ok(u) if !authority.is_empty() && u.host().is_some() => {}
         _ => errors.push(FieldError::new(
             "url",
             "format",
             "url must be an absolute http(s) URL",
         )),
     }
-    if types.iter().any(|t| t.trim().is_empty()) {
+    if let Some(d) = description {
+        if d.chars().count() > 500 {
+            errors.push(FieldError::new(
+                "description",
+                "length",
+                "description must be at most 500 characters",
+            ));
+        }
+        errors.extend(crate::text::check_no_control("description", d));
+    }
+    if types
+        .iter()
+        .any(|t| crate::text::check_text("event_types", t, 200).is_some())
+    {
         errors.push(FieldError::new(
             "event_types",
             "format",
@@ -222,6 +268,8 @@ fn deliveries_for(
     events
         .iter()
         .filter(|e| wanted(types, &e.event_type))
+        // An event made before the subscription, even one committed after it, is not its.
+        .filter(|e| ids::id_time_ms(&e.id).is_none_or(|t| t >= sub.created_at))
         .map(|e| DeliveryRow {
             id: ids::new_id(ids::IdKind::Delivery),
             workspace_id: sub.workspace_id.clone(),
@@ -285,7 +333,7 @@ impl Engine {
         req: CreateSubscription,
     ) -> Result<SubscriptionView> {
         let ws = workspace_of(caller)?.to_string();
-        let errors = check(&req.url, &req.event_types);
+        let errors = check(&req.url, &req.event_types, req.description.as_deref());
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
@@ -356,7 +404,7 @@ impl Engine {
             row.event_types = serde_json::to_string(&t).unwrap_or_else(|_| "[]".into());
         }
         let types: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
-        let errors = check(&row.url, &types);
+        let errors = check(&row.url, &types, req.description.as_deref());
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
@@ -479,7 +527,9 @@ impl Engine {
                 .as_deref()
                 .filter(|_| self.recheck_due(&sub.id, now))
             {
-                let since = ids::id_time_ms(cursor).unwrap_or(now) - RECHECK_WINDOW_MS;
+                // Never behind the subscription's own creation: it receives events from then on.
+                let since = (ids::id_time_ms(cursor).unwrap_or(now) - RECHECK_WINDOW_MS)
+                    .max(sub.created_at);
                 let mut after = ids::id_floor(ids::IdKind::Event, since);
                 // Events the filter leaves out have no delivery either, so this reads pages.
                 for _ in 0..RECHECK_PAGES {

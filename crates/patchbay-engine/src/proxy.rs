@@ -325,7 +325,7 @@ impl Engine {
         let prepared = self.prepared(caller, id).await?;
         let (row, connector, oauth) = (&prepared.row, prepared.connector.clone(), prepared.oauth);
         if !connector.spec().supports(Capability::Proxy) {
-            return Err(EngineError::Unsupported(format!(
+            return Err(EngineError::Incapable(format!(
                 "{} does not support the proxy",
                 row.connector
             )));

@@ -16,25 +16,30 @@ pub enum Frequency {
     Cron(Box<croner::Cron>),
 }
 
+/// The longest sync interval: 30 days.
+pub const MAX_INTERVAL_SECS: u64 = 30 * 86_400;
+
 /// Parses a sync frequency; the message says what is accepted.
 pub fn parse_frequency(text: &str) -> std::result::Result<Frequency, String> {
     let t = text.trim();
     if t == "manual" {
         return Ok(Frequency::Manual);
     }
-    let unit = t.chars().last().unwrap_or(' ');
-    if let (Some(n), true) = (
-        t[..t.len().saturating_sub(1)].parse::<u64>().ok(),
-        "smhd".contains(unit),
-    ) {
-        let secs = n * match unit {
+    // Split off the last character, not the last byte: the text may be any UTF-8.
+    let mut chars = t.chars();
+    let unit = chars.next_back().unwrap_or(' ');
+    if let (Some(n), true) = (chars.as_str().parse::<u64>().ok(), "smhd".contains(unit)) {
+        let secs = n.saturating_mul(match unit {
             's' => 1,
             'm' => 60,
             'h' => 3600,
             _ => 86_400,
-        };
+        });
         if secs < 60 {
             return Err("the shortest sync interval is 1m".into());
+        }
+        if secs > MAX_INTERVAL_SECS {
+            return Err("the longest sync interval is 30d".into());
         }
         return Ok(Frequency::Every(Duration::from_secs(secs)));
     }
@@ -138,5 +143,21 @@ mod tests {
             next_run(&Frequency::Every(Duration::from_secs(60)), 1000),
             Some(61_000)
         );
+    }
+
+    #[test]
+    fn frequencies_are_bounded_and_any_text_is_safe() {
+        assert!(
+            matches!(parse_frequency("30d"), Ok(Frequency::Every(d)) if d == Duration::from_secs(30 * 86_400))
+        );
+        assert!(parse_frequency("31d").unwrap_err().contains("30d"));
+        assert!(parse_frequency("18446744073709551615s")
+            .unwrap_err()
+            .contains("30d"));
+        assert!(parse_frequency("18446744073709551615d").is_err());
+        // Multi-byte text ending in a multi-byte character once split a char in two.
+        for text in ["§äc\u{9f}", "5\u{9f}", "é", "15ḿ", ""] {
+            assert!(parse_frequency(text).is_err(), "{text:?}");
+        }
     }
 }

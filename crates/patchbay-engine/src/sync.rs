@@ -96,7 +96,11 @@ pub struct RecordView {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecordsQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "crate::de_page_limit")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// RFC 3339; only records patchbay changed after this time.
@@ -188,7 +192,7 @@ impl Engine {
         let connector = self.connector_for(row)?;
         let spec = connector.spec();
         if !spec.supports(Capability::Sync) {
-            return Err(EngineError::Unsupported(format!(
+            return Err(EngineError::Incapable(format!(
                 "{} does not sync",
                 spec.key
             )));

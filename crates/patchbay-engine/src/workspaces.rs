@@ -11,14 +11,8 @@ impl Engine {
     /// Creates a workspace and its first secret key; the key is returned this once.
     pub async fn create_workspace(&self, name: &str, actor: &str) -> Result<CreatedWorkspace> {
         let name = name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(EngineError::Validation(vec![
-                patchbay_core::FieldError::new(
-                    "name",
-                    "length",
-                    "name must be 1 to 200 characters",
-                ),
-            ]));
+        if let Some(err) = crate::text::check_text("name", name, 200) {
+            return Err(EngineError::Validation(vec![err]));
         }
         let now = now_ms();
         let ws = WorkspaceRow {

@@ -1,5 +1,7 @@
-//! Bearer authentication: resolves `Authorization: Bearer KEY` to a caller.
+//! Bearer authentication: resolves `Authorization: Bearer KEY` to a caller and holds it to the
+//! route's [`Access`] rule.
 
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::FromRequestParts;
@@ -7,7 +9,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use patchbay_engine::Caller;
 
-/// The authenticated caller; rejects with 401 when the key is missing or unknown.
+/// The authenticated caller; rejects with 401 when the key is missing or unknown, and with 403
+/// when the route does not take this kind of key (a route without a rule takes none).
 pub struct Auth(pub Caller);
 
 impl FromRequestParts<AppState> for Auth {
@@ -33,26 +36,16 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be 'Bearer <key>'")
             })?;
-        match state.engine.authenticate(token).await? {
-            Some(caller) => Ok(Auth(caller)),
-            None => Err(ApiError::unauthorized("invalid API key")),
-        }
-    }
-}
-
-/// An operator holding the admin key.
-pub struct AdminAuth;
-
-impl FromRequestParts<AppState> for AdminAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        match Auth::from_request_parts(parts, state).await?.0 {
-            Caller::Admin => Ok(AdminAuth),
-            _ => Err(ApiError::forbidden("this route needs the admin key")),
+        let Some(caller) = state.engine.authenticate(token).await? else {
+            return Err(ApiError::unauthorized("invalid API key"));
+        };
+        match parts.extensions.get::<Access>() {
+            Some(access) if access.allows(&caller) => Ok(Auth(caller)),
+            Some(access) => Err(ApiError::forbidden(format!(
+                "this route takes {}",
+                access.describe()
+            ))),
+            None => Err(ApiError::forbidden("this route takes no key")),
         }
     }
 }

@@ -91,6 +91,9 @@ impl From<EngineError> for ApiError {
             EngineError::Forbidden(m) => ApiError::forbidden(m),
             EngineError::Unauthorized(m) => ApiError::unauthorized(m),
             EngineError::Unsupported(m) => ApiError::new(StatusCode::NOT_FOUND, "unsupported", m),
+            EngineError::Incapable(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", m)
+            }
             EngineError::Connector(c) => from_connector(c),
             EngineError::Expired(m) => ApiError::new(StatusCode::GONE, "expired", m),
             EngineError::NeedsReconnect(m) => {

@@ -2,6 +2,7 @@
 //! `/metrics`), the OpenAPI document and its `/docs` page, bearer authentication and the one
 //! JSON error shape. Handlers stay thin and call the engine.
 
+pub mod access;
 mod auth;
 mod error;
 mod extract;
@@ -9,6 +10,7 @@ mod metrics;
 pub mod openapi;
 mod routes;
 
+pub use access::{route_table, Access, RouteRule};
 pub use auth::Auth;
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -47,21 +49,10 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         engine,
         metrics: Arc::new(Metrics::default()),
     };
-    Router::new()
-        .merge(routes::ops::router())
-        .merge(routes::admin::router())
-        .merge(routes::repos::router())
-        .merge(routes::connectors::router())
-        .merge(routes::connections::router())
-        .merge(routes::proxy::router())
-        .merge(routes::live::router())
-        .merge(routes::activity::router())
-        .merge(routes::oauth::router())
-        .merge(routes::syncs::router())
-        .merge(routes::webhooks::router())
-        .merge(routes::subscriptions::router())
-        .merge(routes::docs::router())
+    let (routes, _) = routes::all().into_parts();
+    routes
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(metrics::ObserveLayer {
             metrics: state.metrics.clone(),
             body_limit: options.body_limit,

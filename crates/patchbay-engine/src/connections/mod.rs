@@ -27,11 +27,15 @@ pub(crate) const OWNER_TYPE: &str = "connection";
 
 /// Query filters of `GET /v1/connections`.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListConnections {
     pub owner_id: Option<String>,
     pub connector: Option<String>,
     pub lifecycle: Option<Lifecycle>,
     pub health: Option<patchbay_core::Health>,
+    /// Page size, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "crate::de_page_limit")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -24,6 +24,11 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct OwnerInput {
     /// The application's id for the user, team or object that owns the connection.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub id: String,
     /// Explicit scope, e.g. `{"type": "event", "id": "evt_1"}`; defaults to `{"type": "platform"}`.
     #[serde(default = "default_scope")]
@@ -40,13 +45,18 @@ fn default_scope() -> Value {
 pub struct CreateConnection {
     pub connector: String,
     pub owner: OwnerInput,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub config: Value,
     /// Secret values by field name; stored encrypted, never returned.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub secrets: BTreeMap<String, Secret>,
     /// Enable at once (refused with 422 while validation fails); otherwise a draft.
     #[serde(default)]
@@ -64,12 +74,17 @@ fn empty_object() -> Value {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchConnection {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     /// A JSON merge patch over the stored config (`null` removes a field).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>, required = false)]
     pub config: Option<Value>,
     /// New secret values (rotation); `null` removes a secret.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<BTreeMap<String, Option<String>>>, required = false)]
     pub secrets: Option<BTreeMap<String, Option<Secret>>>,
     pub lifecycle: Option<Lifecycle>,
     /// `manual`, an interval such as `15m`, or a 5-field cron expression.
@@ -77,13 +92,17 @@ pub struct PatchConnection {
 }
 
 pub(crate) fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    if owner.id.trim().is_empty() || owner.id.len() > 200 {
-        errs.push(FieldError::new(
-            "owner.id",
-            "length",
-            "owner id must be 1 to 200 characters",
-        ));
+    let mut errs: Vec<FieldError> = crate::text::check_text("owner.id", &owner.id, 200)
+        .into_iter()
+        .collect();
+    if let Some(scope) = owner.scope.as_object() {
+        for (k, v) in scope {
+            let field = format!("owner.scope.{k}");
+            errs.extend(crate::text::check_no_control(&field, k));
+            if let Some(text) = v.as_str() {
+                errs.extend(crate::text::check_no_control(&field, text));
+            }
+        }
     }
     match owner.scope.get("type").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {}
@@ -188,6 +207,9 @@ impl Engine {
         let connector = self.registry().get(&req.connector)?;
         let spec = connector.spec();
         let mut hard = check_owner(&req.owner);
+        if let Some(name) = &req.name {
+            hard.extend(crate::text::check_text("name", name, 200));
+        }
         hard.extend(check_secret_names(spec, req.secrets.keys()));
         if !req.config.is_object() {
             hard.push(FieldError::new(
@@ -458,12 +480,34 @@ impl Engine {
             ));
         }
         if target == Lifecycle::Revoked {
-            if req.config.is_some() || req.secrets.is_some() {
-                return Err(EngineError::BadRequest(
-                    "revoking drops config and secrets; send the lifecycle change alone".into(),
-                ));
+            let others = [
+                ("name", req.name.is_some()),
+                ("config", req.config.is_some()),
+                ("secrets", req.secrets.is_some()),
+                ("sync_frequency", req.sync_frequency.is_some()),
+            ];
+            let errs: Vec<FieldError> = others
+                .iter()
+                .filter(|(_, sent)| *sent)
+                .map(|(field, _)| {
+                    FieldError::new(
+                        *field,
+                        "not_with_revoke",
+                        "revoking comes alone: send {\"lifecycle\": \"revoked\"} without other fields",
+                    )
+                })
+                .collect();
+            if !errs.is_empty() {
+                return Err(EngineError::Validation(errs));
             }
-            return self.revoke(caller, row, current, req.name).await;
+            return self.revoke(caller, row, current, None).await;
+        }
+        if let Some(err) = req
+            .name
+            .as_deref()
+            .and_then(|n| crate::text::check_text("name", n, 200))
+        {
+            return Err(EngineError::Validation(vec![err]));
         }
         let connector = self.connector_for(&row)?;
         let spec = connector.spec();

@@ -28,6 +28,7 @@ pub struct CreateRepository {
     pub provider: String,
     /// `owner/name`, or a repository URL (`https://github.com/owner/name(.git)`,
     /// `git@github.com:owner/name.git`).
+    #[schema(min_length = 3, max_length = 300)]
     pub full_name: String,
     #[serde(default = "yes")]
     pub enabled: bool,

@@ -1,23 +1,24 @@
 //! The activity log and the event outbox of a workspace.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::extract::ApiQuery;
 use crate::AppState;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::views::{ActivityView, EventView, Page};
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/activity", get(activity))
-        .route("/v1/events", get(events))
-        .route("/v1/events/stream", get(stream))
+pub fn router() -> Routes {
+    Routes::new()
+        .add(GET, "/v1/activity", WorkspaceOrPrincipal, activity)
+        .add(GET, "/v1/events", Workspace, events)
+        .add(GET, "/v1/events/stream", Workspace, stream)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Start after this event id (the `Last-Event-ID` header wins when both are sent).
     pub cursor: Option<String>,
@@ -26,7 +27,7 @@ pub struct StreamQuery {
 /// The outbox as Server-Sent Events, oldest first, each with its event id; reconnect with
 /// `Last-Event-ID` to resume after the last event received.
 #[utoipa::path(get, path = "/v1/events/stream", tag = "activity", params(StreamQuery),
-    responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream")), security(("bearer" = [])))]
+    responses((status = 200, description = "events as Server-Sent Events: `id`, `event` (the type) and `data` (the event as JSON)", content_type = "text/event-stream", body = String)), security(("bearer" = [])))]
 pub async fn stream(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -88,15 +89,19 @@ pub async fn stream(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     pub connection_id: Option<String>,
     pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "patchbay_engine::de_page_limit")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 /// Activity newest first: lifecycle changes, secret and principal rotations, tests, key use.
 #[utoipa::path(get, path = "/v1/activity", tag = "activity", params(ActivityQuery),
-    responses((status = 200, body = Page<ActivityView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<ActivityView>), (status = 404, description = "no such connection")), security(("bearer" = [])))]
 pub async fn activity(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -1,14 +1,14 @@
 //! Connections: create, list, read, update (config, secrets, lifecycle), delete, test,
 //! principal and actions.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_core::TestOutcome;
 use patchbay_engine::connections::{
     ActionOutcome, CreateConnection, ListConnections, PatchConnection,
@@ -17,20 +17,33 @@ use patchbay_engine::views::{
     ConnectionView, CreatedConnection, Page, PrincipalView, RotatedPrincipal,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/connections", get(list).post(create))
-        .route(
-            "/v1/connections/{id}",
-            get(show).patch(update).delete(remove),
+pub fn router() -> Routes {
+    const ONE: &str = "/v1/connections/{id}";
+    Routes::new()
+        .add(GET, "/v1/connections", Workspace, list)
+        .add(POST, "/v1/connections", Workspace, create)
+        .add(GET, ONE, WorkspaceOrPrincipal, show)
+        .add(PATCH, ONE, Workspace, update)
+        .add(DELETE, ONE, Workspace, remove)
+        .add(POST, "/v1/connections/{id}/test", Workspace, test)
+        .add(
+            GET,
+            "/v1/connections/{id}/principal",
+            WorkspaceOrPrincipal,
+            principal,
         )
-        .route("/v1/connections/{id}/test", post(test))
-        .route("/v1/connections/{id}/principal", get(principal))
-        .route(
+        .add(
+            POST,
             "/v1/connections/{id}/principal/rotate",
-            post(rotate_principal),
+            Workspace,
+            rotate_principal,
         )
-        .route("/v1/connections/{id}/actions/{action}", post(run_action))
+        .add(
+            POST,
+            "/v1/connections/{id}/actions/{action}",
+            WorkspaceOrPrincipal,
+            run_action,
+        )
 }
 
 /// Creates a connection (a draft unless `enable` is true and validation passes). The answer
@@ -135,7 +148,7 @@ pub async fn rotate_principal(
 /// a 409.
 #[utoipa::path(post, path = "/v1/connections/{id}/actions/{action}", tag = "connections",
     params(("id" = String, Path), ("action" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+        ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe: 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = r"^[!-~]{1,255}$")),
     request_body = Object,
     responses((status = 200, body = ActionOutcome), (status = 403), (status = 404), (status = 409), (status = 422), (status = 502)),
     security(("bearer" = [])))]

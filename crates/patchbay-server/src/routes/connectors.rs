@@ -1,19 +1,19 @@
 //! The connector catalog.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiPath;
 use crate::AppState;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_core::ConnectorSpec;
 use patchbay_engine::EngineError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/connectors", get(list))
-        .route("/v1/connectors/{key}", get(show))
+pub fn router() -> Routes {
+    Routes::new()
+        .add(GET, "/v1/connectors", WorkspaceOrPrincipal, list)
+        .add(GET, "/v1/connectors/{key}", WorkspaceOrPrincipal, show)
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

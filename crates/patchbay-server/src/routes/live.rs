@@ -1,30 +1,38 @@
 //! Live reads: an owner's signals across sources, data endpoints for widgets, and the alerts
 //! roll-up.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::live::{AlertsAnswer, DataView, SignalsAnswer, SIGNAL_TIMEOUT};
 use serde::Deserialize;
 use std::time::Duration;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/signals", get(signals))
-        .route("/v1/connections/{id}/data/{endpoint}", get(data))
-        .route("/v1/alerts", get(alerts))
+pub fn router() -> Routes {
+    Routes::new()
+        .add(GET, "/v1/signals", Workspace, signals)
+        .add(
+            GET,
+            "/v1/connections/{id}/data/{endpoint}",
+            WorkspaceOrPrincipal,
+            data,
+        )
+        .add(GET, "/v1/alerts", Workspace, alerts)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SignalsQuery {
+    #[param(min_length = 1, max_length = 200)]
     pub owner_id: String,
     /// Per-source timeout in milliseconds (default 5000, at most 30000).
+    #[param(minimum = 1, maximum = 30000)]
     pub timeout_ms: Option<u64>,
 }
 
@@ -37,13 +45,20 @@ pub async fn signals(
     Auth(caller): Auth,
     ApiQuery(q): ApiQuery<SignalsQuery>,
 ) -> ApiResult<Json<SignalsAnswer>> {
+    if q.owner_id.is_empty() || q.owner_id.chars().count() > 200 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "owner_id must be 1 to 200 characters",
+        ));
+    }
     let timeout = match q.timeout_ms {
         None => SIGNAL_TIMEOUT,
         Some(ms) if (1..=30_000).contains(&ms) => Duration::from_millis(ms),
         Some(_) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "bad_request",
+                "invalid_query",
                 "timeout_ms must be between 1 and 30000",
             ))
         }

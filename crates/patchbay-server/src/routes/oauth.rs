@@ -1,5 +1,6 @@
 //! OAuth: apps per provider, connect sessions, and the browser-facing authorize and callback.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -7,21 +8,20 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::connect::{
     CallbackOutcome, CallbackQuery, ConnectSessionView, CreateConnectSession,
 };
 use patchbay_engine::oauth_apps::{OAuthAppView, PutOAuthApp};
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/oauth-apps", get(list_apps))
-        .route("/v1/oauth-apps/{provider}", put(put_app))
-        .route("/v1/connect-sessions", post(create_session))
-        .route("/v1/oauth/authorize", get(authorize))
-        .route("/v1/oauth/callback", get(callback))
+pub fn router() -> Routes {
+    Routes::new()
+        .add(GET, "/v1/oauth-apps", Workspace, list_apps)
+        .add(PUT, "/v1/oauth-apps/{provider}", Workspace, put_app)
+        .add(POST, "/v1/connect-sessions", Workspace, create_session)
+        .add(GET, "/v1/oauth/authorize", Public, authorize)
+        .add(GET, "/v1/oauth/callback", Public, callback)
 }
 
 /// Stores the workspace's client id and secret (encrypted) for a provider.
@@ -69,6 +69,7 @@ pub async fn create_session(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
     /// The connect session token.
     pub session: String,

@@ -1,18 +1,18 @@
 //! Liveness, readiness and metrics.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn router() -> Routes {
+    Routes::new()
+        .add(GET, "/healthz", Public, healthz)
+        .add(GET, "/readyz", Public, readyz)
+        .add(GET, "/metrics", Public, metrics)
 }
 
 /// The process is up.

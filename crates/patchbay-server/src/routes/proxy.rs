@@ -1,15 +1,14 @@
 //! `ANY /v1/connections/{id}/proxy/{*path}`: the caller's request, authenticated with the
 //! connection's credential, sent to the provider; both bodies stream through.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::any;
-use axum::Router;
 use futures_util::TryStreamExt;
 use patchbay_engine::proxy::{answer_stream, end_to_end, ProxyBody, ProxyRequest};
 
@@ -17,11 +16,28 @@ use patchbay_engine::proxy::{answer_stream, end_to_end, ProxyBody, ProxyRequest}
 /// larger ones stream through once.
 const REPLAYABLE_BODY: u64 = 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/connections/{id}/proxy", any(proxy))
-        .route("/v1/connections/{id}/proxy/{*path}", any(proxy))
+pub fn router() -> Routes {
+    let mut routes = Routes::new();
+    for method in PROXY_METHODS {
+        routes = routes
+            .add(
+                method.clone(),
+                "/v1/connections/{id}/proxy",
+                Workspace,
+                proxy,
+            )
+            .add(
+                method.clone(),
+                "/v1/connections/{id}/proxy/{*path}",
+                Workspace,
+                proxy,
+            );
+    }
+    routes
 }
+
+/// The methods the proxy forwards (HEAD rides along with GET).
+pub const PROXY_METHODS: [Method; 5] = [GET, POST, PUT, PATCH, DELETE];
 
 /// Splits `/v1/connections/{id}/proxy{/rest}` into the id and the rest, still percent-encoded.
 fn split(path: &str) -> Option<(&str, &str)> {

@@ -1,40 +1,48 @@
 //! The organisation's repository registry: operators keep it under `/v1/admin/repos`;
 //! applications read their workspace's enabled repositories under `/v1/repos`.
 
-use crate::auth::{AdminAuth, Auth};
+use crate::access::{methods::*, Access::*, Routes};
+use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::repos::{CreateRepository, PatchRepository, RepositoryView};
 use patchbay_engine::views::Page;
 use patchbay_engine::Caller;
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/repos", get(admin_list).post(create))
-        .route(
-            "/v1/admin/repos/{id}",
-            get(admin_show).patch(update).delete(remove),
-        )
-        .route("/v1/repos", get(list))
-        .route("/v1/repos/{id}", get(show))
+pub fn router() -> Routes {
+    Routes::new()
+        .add(GET, "/v1/admin/repos", Admin, admin_list)
+        .add(POST, "/v1/admin/repos", Admin, create)
+        .add(GET, "/v1/admin/repos/{id}", Admin, admin_show)
+        .add(PATCH, "/v1/admin/repos/{id}", Admin, update)
+        .add(DELETE, "/v1/admin/repos/{id}", Admin, remove)
+        .add(GET, "/v1/repos", Workspace, list)
+        .add(GET, "/v1/repos/{id}", Workspace, show)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AdminRepoQuery {
     /// Only this workspace's repositories (all workspaces when absent).
     pub workspace_id: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "patchbay_engine::de_page_limit")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RepoQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "patchbay_engine::de_page_limit")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -45,7 +53,7 @@ pub struct RepoQuery {
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    _admin: Auth,
     ApiJson(body): ApiJson<CreateRepository>,
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
     let repo = state.engine.create_repository(&Caller::Admin, body).await?;
@@ -56,7 +64,7 @@ pub async fn create(
     responses((status = 200, body = Page<RepositoryView>), (status = 403)), security(("bearer" = [])))]
 pub async fn admin_list(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    _admin: Auth,
     ApiQuery(q): ApiQuery<AdminRepoQuery>,
 ) -> ApiResult<Json<Page<RepositoryView>>> {
     Ok(Json(
@@ -76,7 +84,7 @@ pub async fn admin_list(
     responses((status = 200, body = RepositoryView), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn admin_show(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    _admin: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RepositoryView>> {
     Ok(Json(
@@ -91,7 +99,7 @@ pub async fn admin_show(
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    _admin: Auth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchRepository>,
 ) -> ApiResult<Json<RepositoryView>> {
@@ -107,7 +115,7 @@ pub async fn update(
     responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
-    _admin: AdminAuth,
+    _admin: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.engine.delete_repository(&Caller::Admin, &id).await?;

@@ -1,5 +1,6 @@
 //! Subscriptions to the workspace's events, and their deliveries.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -7,22 +8,27 @@ use crate::routes::PageQuery;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::outbound::{
     CreateSubscription, DeliveryView, PatchSubscription, SubscriptionView,
 };
 use patchbay_engine::views::Page;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/subscriptions", get(list).post(create))
-        .route(
-            "/v1/subscriptions/{id}",
-            get(show).patch(update).delete(remove),
+pub fn router() -> Routes {
+    const ONE: &str = "/v1/subscriptions/{id}";
+    Routes::new()
+        .add(GET, "/v1/subscriptions", Workspace, list)
+        .add(POST, "/v1/subscriptions", Workspace, create)
+        .add(GET, ONE, Workspace, show)
+        .add(PATCH, ONE, Workspace, update)
+        .add(DELETE, ONE, Workspace, remove)
+        .add(
+            GET,
+            "/v1/subscriptions/{id}/deliveries",
+            Workspace,
+            deliveries,
         )
-        .route("/v1/subscriptions/{id}/deliveries", get(deliveries))
-        .route("/v1/deliveries/{id}/retry", post(retry))
+        .add(POST, "/v1/deliveries/{id}/retry", Workspace, retry)
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

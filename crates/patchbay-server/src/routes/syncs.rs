@@ -1,5 +1,6 @@
 //! Sync runs and the record store.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -7,17 +8,33 @@ use crate::routes::PageQuery;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::sync::{RecordView, RecordsQuery, StartSync, SyncRunView};
 use patchbay_engine::views::Page;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/connections/{id}/syncs", get(list).post(start))
-        .route("/v1/connections/{id}/syncs/{sync_id}", get(show))
-        .route("/v1/connections/{id}/syncs/{sync_id}/cancel", post(cancel))
-        .route("/v1/connections/{id}/records/{entity}", get(records))
+pub fn router() -> Routes {
+    const RUNS: &str = "/v1/connections/{id}/syncs";
+    Routes::new()
+        .add(GET, RUNS, WorkspaceOrPrincipal, list)
+        .add(POST, RUNS, Workspace, start)
+        .add(
+            GET,
+            "/v1/connections/{id}/syncs/{sync_id}",
+            WorkspaceOrPrincipal,
+            show,
+        )
+        .add(
+            POST,
+            "/v1/connections/{id}/syncs/{sync_id}/cancel",
+            Workspace,
+            cancel,
+        )
+        .add(
+            GET,
+            "/v1/connections/{id}/records/{entity}",
+            WorkspaceOrPrincipal,
+            records,
+        )
 }
 
 /// Queues a sync (202); 409 while one is pending or running.

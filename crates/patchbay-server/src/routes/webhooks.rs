@@ -1,5 +1,6 @@
 //! Inbound webhooks from providers, and the stored events of a connection.
 
+use crate::access::{methods::*, Access::*, Routes};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
@@ -9,22 +10,33 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use patchbay_engine::views::Page;
 use patchbay_engine::webhooks::{WebhookAck, WebhookEventView, WebhookReply};
 use std::collections::BTreeMap;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/webhooks/{connector}", post(receive_routed))
-        .route("/v1/webhooks/{connector}/{connection_id}", post(receive))
-        .route(
-            "/v1/integrations/callbacks/{integration_key}/{connection_id}",
-            post(receive),
+pub fn router() -> Routes {
+    Routes::new()
+        .add(POST, "/v1/webhooks/{connector}", Public, receive_routed)
+        .add(
+            POST,
+            "/v1/webhooks/{connector}/{connection_id}",
+            Public,
+            receive,
         )
-        .route("/v1/connections/{id}/webhook-events", get(list))
-        .route("/v1/webhook-events/{id}/replay", post(replay))
+        .add(
+            POST,
+            "/v1/integrations/callbacks/{integration_key}/{connection_id}",
+            Public,
+            receive_legacy,
+        )
+        .add(
+            GET,
+            "/v1/connections/{id}/webhook-events",
+            WorkspaceOrPrincipal,
+            list,
+        )
+        .add(POST, "/v1/webhook-events/{id}/replay", Workspace, replay)
 }
 
 /// Content types providers send webhooks with.
@@ -111,6 +123,8 @@ pub struct RoutedAck {
 /// (Discord PING, Slack URL verification) are answered after verification and not stored.
 #[utoipa::path(post, path = "/v1/webhooks/{connector}/{connection_id}", tag = "webhooks",
     params(("connector" = String, Path), ("connection_id" = String, Path)),
+    request_body(description = "the provider's payload as it sent it; verified over its raw bytes",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
     responses((status = 202, body = WebhookAck), (status = 200, description = "duplicate, or a handshake's answer", body = WebhookAck), (status = 401, description = "verification failed or no secret configured"),
         (status = 404), (status = 413), (status = 415)))]
 pub async fn receive(
@@ -126,11 +140,29 @@ pub async fn receive(
     Ok(reply(answer, false))
 }
 
+/// The earlier spelling of `POST /v1/webhooks/{connector}/{connection_id}`, kept for senders
+/// configured with it.
+#[utoipa::path(post, path = "/v1/integrations/callbacks/{integration_key}/{connection_id}", tag = "webhooks",
+    params(("integration_key" = String, Path, description = "the connector key"), ("connection_id" = String, Path)),
+    request_body(description = "the provider's payload as it sent it; verified over its raw bytes",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
+    responses((status = 202, body = WebhookAck), (status = 200, description = "duplicate, or a handshake's answer", body = WebhookAck), (status = 401, description = "verification failed or no secret configured"),
+        (status = 404), (status = 413), (status = 415)))]
+pub async fn receive_legacy(
+    state: State<AppState>,
+    path: ApiPath<(String, String)>,
+    req: Request,
+) -> ApiResult<Response> {
+    receive(state, path, req).await
+}
+
 /// For providers that name the account in the payload (GitHub App `installation.id`, Slack
 /// `team_id`): the delivery is stored for every connection to that account whose secret
 /// verifies it.
 #[utoipa::path(post, path = "/v1/webhooks/{connector}", tag = "webhooks",
     params(("connector" = String, Path)),
+    request_body(description = "the provider's payload as it sent it; verified over its raw bytes",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
     responses((status = 202, body = RoutedAck), (status = 200, description = "duplicate, or a handshake's answer", body = RoutedAck),
         (status = 400, description = "the payload names no account"), (status = 401), (status = 404), (status = 413), (status = 415)))]
 pub async fn receive_routed(

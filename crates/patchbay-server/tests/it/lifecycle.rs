@@ -1,6 +1,6 @@
 //! Connection lifecycle, validation, redaction, uniqueness, tenancy, listing, tests, deletion.
 
-use crate::{assert_hidden, both_backends, printing_body, TestApp, EMULATOR_KEY};
+use crate::{assert_hidden, both_backends, printing_body, TestApp, ADMIN_KEY, EMULATOR_KEY};
 use patchbay_emulators::printing_partner;
 use patchbay_store::testing::TestBackend;
 use reqwest::Method;
@@ -314,9 +314,24 @@ async fn listing(backend: TestBackend) {
     assert_eq!(count("lifecycle=draft&owner_id=odd").await, 1);
     assert_eq!(count("connector=venue_ops").await, 0);
     assert_eq!(count("health=healthy").await, 5);
-    let (_, stats) = app.get("/v1/admin/stats", &key).await;
+    let (_, stats) = app.get("/v1/stats", &key).await;
     assert_eq!(stats["connections"], 5);
     assert_eq!(stats["by_lifecycle"]["draft"], 4);
+    // Across workspaces only with the admin key.
+    let (_, other) = app.workspace("globex").await;
+    let body = printing_body(
+        "o1",
+        "other-shop",
+        "https://api.printer.example",
+        EMULATOR_KEY,
+    );
+    app.connection(&other, body).await;
+    assert_eq!(app.get("/v1/admin/stats", &key).await.0, 403);
+    assert_eq!(app.get("/v1/stats", &other).await.1["connections"], 1);
+    assert_eq!(
+        app.get("/v1/admin/stats", ADMIN_KEY).await.1["connections"],
+        6
+    );
 }
 
 async fn test_and_secret_rotation(backend: TestBackend) {

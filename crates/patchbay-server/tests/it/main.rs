@@ -2,6 +2,7 @@
 //! partner APIs served by the emulators.
 
 mod api;
+mod contract;
 mod drift;
 mod github;
 mod lifecycle;

@@ -16,6 +16,7 @@ both_backends!(
     a_failed_delivery_is_retried_after_the_first_delay,
     an_event_committed_late_is_still_delivered,
     a_hanging_subscriber_holds_up_only_itself,
+    a_new_subscription_receives_only_later_events,
 );
 
 /// Headers and body of one delivery as received.
@@ -445,4 +446,29 @@ async fn a_hanging_subscriber_holds_up_only_itself(backend: TestBackend) {
     assert!(failed
         .iter()
         .all(|d| d["status"] == "pending" && d["last_error"].is_string()));
+}
+
+async fn a_new_subscription_receives_only_later_events(backend: TestBackend) {
+    let (rx, url) = receiver().await;
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    app.connection(&key, partner(0)).await;
+    app.connection(&key, partner(1)).await;
+    // The events above are well inside the window the late-commit recheck reads again.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    subscribe(&app, &key, &url, &[]).await;
+    for _ in 0..2 {
+        app.engine.dispatch_once().await.unwrap();
+        // Past the recheck interval, so the second round reads behind the cursor too.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    app.engine.dispatch_once().await.unwrap();
+    assert!(ids_of(&rx).is_empty(), "older events were delivered");
+    let c = app.connection(&key, partner(2)).await;
+    app.engine.dispatch_once().await.unwrap();
+    let got = rx.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "one new event");
+    let event: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(event["type"], "connection.created");
+    assert_eq!(event["data"]["connection_id"], c["id"], "{event}");
 }

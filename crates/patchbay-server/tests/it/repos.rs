@@ -300,7 +300,7 @@ async fn only_the_admin_keeps_the_registry(backend: TestBackend) {
         assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
     }
     // The read view is the workspace's: the admin key has no workspace to read.
-    assert_eq!(app.get("/v1/repos", ADMIN_KEY).await.0, 400);
+    assert_eq!(app.get("/v1/repos", ADMIN_KEY).await.0, 403);
 }
 
 async fn workspaces_read_only_their_enabled_repositories(backend: TestBackend) {
