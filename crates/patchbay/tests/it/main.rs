@@ -669,7 +669,7 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
         let (_, page) = api
             .call(
                 "GET",
-                &format!("/v1/connections/{id}/records/records?limit=1000{cursor}"),
+                &format!("/v1/connections/{id}/records/records?limit=500{cursor}"),
                 &key,
                 None,
             )
