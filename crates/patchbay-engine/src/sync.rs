@@ -4,7 +4,7 @@
 //! cleanly, keeping what earlier pages committed. Deletions from a full run are applied only
 //! when the whole run succeeded.
 
-use crate::auth::Caller;
+use crate::auth::{activity_row, Caller};
 use crate::connections::connection_event;
 use crate::error::{EngineError, Result};
 use crate::views::Page;
@@ -14,7 +14,7 @@ use patchbay_core::{
     Lifecycle, SyncMode, SyncPage, SyncRequest,
 };
 use patchbay_store::{
-    ConnectionRow, ConnectionStore, EventRow, EventStore, JobRow, PageCommit, PageRecord,
+    ActivityStore, ConnectionRow, ConnectionStore, EventRow, EventStore, JobRow, PageCommit, PageRecord,
     RecordQuery, RunEnd, SyncRunRow,
 };
 use serde::{Deserialize, Serialize};
@@ -517,6 +517,15 @@ impl Engine {
                 json!({"sync_run_id": run.id, "mode": run.mode, "entities": entities}),
             );
             self.store().record_event(&ev).await?;
+            self.store()
+                .record_activity(&activity_row(
+                    Some(&run.workspace_id),
+                    Some(&run.connection_id),
+                    patchbay_store::SYNC_ACTOR,
+                    "sync.started",
+                    json!({"sync_run_id": run.id, "mode": run.mode, "entities": entities}),
+                ))
+                .await?;
         }
         let connector = self.connector_for(&conn)?;
         let _slot = self.provider_slot(&connector.spec().key).await;

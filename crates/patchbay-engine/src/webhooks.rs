@@ -345,7 +345,7 @@ impl Engine {
                 Err(e) => ("failed", Some(e.to_string())),
             };
             self.store()
-                .finish_webhook_event(&event.id, status, error.as_deref(), now_ms())
+                .finish_webhook_event(&event, status, error.as_deref(), now_ms())
                 .await?;
         }
         Ok(n)

@@ -26,7 +26,7 @@ pub use jobs::{Enqueued, JobStore};
 pub use oauth::{OAuthStore, StateClaim};
 pub use rows::*;
 pub use subscriptions::{AttemptRecord, CircuitUpdate, EventHead};
-pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd};
+pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd, SYNC_ACTOR};
 pub use vault_keys::VaultKeyStore;
 pub use workspaces::WorkspaceStore;
 
@@ -112,6 +112,46 @@ pub(crate) use with_reader;
 pub enum BackendKind {
     Sqlite,
     Postgres,
+}
+
+/// A database URL whose `Debug` and `Display` hide the password, so a settings struct that holds
+/// one can be logged or printed whole. [`DatabaseUrl::expose`] gives the real text to connect.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    /// The URL with its password, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(DatabaseUrl::new(s))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", redact_url(&self.0))
+    }
 }
 
 /// Hides the password of a database URL (userinfo or `password=` parameter) for logs and errors.

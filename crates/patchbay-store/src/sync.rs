@@ -2,7 +2,7 @@
 //! transaction: its record changes, its seen-ids (full runs), the cursor to resume from, the
 //! run's counters and a `records.changed` event. Unchanged records are not written.
 
-use crate::activity::insert_event;
+use crate::activity::{insert_activity, insert_event};
 use crate::jobs::insert_job;
 use crate::{
     with_pool, with_reader, Backend, EventRow, JobRow, RecordRow, Result, Store, StoreError,
@@ -63,6 +63,9 @@ pub struct RunEnd {
     pub error: Option<String>,
     pub events: Vec<EventRow>,
 }
+
+/// Who syncs in the activity log.
+pub const SYNC_ACTOR: &str = "system:sync";
 
 /// A page of the records API, ordered by (updated_at, id).
 #[derive(Debug, Clone, Default)]
@@ -561,6 +564,30 @@ impl Store {
             for e in &end.events {
                 insert_event!(&mut *tx, e);
             }
+            // The activity entry carries the run's final counts, sweep included.
+            let (added, updated, deleted, unchanged, pages): (i64, i64, i64, i64, i64) = sqlx::query_as(
+                "SELECT added, updated, deleted, unchanged, pages FROM sync_runs WHERE id = $1",
+            )
+            .bind(&end.run_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let details = serde_json::json!({
+                "sync_run_id": end.run_id,
+                "mode": if end.full { "full" } else { "incremental" },
+                "entities": end.entities,
+                "added": added, "updated": updated, "deleted": deleted,
+                "unchanged": unchanged, "pages": pages,
+                "error": end.error,
+            });
+            insert_activity!(&mut *tx, &crate::ActivityRow {
+                id: ids::new_id(ids::IdKind::Activity),
+                workspace_id: Some(end.workspace_id.clone()),
+                connection_id: Some(end.connection_id.clone()),
+                actor: SYNC_ACTOR.into(),
+                action: format!("sync.{}", end.status),
+                details: details.to_string(),
+                created_at: now,
+            });
             tx.commit().await?;
             Ok(swept_total)
         })

@@ -1,6 +1,7 @@
 //! Inbound webhook events: stored in batches (one statement per batch, so many concurrent
 //! deliveries share one commit), claimed by workers with a lease, and kept for replay.
 
+use crate::activity::insert_activity;
 use crate::{with_pool, with_reader, Backend, Result, Store, WebhookEventRow};
 use std::collections::HashSet;
 
@@ -153,21 +154,49 @@ impl Store {
         Ok(rows)
     }
 
+    /// Records how processing ended, with an activity entry (`callback.received` or
+    /// `callback.failed`) in the same transaction.
     pub async fn finish_webhook_event(
         &self,
-        id: &str,
+        event: &WebhookEventRow,
         status: &str,
         error: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE webhook_events SET status = $2, error = $3, processed_at = $4, lease_expires_at = NULL WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .bind(error)
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let action = if status == "processed" {
+            "callback.received"
+        } else {
+            "callback.failed"
+        };
+        let details = serde_json::json!({
+            "webhook_event_id": event.id,
+            "delivery_id": event.delivery_id,
+            "connector": event.connector,
+            "status": status,
+            "attempts": event.attempts,
+            "error": error,
+        });
+        let activity = crate::ActivityRow {
+            id: patchbay_core::ids::new_id(patchbay_core::ids::IdKind::Activity),
+            workspace_id: Some(event.workspace_id.clone()),
+            connection_id: Some(event.connection_id.clone()),
+            actor: format!("provider:{}", event.connector),
+            action: action.into(),
+            details: details.to_string(),
+            created_at: now,
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE webhook_events SET status = $2, error = $3, processed_at = $4, lease_expires_at = NULL WHERE id = $1")
+                .bind(&event.id)
+                .bind(status)
+                .bind(error)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            insert_activity!(&mut *tx, &activity);
+            tx.commit().await?;
+        });
         Ok(())
     }
 

@@ -26,10 +26,10 @@ pub async fn worker(cfg: Config) -> AnyResult {
 }
 
 pub async fn migrate(cfg: Config) -> AnyResult {
-    if cfg.database_url.starts_with("sqlite:") {
+    if cfg.database_url.is_sqlite() {
         std::fs::create_dir_all(&cfg.data_dir)?;
     }
-    let store = patchbay_store::Store::open(&cfg.database_url).await?;
+    let store = patchbay_store::Store::open(cfg.database_url.expose()).await?;
     let applied = store.migrate().await?;
     if applied.is_empty() {
         println!(

@@ -1,6 +1,7 @@
 //! Configuration, layered: built-in defaults → file (`patchbay.toml` or `--config`) →
 //! `PATCHBAY_*` environment → command-line flags; validated before anything starts.
 
+use patchbay_store::DatabaseUrl;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ pub struct Layer {
     /// Address to listen on.
     pub bind: Option<String>,
     /// `sqlite:PATH` or `postgres://…`.
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
     /// Where the default SQLite database and dev keys live.
     pub data_dir: Option<PathBuf>,
     /// File holding the base64 master key (instead of PATCHBAY_MASTER_KEY).
@@ -79,7 +80,7 @@ impl Layer {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub data_dir: PathBuf,
     pub master_key_file: Option<PathBuf>,
     pub admin_key_file: Option<PathBuf>,
@@ -156,7 +157,7 @@ pub fn env_layer(
         };
         match field {
             "BIND" => layer.bind = Some(value),
-            "DATABASE_URL" => layer.database_url = Some(value),
+            "DATABASE_URL" => layer.database_url = Some(DatabaseUrl::new(value)),
             "DATA_DIR" => layer.data_dir = Some(value.into()),
             "MASTER_KEY_FILE" => layer.master_key_file = Some(value.into()),
             "ADMIN_KEY_FILE" => layer.admin_key_file = Some(value.into()),
@@ -211,17 +212,19 @@ pub fn resolve(file: Option<Layer>, env: Layer, flags: Layer, dev: bool) -> Resu
     let bind: SocketAddr = bind_text
         .parse()
         .map_err(|_| format!("bind: '{bind_text}' is not an address like 127.0.0.1:8080"))?;
-    let database_url = l
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite:{}?mode=rwc", data_dir.join("patchbay.db").display()));
-    if !(database_url.starts_with("sqlite:")
-        || database_url.starts_with("postgres:")
-        || database_url.starts_with("postgresql:"))
+    let database_url = l.database_url.clone().unwrap_or_else(|| {
+        DatabaseUrl::new(format!(
+            "sqlite:{}?mode=rwc",
+            data_dir.join("patchbay.db").display()
+        ))
+    });
+    let text = database_url.expose();
+    if !(text.starts_with("sqlite:")
+        || text.starts_with("postgres:")
+        || text.starts_with("postgresql:"))
     {
         return Err(format!(
-            "database_url must start with sqlite: or postgres: (got '{}')",
-            patchbay_store::redact_url(&database_url)
+            "database_url must start with sqlite: or postgres: (got '{database_url}')"
         ));
     }
     let json_logs = match l.log_format.as_deref() {
@@ -378,7 +381,7 @@ mod tests {
         assert_eq!(c.runtime_threads, None, "one thread per core unless set");
         let c = resolve(Some(file), env, flags, false).unwrap();
         assert_eq!(c.bind.port(), 9200, "flags beat env");
-        assert!(c.database_url.starts_with("sqlite:"));
+        assert!(c.database_url.is_sqlite());
         let (threads, _) = env_layer(self::env(&[("PATCHBAY_RUNTIME_THREADS", "1")])).unwrap();
         let c = resolve(None, threads, Layer::default(), false).unwrap();
         assert_eq!(c.runtime_threads, Some(1));
@@ -393,7 +396,7 @@ mod tests {
         })
         .contains("bind"));
         assert!(bad(Layer {
-            database_url: Some("mysql://x".into()),
+            database_url: Some(DatabaseUrl::new("mysql://x")),
             ..Layer::default()
         })
         .contains("sqlite: or postgres:"));
@@ -431,5 +434,15 @@ mod tests {
     fn database_url_password_is_hidden() {
         let shown = patchbay_store::redact_url("postgres://app:hunter2@db:5432/patchbay");
         assert!(!shown.contains("hunter2"), "{shown}");
+        let layer = Layer {
+            database_url: Some(DatabaseUrl::new("postgres://app:hunter2@db:5432/patchbay?password=hunter2")),
+            ..Layer::default()
+        };
+        let c = resolve(Some(layer.clone()), Layer::default(), Layer::default(), false).unwrap();
+        for shown in [format!("{layer:?}"), format!("{c:?}"), c.database_url.to_string()] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("db:5432"), "{shown}");
+        }
+        assert!(c.database_url.expose().contains("hunter2"), "connecting still has it");
     }
 }

@@ -17,7 +17,7 @@ struct Cli {
     config: Option<PathBuf>,
     /// Database URL (sqlite:PATH or postgres://…).
     #[arg(long, global = true)]
-    database_url: Option<String>,
+    database_url: Option<patchbay_store::DatabaseUrl>,
     /// Data directory for the default SQLite database and dev keys.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
@@ -34,7 +34,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the API (and, once the job queue exists, the workers).
+    /// Serve the API; unless --no-worker, also run the workers in the same process: sync jobs,
+    /// the scheduler, webhook processing and event delivery.
     Serve {
         /// Address to listen on (also PATCHBAY_BIND).
         #[arg(long)]

@@ -123,15 +123,12 @@ fn admin_key(cfg: &Config) -> AnyResult<Option<Secret>> {
 }
 
 pub async fn open_store(cfg: &Config) -> AnyResult<Store> {
-    if cfg.database_url.starts_with("sqlite:") {
+    if cfg.database_url.is_sqlite() {
         std::fs::create_dir_all(&cfg.data_dir).ok();
     }
-    let store = Store::connect(&cfg.database_url).await.map_err(|e| {
-        format!(
-            "cannot open database {}: {e}",
-            patchbay_store::redact_url(&cfg.database_url)
-        )
-    })?;
+    let store = Store::connect(cfg.database_url.expose())
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", cfg.database_url))?;
     Ok(store)
 }
 

@@ -99,6 +99,23 @@ async fn full_unchanged_incremental_and_deletions(backend: TestBackend) {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(counts(&r), (30, 0, 0, 0), "25 orders and 5 products");
     assert_eq!(r["pages"], 2, "orders and products, one page each");
+    // The activity feed shows the run start and end, with its counts.
+    let (_, activity) = app
+        .get(&format!("/v1/activity?connection_id={id}"), &key)
+        .await;
+    let syncs: Vec<&Value> = activity["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"].as_str().unwrap().starts_with("sync."))
+        .collect();
+    assert_eq!(syncs.len(), 2, "{activity}");
+    assert_eq!(syncs[0]["action"], "sync.completed");
+    assert_eq!(syncs[0]["actor"], "system:sync");
+    assert_eq!(syncs[0]["details"]["sync_run_id"], run.as_str());
+    assert_eq!(syncs[0]["details"]["added"], 30);
+    assert_eq!(syncs[0]["details"]["pages"], 2);
+    assert_eq!(syncs[1]["action"], "sync.started");
     let orders = all_records(&app, &key, &id, "orders", "").await;
     let mut ids: Vec<String> = orders
         .iter()

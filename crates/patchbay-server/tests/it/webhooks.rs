@@ -99,6 +99,18 @@ async fn verified_deduplicated_durable_and_processed(backend: TestBackend) {
             .all(|e| e["status"] == "processed"),
         "{events}"
     );
+    let (_, activity) = app
+        .get(&format!("/v1/activity?connection_id={id}"), &key)
+        .await;
+    let callbacks: Vec<&serde_json::Value> = activity["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "callback.received")
+        .collect();
+    assert_eq!(callbacks.len(), 2, "one entry per processed callback: {activity}");
+    assert_eq!(callbacks[0]["actor"], "provider:printing_partner");
+    assert!(callbacks[0]["details"]["webhook_event_id"].is_string());
     let (_, outbox) = app.get("/v1/events?limit=200", &key).await;
     let types: Vec<&str> = outbox["data"]
         .as_array()
