@@ -14,8 +14,8 @@ use patchbay_core::{
     Lifecycle, SyncMode, SyncPage, SyncRequest,
 };
 use patchbay_store::{
-    ActivityStore, ConnectionRow, ConnectionStore, EventRow, EventStore, JobRow, PageCommit, PageRecord,
-    RecordQuery, RunEnd, SyncRunRow,
+    ActivityStore, ConnectionRow, ConnectionStore, EventRow, EventStore, JobRow, PageCommit,
+    PageRecord, RecordQuery, RunEnd, SyncRunRow,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

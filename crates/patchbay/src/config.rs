@@ -435,14 +435,29 @@ mod tests {
         let shown = patchbay_store::redact_url("postgres://app:hunter2@db:5432/patchbay");
         assert!(!shown.contains("hunter2"), "{shown}");
         let layer = Layer {
-            database_url: Some(DatabaseUrl::new("postgres://app:hunter2@db:5432/patchbay?password=hunter2")),
+            database_url: Some(DatabaseUrl::new(
+                "postgres://app:hunter2@db:5432/patchbay?password=hunter2",
+            )),
             ..Layer::default()
         };
-        let c = resolve(Some(layer.clone()), Layer::default(), Layer::default(), false).unwrap();
-        for shown in [format!("{layer:?}"), format!("{c:?}"), c.database_url.to_string()] {
+        let c = resolve(
+            Some(layer.clone()),
+            Layer::default(),
+            Layer::default(),
+            false,
+        )
+        .unwrap();
+        for shown in [
+            format!("{layer:?}"),
+            format!("{c:?}"),
+            c.database_url.to_string(),
+        ] {
             assert!(!shown.contains("hunter2"), "{shown}");
             assert!(shown.contains("db:5432"), "{shown}");
         }
-        assert!(c.database_url.expose().contains("hunter2"), "connecting still has it");
+        assert!(
+            c.database_url.expose().contains("hunter2"),
+            "connecting still has it"
+        );
     }
 }

@@ -108,7 +108,11 @@ async fn verified_deduplicated_durable_and_processed(backend: TestBackend) {
         .iter()
         .filter(|a| a["action"] == "callback.received")
         .collect();
-    assert_eq!(callbacks.len(), 2, "one entry per processed callback: {activity}");
+    assert_eq!(
+        callbacks.len(),
+        2,
+        "one entry per processed callback: {activity}"
+    );
     assert_eq!(callbacks[0]["actor"], "provider:printing_partner");
     assert!(callbacks[0]["details"]["webhook_event_id"].is_string());
     let (_, outbox) = app.get("/v1/events?limit=200", &key).await;
