@@ -866,7 +866,8 @@ impl Engine {
             let (committed, fetched) = tokio::join!(self.store().commit_page(&commit), fetch_next);
             match committed {
                 Ok(_) => {}
-                Err(patchbay_store::StoreError::Conflict(_)) => return Ok(EntityEnd::Stopped),
+                // The run's lease moved to another worker, or it was cancelled.
+                Err(patchbay_store::StoreError::Stale(_)) => return Ok(EntityEnd::Stopped),
                 Err(e) => return Err(format!("storing a page failed: {e}")),
             }
             match fetched {

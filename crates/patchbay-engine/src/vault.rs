@@ -54,7 +54,7 @@ impl Vault {
             };
             match vault.store.add_active_vault_key(&row).await {
                 // Another process created it first; use theirs.
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Ok(()) | Err(StoreError::Unique { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
             vault.refresh().await?;

@@ -310,7 +310,7 @@ impl Engine {
         let inserted = answer
             .await
             .map_err(|_| EngineError::ProviderUnavailable("the webhook store stopped".into()))?
-            .map_err(|m| EngineError::Store(patchbay_store::StoreError::Conflict(m)))?;
+            .map_err(|m| EngineError::Store(patchbay_store::StoreError::Batch(m)))?;
         if inserted {
             return Ok(WebhookAck {
                 id,

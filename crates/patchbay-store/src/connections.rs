@@ -211,7 +211,7 @@ macro_rules! apply_update {
                 .execute(&mut *$tx)
                 .await?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::Stale(format!(
                     "connection {} changed concurrently",
                     c.id
                 )));
@@ -397,7 +397,7 @@ impl ConnectionStore for Store {
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict("principal is revoked or gone".into()));
+                return Err(StoreError::Stale("principal is revoked or gone".into()));
             }
             insert_activity!(&mut *tx, activity);
             tx.commit().await?;

@@ -87,11 +87,9 @@ impl Store {
             "SELECT * FROM action_runs WHERE connection_id = $1 AND idempotency_key = $2")
             .bind(&run.connection_id).bind(&run.idempotency_key)
             .fetch_optional(pool).await?);
-        existing
-            .map(ActionClaim::Existing)
-            .ok_or(StoreError::Conflict(
-                "the idempotency key was released; retry".into(),
-            ))
+        existing.map(ActionClaim::Existing).ok_or(StoreError::Stale(
+            "the idempotency key was released; retry".into(),
+        ))
     }
 
     /// Stores a finished run's outcome under its key.

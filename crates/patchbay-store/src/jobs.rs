@@ -96,15 +96,15 @@ impl JobStore for Store {
         let inserted = with_pool!(self, pool => insert_job!(pool, job).map(|r| r.rows_affected()));
         match inserted.map_err(StoreError::from) {
             Ok(_) => Ok(Enqueued::Created(job.id.clone())),
-            Err(StoreError::Conflict(_)) if job.unique_key.is_some() => {
+            Err(StoreError::Unique { .. }) if job.unique_key.is_some() => {
                 let existing: Option<String> = with_pool!(self, pool => sqlx::query_scalar(
                     "SELECT id FROM jobs WHERE unique_key = $1 AND status IN ('pending', 'running')")
                     .bind(&job.unique_key)
                     .fetch_optional(pool)
                     .await?);
-                existing
-                    .map(Enqueued::Existing)
-                    .ok_or_else(|| StoreError::Conflict("job".into()))
+                existing.map(Enqueued::Existing).ok_or_else(|| {
+                    StoreError::Stale("the job holding that key ended meanwhile".into())
+                })
             }
             Err(e) => Err(e),
         }

@@ -40,8 +40,19 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// The row changed, or a lease moved, since it was read: read again and retry.
+    #[error("stale: {0}")]
+    Stale(String),
+    /// A unique key is taken; `constraint` names the constraint or index that refused the row.
+    #[error("duplicate: {constraint}")]
+    Unique { constraint: String },
+    /// Stored data that does not parse.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// A write shared by many callers (the webhook group commit) failed; the cause as text,
+    /// since every caller of the group gets it.
+    #[error("group write failed: {0}")]
+    Batch(String),
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     #[error("migration {version} failed: {source}")]
@@ -53,9 +64,9 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict(db.constraint().unwrap_or("unique key").to_string())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Unique {
+                constraint: db.constraint().unwrap_or("unique key").to_string(),
+            },
             _ => StoreError::Database(e),
         }
     }

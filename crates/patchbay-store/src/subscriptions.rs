@@ -244,7 +244,7 @@ impl Store {
         };
         let mut rows: Vec<DeliveryRow> = match doc {
             Some(d) => serde_json::from_str(&d)
-                .map_err(|e| StoreError::Conflict(format!("claimed deliveries unreadable: {e}")))?,
+                .map_err(|e| StoreError::Corrupt(format!("claimed deliveries: {e}")))?,
             None => Vec::new(),
         };
         rows.sort_by(|a, b| a.event_id.cmp(&b.event_id));
@@ -312,8 +312,9 @@ impl Store {
             q.fetch_one(pool).await?
         });
         match doc {
-            Some(d) => serde_json::from_str(&d)
-                .map_err(|e| StoreError::Conflict(format!("events unreadable: {e}"))),
+            Some(d) => {
+                serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(format!("events: {e}")))
+            }
             None => Ok(Vec::new()),
         }
     }

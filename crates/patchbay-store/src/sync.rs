@@ -250,7 +250,7 @@ macro_rules! commit_page_body {
             .await?
             .rows_affected() };
         if owned == 0 {
-            return Err(StoreError::Conflict(format!("sync run {} is no longer running here", c.run_id)));
+            return Err(StoreError::Stale(format!("sync run {} is no longer running here", c.run_id)));
         }
         // A page may repeat an id (providers do); the last copy counts, once.
         let mut last_copy: HashMap<&str, usize> = HashMap::with_capacity(c.records.len());
@@ -332,9 +332,9 @@ impl Store {
             match insert_job!(&mut *tx, job) {
                 Ok(_) => {}
                 Err(e) => return match StoreError::from(e) {
-                    StoreError::Conflict(_) => match self.active_sync_run(&run.connection_id).await? {
+                    StoreError::Unique { .. } => match self.active_sync_run(&run.connection_id).await? {
                         Some(existing) => Ok(Err(existing)),
-                        None => Err(StoreError::Conflict("a sync is starting".into())),
+                        None => Err(StoreError::Stale("a sync is starting".into())),
                     },
                     other => Err(other),
                 },

@@ -434,7 +434,7 @@ impl Engine {
             .insert_connection(&write)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => EngineError::Conflict(format!(
+                StoreError::Unique { .. } => EngineError::Conflict(format!(
                     "a {} connection for owner '{}' and account '{}' already exists",
                     row.connector, row.owner_id, row.account_id
                 )),
@@ -686,10 +686,10 @@ impl Engine {
             .update_connection(&write, row.version)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(msg) if msg.contains("concurrently") => EngineError::Conflict(
+                StoreError::Stale(_) => EngineError::Conflict(
                     "the connection was changed by another request; fetch it and try again".into(),
                 ),
-                StoreError::Conflict(_) => EngineError::Conflict(format!(
+                StoreError::Unique { .. } => EngineError::Conflict(format!(
                     "a {} connection for owner '{}' and account '{}' already exists",
                     new.connector, new.owner_id, new.account_id
                 )),
@@ -735,7 +735,7 @@ impl Engine {
             .update_connection(&write, row.version)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => EngineError::Conflict(
+                StoreError::Stale(_) | StoreError::Unique { .. } => EngineError::Conflict(
                     "the connection was changed by another request; fetch it and try again".into(),
                 ),
                 other => other.into(),

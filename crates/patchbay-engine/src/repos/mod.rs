@@ -152,7 +152,7 @@ impl Engine {
             .insert_repository(&row)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => EngineError::Conflict(format!(
+                StoreError::Unique { .. } => EngineError::Conflict(format!(
                     "{} is already registered in this workspace",
                     row.full_name
                 )),

@@ -190,7 +190,7 @@ async fn workspaces_and_keys(backend: TestBackend) {
             &act("a_z", "ws_a", None),
         )
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert!(matches!(dup, Err(StoreError::Unique { .. })), "{dup:?}");
     assert!(
         store.find_api_key("hash_z").await.unwrap().is_none(),
         "failed create leaves no key behind"
@@ -280,7 +280,7 @@ async fn unique_account_per_owner(backend: TestBackend) {
     let dup = store
         .insert_connection(&write_of(conn("conn_2", "ws_a", "u1", "shop-1")))
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert!(matches!(dup, Err(StoreError::Unique { .. })), "{dup:?}");
     store
         .insert_connection(&write_of(conn("conn_3", "ws_a", "u2", "shop-1")))
         .await
@@ -315,7 +315,7 @@ async fn optimistic_concurrency(backend: TestBackend) {
     let mut w = write_of(stale);
     w.activity.push(act("act_2", "ws_a", Some("conn_1")));
     let err = store.update_connection(&w, 1).await;
-    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    assert!(matches!(err, Err(StoreError::Stale(_))), "{err:?}");
     assert_eq!(
         store
             .get_connection(None, "conn_1")
@@ -573,7 +573,7 @@ async fn vault_keys_and_reseal(backend: TestBackend) {
             created_at: 3,
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    assert!(matches!(dup, Err(StoreError::Unique { .. })));
     assert_eq!(
         store.list_vault_keys().await.unwrap()[1].wrapped,
         b"k2",
