@@ -6,7 +6,7 @@
 use crate::sync::{bench_engine, fresh_store};
 use axum::routing::post;
 use patchbay_core::{ids, now_ms};
-use patchbay_engine::outbound::CreateSubscription;
+use patchbay_engine::events::CreateSubscription;
 use patchbay_engine::Caller;
 use patchbay_store::{EventRow, EventStore};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,7 +147,7 @@ pub async fn run(args: DeliveryArgs) {
         // As `serve` runs them: several dispatch loops, so one round's sends overlap the
         // next round's claim and bookkeeping.
         let mut loops = tokio::task::JoinSet::new();
-        for _ in 0..patchbay_engine::outbound::DISPATCH_LOOPS {
+        for _ in 0..patchbay_engine::events::DISPATCH_LOOPS {
             let (engine, received, rounds, n) = (
                 engine.clone(),
                 received.clone(),

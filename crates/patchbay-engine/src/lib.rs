@@ -5,21 +5,17 @@
 //! join here.
 
 pub mod auth;
-pub mod connect;
 pub mod connections;
 mod error;
+pub mod events;
 pub mod idle;
-pub mod jobs;
 pub mod live;
-pub mod oauth_apps;
-pub mod outbound;
+pub mod oauth;
 pub mod proxy;
 pub mod rate;
 pub mod repos;
-pub mod scheduler;
 pub mod sync;
 pub mod text;
-pub mod tokens;
 pub mod vault;
 pub mod views;
 pub mod webhooks;

@@ -322,7 +322,7 @@ pub fn start_background(
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let name = format!("{role}-{}-{}", hostname(), std::process::id());
-    let options = patchbay_engine::jobs::WorkerOptions {
+    let options = patchbay_engine::sync::jobs::WorkerOptions {
         concurrency: cfg.worker_concurrency,
         poll_interval: Duration::from_millis(500),
     };

@@ -219,7 +219,7 @@ impl Engine {
             ));
         }
         if let Some(f) = &req.sync_frequency {
-            if let Err(m) = crate::scheduler::parse_frequency(f) {
+            if let Err(m) = crate::sync::scheduler::parse_frequency(f) {
                 hard.push(FieldError::new("sync_frequency", "format", m));
             }
         }
@@ -591,7 +591,7 @@ impl Engine {
             new.account_id = account;
         }
         if let Some(f) = &req.sync_frequency {
-            crate::scheduler::parse_frequency(f).map_err(|m| {
+            crate::sync::scheduler::parse_frequency(f).map_err(|m| {
                 EngineError::Validation(vec![FieldError::new("sync_frequency", "format", m)])
             })?;
             if *f != new.sync_frequency {

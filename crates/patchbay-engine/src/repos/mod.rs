@@ -8,7 +8,7 @@ pub use name::RepoName;
 
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
-use crate::oauth_apps::workspace_of;
+use crate::oauth::apps::workspace_of;
 use crate::views::Page;
 use crate::Engine;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError};

@@ -9,10 +9,10 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patchbay_engine::connect::{
+use patchbay_engine::oauth::apps::{OAuthAppView, PutOAuthApp};
+use patchbay_engine::oauth::connect::{
     CallbackOutcome, CallbackQuery, ConnectSessionView, CreateConnectSession,
 };
-use patchbay_engine::oauth_apps::{OAuthAppView, PutOAuthApp};
 use serde::Deserialize;
 
 pub fn router() -> Routes {

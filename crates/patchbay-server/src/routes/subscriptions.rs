@@ -9,7 +9,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use patchbay_engine::outbound::{
+use patchbay_engine::events::{
     CreateSubscription, DeliveryView, PatchSubscription, SubscriptionView,
 };
 use patchbay_engine::views::Page;

@@ -4,7 +4,7 @@
 
 use crate::{both_backends, TestApp};
 use patchbay_emulators::github::{self, GithubConfig, GithubEmulator, Permissions};
-use patchbay_engine::jobs::RunOutcome;
+use patchbay_engine::sync::jobs::RunOutcome;
 use patchbay_store::testing::TestBackend;
 use serde_json::{json, Value};
 

@@ -4,7 +4,7 @@
 use crate::{both_backends, printing_body, TestApp, EMULATOR_KEY};
 use patchbay_emulators::printing_partner::{self, PrintingEmulator};
 use patchbay_emulators::PrintingConfig;
-use patchbay_engine::jobs::RunOutcome;
+use patchbay_engine::sync::jobs::RunOutcome;
 use patchbay_store::testing::TestBackend;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 use crate::{both_backends, TestApp};
 use patchbay_emulators::oauth2::{self, OAuthConfig, OAuthEmulator};
 use patchbay_emulators::todoist::{self, TodoistConfig, TodoistEmulator};
-use patchbay_engine::jobs::RunOutcome;
+use patchbay_engine::sync::jobs::RunOutcome;
 use patchbay_store::testing::TestBackend;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};

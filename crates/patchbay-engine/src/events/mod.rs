@@ -1,0 +1,15 @@
+//! Outbound events: subscriptions receive the workspace's outbox events, signed per the
+//! Standard Webhooks specification (`webhook-id` = event id, `webhook-timestamp`,
+//! `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`). Deliveries retry on a
+//! schedule (immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and every attempt is
+//! logged; a subscription that keeps failing has its circuit opened so it does not hold up
+//! others.
+
+mod dispatcher;
+mod subscriptions;
+
+pub use dispatcher::DISPATCH_LOOPS;
+pub use subscriptions::{CreateSubscription, DeliveryView, PatchSubscription, SubscriptionView};
+
+/// Credentials of subscriptions (their signing secrets) are stored under this owner type.
+const OWNER: &str = "subscription";
