@@ -4,6 +4,8 @@
 //! apps and the connect flow, and the token manager. Later areas (queue, sync runner, webhooks)
 //! join here.
 
+pub mod actions;
+pub mod activity;
 pub mod auth;
 pub mod connections;
 mod error;

@@ -1,12 +1,10 @@
 //! Connections: creation, lifecycle transitions, updates with secret rotation, deletion,
-//! tests against the provider, principals and actions. Every change writes its activity and
+//! tests against the provider, principals and config drift. Every change writes its activity and
 //! outbox events in the same transaction.
 
-mod idempotency;
 mod ops;
 pub(crate) mod write;
 
-pub use ops::ActionOutcome;
 pub(crate) use ops::{is_oauth, Call, CallOut};
 pub use write::{CreateConnection, OwnerInput, PatchConnection};
 

@@ -1,4 +1,5 @@
-//! Operations on existing connections: tests, principals, actions, drift checks, activity.
+//! Operations on existing connections: connector calls with token refresh, tests, principals,
+//! drift checks and stats.
 
 use super::write::{is_drift, DRIFT_PREFIX};
 use super::{connection_event, OWNER_TYPE};
@@ -6,29 +7,14 @@ use crate::auth::{
     activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
 };
 use crate::error::{EngineError, Result};
-use crate::views::{ActivityView, EventView, GrantView, Page, PrincipalView, RotatedPrincipal};
+use crate::views::{GrantView, PrincipalView, RotatedPrincipal};
 use crate::Engine;
-use patchbay_core::validation::{check_schema, scrub_secret_message};
+use patchbay_core::validation::scrub_secret_message;
 use patchbay_core::{
-    now_ms, AuthKind, Capability, Connector, ConnectorContext, ConnectorError, Health, Lifecycle,
-    SecretMap, TestOutcome,
+    now_ms, AuthKind, Connector, ConnectorContext, ConnectorError, Health, Lifecycle, TestOutcome,
 };
-use patchbay_store::{
-    ActivityFilter, ActivityStore, ConnectionFilter, ConnectionRow, ConnectionStore,
-    ConnectionWrite, EventStore,
-};
+use patchbay_store::{ConnectionFilter, ConnectionRow, ConnectionStore};
 use serde_json::{json, Value};
-use std::sync::Arc;
-
-/// The result of an action run.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ActionOutcome {
-    pub action: String,
-    #[schema(value_type = Object)]
-    pub result: Value,
-    /// The stored result of an earlier request with the same `Idempotency-Key`.
-    pub replayed: bool,
-}
 
 impl Engine {
     /// The connector's view of a connection; OAuth connections get a valid access token from
@@ -68,7 +54,7 @@ impl Engine {
     /// Runs a connector call. For OAuth connections a 401 earns one forced refresh and one
     /// retry; a second 401 marks the connection `needs_reconnect` (with a
     /// `connection.token_expired` event).
-    async fn call_connector(
+    pub(crate) async fn call_connector(
         &self,
         connector: &dyn Connector,
         row: &ConnectionRow,
@@ -105,7 +91,7 @@ impl Engine {
 
     /// Writes health (and optional test time) with its activity; a change of health also gets
     /// a `connection.health_changed` event. No version check: concurrent tests never collide.
-    async fn set_health(
+    pub(crate) async fn set_health(
         &self,
         id: &str,
         health: Health,
@@ -308,149 +294,6 @@ impl Engine {
         })
     }
 
-    /// The connector and input schema of `action` on `row`, when `caller` may run it there
-    /// now: the connector has the action, an integration principal is allowed it, and the
-    /// connection is enabled.
-    pub(crate) fn authorize_action(
-        &self,
-        caller: &Caller,
-        row: &ConnectionRow,
-        action: &str,
-    ) -> Result<(Arc<dyn Connector>, Value)> {
-        let connector = self.connector_for(row)?;
-        let spec = connector.spec();
-        let Some(action_spec) = spec
-            .action(action)
-            .filter(|_| spec.supports(Capability::Actions))
-        else {
-            return Err(EngineError::Unsupported(format!(
-                "{} has no action '{action}'; known: {}",
-                spec.key,
-                spec.action_keys().join(", ")
-            )));
-        };
-        let schema = action_spec.input_schema.clone();
-        if let Caller::Integration { action_keys, .. } = caller {
-            if !action_keys.iter().any(|k| k == action) {
-                return Err(EngineError::Forbidden(format!(
-                    "this principal may not run '{action}'"
-                )));
-            }
-        }
-        if row.lifecycle != Lifecycle::Enabled.as_str() {
-            return Err(EngineError::Conflict(format!(
-                "the connection is {}; actions need it enabled",
-                row.lifecycle
-            )));
-        }
-        Ok((connector, schema))
-    }
-
-    /// Runs a connector action on an enabled connection, as an allowed principal. Every run
-    /// past authorization and input checks, failed or not, leaves an activity entry and an
-    /// `action.completed` or `action.failed` event.
-    pub async fn run_action(
-        &self,
-        caller: &Caller,
-        id: &str,
-        action: &str,
-        input: Value,
-    ) -> Result<ActionOutcome> {
-        let row = self.load_connection(caller, id).await?;
-        let (connector, schema) = self.authorize_action(caller, &row, action)?;
-        let errors = check_schema(&schema, &input, "input");
-        if !errors.is_empty() {
-            return Err(EngineError::Validation(errors));
-        }
-        // A failure while getting or refreshing the token is a failed run too.
-        let (called, secrets) = match self.context_for(&row, is_oauth(connector.as_ref())).await {
-            Ok(mut ctx) => {
-                let called = self
-                    .call_connector(
-                        connector.as_ref(),
-                        &row,
-                        &mut ctx,
-                        &Call::Action(action, input),
-                    )
-                    .await;
-                (called, ctx.secrets)
-            }
-            Err(e) => (Err(e), self.known_secrets(&row.id).await),
-        };
-        let result = match called {
-            Ok(Ok(CallOut::Value(v))) => Ok(v),
-            Ok(Ok(_)) => Ok(Value::Null),
-            Ok(Err(e)) => Err(EngineError::Connector(e)),
-            Err(e) => Err(e),
-        };
-        let actor = caller.actor();
-        let (name, details) = match &result {
-            Ok(_) => ("action.completed", json!({"action": action})),
-            Err(e) => (
-                "action.failed",
-                json!({"action": action, "error": scrub_secret_message(&e.to_string(), &secrets)}),
-            ),
-        };
-        let mut write = ConnectionWrite::default();
-        write.activity.push(activity_row(
-            Some(&row.workspace_id),
-            Some(id),
-            &actor,
-            name,
-            details.clone(),
-        ));
-        write.events.push(connection_event(&row, name, details));
-        let recorded = self.store().update_connection(&write, row.version).await;
-        let value = match result {
-            Ok(value) => {
-                // The provider has acted: answering an error now would invite a second run.
-                if let Err(r) = recorded {
-                    tracing::error!(connection = %id, action, error = %r, "could not record a completed action");
-                }
-                value
-            }
-            Err(e) => {
-                // The run's own error says more than a failure to record it.
-                if let Err(r) = recorded {
-                    tracing::error!(connection = %id, action, error = %r, "could not record a failed action");
-                }
-                if let EngineError::Connector(ConnectorError::Unauthorized {
-                    status: 401, ..
-                }) = &e
-                {
-                    self.set_health(
-                        id,
-                        Health::NeedsReconnect,
-                        Some("the provider rejected the credentials".into()),
-                        None,
-                        &actor,
-                        None,
-                    )
-                    .await?;
-                }
-                return Err(e);
-            }
-        };
-        Ok(ActionOutcome {
-            action: action.to_string(),
-            result: value,
-            replayed: false,
-        })
-    }
-
-    /// The connection's secrets that open, for scrubbing messages; none when they cannot be
-    /// read.
-    async fn known_secrets(&self, id: &str) -> SecretMap {
-        match self.store().list_credentials(OWNER_TYPE, id).await {
-            Ok(creds) => self
-                .open_secrets(&creds)
-                .await
-                .map(|(secrets, _)| secrets)
-                .unwrap_or_default(),
-            Err(_) => SecretMap::new(),
-        }
-    }
-
     /// Marks connections whose stored config no longer satisfies their connector's current
     /// spec as `degraded`, and clears the mark where it does again. Returns how many changed.
     pub async fn scan_config_drift(&self) -> Result<u64> {
@@ -501,65 +344,6 @@ impl Engine {
             }
         }
         Ok(changed)
-    }
-
-    pub async fn list_activity(
-        &self,
-        caller: &Caller,
-        connection_id: Option<&str>,
-        cursor: Option<&str>,
-        limit: Option<i64>,
-    ) -> Result<Page<ActivityView>> {
-        let connection_id = match (caller, connection_id) {
-            (
-                Caller::Integration {
-                    connection_id: own, ..
-                },
-                None,
-            ) => Some(own.as_str()),
-            (_, c) => c,
-        };
-        if let Some(c) = connection_id {
-            self.load_connection(caller, c).await?;
-        }
-        let limit = crate::page_limit(limit);
-        let rows = self
-            .store()
-            .list_activity(&ActivityFilter {
-                workspace_id: caller.workspace_id().map(str::to_string),
-                connection_id: connection_id.map(str::to_string),
-                before: cursor.map(str::to_string),
-                limit: limit + 1,
-            })
-            .await?;
-        Ok(Page::from_overfetch(
-            rows.into_iter().map(ActivityView::from).collect(),
-            limit,
-            |a| a.id.clone(),
-        ))
-    }
-
-    pub async fn list_events(
-        &self,
-        caller: &Caller,
-        cursor: Option<&str>,
-        limit: Option<i64>,
-    ) -> Result<Page<EventView>> {
-        let Caller::Workspace { workspace_id, .. } = caller else {
-            return Err(EngineError::Forbidden(
-                "events are read with a workspace secret key".into(),
-            ));
-        };
-        let limit = crate::page_limit(limit);
-        let rows = self
-            .store()
-            .list_events(workspace_id, cursor, limit + 1)
-            .await?;
-        Ok(Page::from_overfetch(
-            rows.into_iter().map(EventView::from).collect(),
-            limit,
-            |e| e.id.clone(),
-        ))
     }
 
     /// Connection counts by lifecycle and health, plus failing connections, for operators.

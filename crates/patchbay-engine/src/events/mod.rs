@@ -6,6 +6,7 @@
 //! others.
 
 mod dispatcher;
+mod outbox;
 mod subscriptions;
 
 pub use dispatcher::DISPATCH_LOOPS;

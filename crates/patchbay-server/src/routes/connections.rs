@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use patchbay_core::TestOutcome;
-use patchbay_engine::connections::{
-    ActionOutcome, CreateConnection, ListConnections, PatchConnection,
-};
+use patchbay_engine::actions::ActionOutcome;
+use patchbay_engine::connections::{CreateConnection, ListConnections, PatchConnection};
 use patchbay_engine::views::{
     ConnectionView, CreatedConnection, Page, PrincipalView, RotatedPrincipal,
 };

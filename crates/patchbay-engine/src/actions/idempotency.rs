@@ -5,7 +5,7 @@
 //! (a caller hanging up does not abandon it), and a key held by a run whose process died is
 //! taken over by a retry after [`ACTION_LEASE_MS`].
 
-use super::ops::ActionOutcome;
+use super::ActionOutcome;
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::Engine;
