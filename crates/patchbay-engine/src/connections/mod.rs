@@ -2,11 +2,16 @@
 //! tests against the provider, principals and config drift. Every change writes its activity and
 //! outbox events in the same transaction.
 
+mod create;
 mod ops;
-pub(crate) mod write;
+mod remove;
+mod update;
 
+pub(crate) use create::{check_owner, NewConnection};
+pub use create::{CreateConnection, OwnerInput};
 pub(crate) use ops::{is_oauth, Call, CallOut};
-pub use write::{CreateConnection, OwnerInput, PatchConnection};
+pub use update::PatchConnection;
+pub(crate) use update::{is_drift, DRIFT_PREFIX};
 
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};

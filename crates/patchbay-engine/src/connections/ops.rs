@@ -1,8 +1,8 @@
 //! Operations on existing connections: connector calls with token refresh, tests, principals,
 //! drift checks and stats.
 
-use super::write::{is_drift, DRIFT_PREFIX};
 use super::{connection_event, OWNER_TYPE};
+use super::{is_drift, DRIFT_PREFIX};
 use crate::auth::{
     activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
 };

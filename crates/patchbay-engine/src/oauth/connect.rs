@@ -3,7 +3,7 @@
 //! updates the connection.
 
 use crate::auth::{activity_row, hash_key, random_token, Caller};
-use crate::connections::write::{check_owner, NewConnection, OwnerInput};
+use crate::connections::{check_owner, NewConnection, OwnerInput};
 use crate::connections::{connection_event, OWNER_TYPE};
 use crate::error::{EngineError, Result};
 use crate::oauth::apps::workspace_of;

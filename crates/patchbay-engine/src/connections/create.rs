@@ -1,6 +1,7 @@
-//! Creating, updating and deleting connections.
+//! Creating connections: validate owner, config and secrets, verify credentials when asked to
+//! enable, seal the secrets and insert the row with its principal, grants, activity and event.
 
-use super::{connection_event, hints, merge_patch, OWNER_TYPE};
+use super::{connection_event, hints, OWNER_TYPE};
 use crate::auth::{
     activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
 };
@@ -71,26 +72,6 @@ fn empty_object() -> Value {
     json!({})
 }
 
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchConnection {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
-    pub name: Option<String>,
-    /// A JSON merge patch over the stored config (`null` removes a field).
-    #[schema(value_type = Option<Object>, required = false)]
-    pub config: Option<Value>,
-    /// New secret values (rotation); `null` removes a secret.
-    #[schema(value_type = Option<BTreeMap<String, Option<String>>>, required = false)]
-    pub secrets: Option<BTreeMap<String, Option<Secret>>>,
-    pub lifecycle: Option<Lifecycle>,
-    /// `manual`, an interval such as `15m`, or a 5-field cron expression.
-    pub sync_frequency: Option<String>,
-}
-
 pub(crate) fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
     let mut errs: Vec<FieldError> = crate::text::check_text("owner.id", &owner.id, 200)
         .into_iter()
@@ -116,7 +97,7 @@ pub(crate) fn check_owner(owner: &OwnerInput) -> Vec<FieldError> {
 }
 
 /// Secrets must be declared by the connector: an undeclared name is a mistake, never stored.
-fn check_secret_names<'a>(
+pub(super) fn check_secret_names<'a>(
     spec: &ConnectorSpec,
     names: impl Iterator<Item = &'a String>,
 ) -> Vec<FieldError> {
@@ -137,12 +118,12 @@ fn check_secret_names<'a>(
         .collect()
 }
 
-fn account_of(spec: &ConnectorSpec, config: &Value) -> String {
+pub(super) fn account_of(spec: &ConnectorSpec, config: &Value) -> String {
     configured_account(spec, config).unwrap_or_else(|| "default".to_string())
 }
 
 /// The account the config names through the spec's account field, if it names one.
-fn configured_account(spec: &ConnectorSpec, config: &Value) -> Option<String> {
+pub(super) fn configured_account(spec: &ConnectorSpec, config: &Value) -> Option<String> {
     spec.account_field
         .as_deref()
         .and_then(|f| config.get(f))
@@ -445,368 +426,6 @@ impl Engine {
             principal_key,
         })
     }
-
-    pub async fn patch_connection(
-        &self,
-        caller: &Caller,
-        id: &str,
-        req: PatchConnection,
-    ) -> Result<ConnectionView> {
-        let out = self.patch_connection_now(caller, id, req).await;
-        // The proxy's copy of the connection is stale now.
-        self.inner.proxy_cache.forget(id);
-        out
-    }
-
-    async fn patch_connection_now(
-        &self,
-        caller: &Caller,
-        id: &str,
-        req: PatchConnection,
-    ) -> Result<ConnectionView> {
-        if matches!(caller, Caller::Integration { .. }) {
-            return Err(EngineError::Forbidden(
-                "integration keys cannot change connections".into(),
-            ));
-        }
-        let row = self.load_connection(caller, id).await?;
-        let current: Lifecycle = row.lifecycle.parse().map_err(EngineError::BadRequest)?;
-        let target = req.lifecycle.unwrap_or(current);
-        if target != current {
-            current.transition(target)?;
-        } else if current == Lifecycle::Revoked {
-            return Err(EngineError::Conflict(
-                "the connection is revoked; revoked is terminal".into(),
-            ));
-        }
-        if target == Lifecycle::Revoked {
-            let others = [
-                ("name", req.name.is_some()),
-                ("config", req.config.is_some()),
-                ("secrets", req.secrets.is_some()),
-                ("sync_frequency", req.sync_frequency.is_some()),
-            ];
-            let errs: Vec<FieldError> = others
-                .iter()
-                .filter(|(_, sent)| *sent)
-                .map(|(field, _)| {
-                    FieldError::new(
-                        *field,
-                        "not_with_revoke",
-                        "revoking comes alone: send {\"lifecycle\": \"revoked\"} without other fields",
-                    )
-                })
-                .collect();
-            if !errs.is_empty() {
-                return Err(EngineError::Validation(errs));
-            }
-            return self.revoke(caller, row, current, None).await;
-        }
-        if let Some(err) = req
-            .name
-            .as_deref()
-            .and_then(|n| crate::text::check_text("name", n, 200))
-        {
-            return Err(EngineError::Validation(vec![err]));
-        }
-        let connector = self.connector_for(&row)?;
-        let spec = connector.spec();
-        if let Some(secrets) = &req.secrets {
-            let errs = check_secret_names(spec, secrets.keys());
-            if !errs.is_empty() {
-                return Err(EngineError::Validation(errs));
-            }
-        }
-        let mut config: Value = serde_json::from_str(&row.config).unwrap_or_else(|_| json!({}));
-        if let Some(patch) = &req.config {
-            if !patch.is_object() {
-                return Err(EngineError::Validation(vec![FieldError::new(
-                    "config",
-                    "type",
-                    "config must be a JSON object",
-                )]));
-            }
-            merge_patch(&mut config, patch);
-        }
-        let existing = self.store().list_credentials(OWNER_TYPE, id).await?;
-        let (mut secrets, open_errors) = self.open_secrets(&existing).await?;
-        let mut removed = Vec::new();
-        let mut rotated: BTreeMap<String, Secret> = BTreeMap::new();
-        for (field, value) in req.secrets.iter().flatten() {
-            match value {
-                Some(s) => {
-                    secrets.insert(field.clone(), s.clone());
-                    rotated.insert(field.clone(), s.clone());
-                }
-                None => {
-                    secrets.remove(field);
-                    removed.push(field.clone());
-                }
-            }
-        }
-        let scope: Value = serde_json::from_str(&row.owner_scope).unwrap_or(Value::Null);
-        let mut errors = validate_connection(
-            connector.as_ref(),
-            &ValidationInput {
-                config: &config,
-                secrets: &secrets,
-                scope: &scope,
-            },
-        );
-        // A stored secret that does not open matters unless this request replaces it.
-        errors.extend(open_errors.into_iter().filter(|e| {
-            let field = e.field.trim_start_matches("secrets.");
-            !rotated.contains_key(field) && !removed.iter().any(|r| r == field)
-        }));
-        if target == Lifecycle::Enabled && !errors.is_empty() {
-            return Err(EngineError::Validation(errors));
-        }
-        let mut fetched_token = None;
-        if target == Lifecycle::Enabled && current != Lifecycle::Enabled {
-            if spec.auth == AuthKind::Oauth2ClientCredentials
-                && !secrets.contains_key("access_token")
-            {
-                let (expires, token) = self
-                    .client_credentials_token(&row.workspace_id, spec)
-                    .await?;
-                secrets.insert("access_token".into(), token);
-                fetched_token = Some(expires);
-            }
-            self.verify_credentials(connector.as_ref(), &config, &secrets)
-                .await?;
-        }
-        if fetched_token.is_some() {
-            if let Some(token) = secrets.get("access_token") {
-                rotated.insert("access_token".into(), token.clone());
-            }
-        }
-        let actor = caller.actor();
-        let ws = row.workspace_id.clone();
-        let mut new = row.clone();
-        new.name = req.name.clone().unwrap_or(new.name);
-        new.config = config.to_string();
-        // A config without the account field keeps the account found otherwise (an OAuth
-        // connection's provider user id).
-        if let Some(account) = configured_account(spec, &config) {
-            new.account_id = account;
-        }
-        if let Some(f) = &req.sync_frequency {
-            crate::sync::scheduler::parse_frequency(f).map_err(|m| {
-                EngineError::Validation(vec![FieldError::new("sync_frequency", "format", m)])
-            })?;
-            if *f != new.sync_frequency {
-                new.sync_frequency = f.trim().to_string();
-                // The scheduler plans from scratch for the new frequency.
-                new.next_sync_at = None;
-            }
-        }
-        new.lifecycle = target.as_str().into();
-        new.updated_at = now_ms();
-        new.version = row.version + 1;
-        if let Some(expires) = fetched_token {
-            new.token_expires_at = expires;
-        }
-        // A config that satisfies the spec again ends a drift-degraded state.
-        if errors.is_empty()
-            && new.health == Health::Degraded.as_str()
-            && is_drift(&new.health_reason)
-        {
-            new.health = Health::Healthy.as_str().into();
-            new.health_reason = None;
-        }
-        let mut activity = Vec::new();
-        let mut events = Vec::new();
-        let config_changed =
-            req.config.is_some() || req.name.is_some() || req.sync_frequency.is_some();
-        if config_changed {
-            let changed: Vec<&String> = req
-                .config
-                .as_ref()
-                .and_then(Value::as_object)
-                .map(|o| o.keys().collect())
-                .unwrap_or_default();
-            activity.push(activity_row(
-                Some(&ws),
-                Some(id),
-                &actor,
-                "connection.updated",
-                json!({"config_fields": changed, "name": req.name}),
-            ));
-            events.push(connection_event(&new, "connection.updated", json!({})));
-        }
-        if !rotated.is_empty() || !removed.is_empty() {
-            activity.push(activity_row(
-                Some(&ws),
-                Some(id),
-                &actor,
-                "connection.secrets_rotated",
-                json!({"rotated": rotated.keys().collect::<Vec<_>>(), "removed": removed}),
-            ));
-            if !config_changed {
-                events.push(connection_event(
-                    &new,
-                    "connection.updated",
-                    json!({"secrets_rotated": true}),
-                ));
-            }
-        }
-        if target != current {
-            activity.push(activity_row(
-                Some(&ws),
-                Some(id),
-                &actor,
-                &format!("connection.{target}"),
-                json!({"from": current}),
-            ));
-            events.push(connection_event(
-                &new,
-                &format!("connection.{target}"),
-                json!({"from": current}),
-            ));
-        }
-        if new.health != row.health {
-            events.push(connection_event(
-                &new,
-                "connection.health_changed",
-                json!({"from": row.health}),
-            ));
-        }
-        let rotated_refs: BTreeMap<String, &Secret> =
-            rotated.iter().map(|(k, v)| (k.clone(), v)).collect();
-        let credentials = self.seal_all(&ws, id, &existing, &rotated_refs)?;
-        let write = ConnectionWrite {
-            connection: Some(new.clone()),
-            credentials,
-            remove_credentials: removed,
-            activity,
-            events,
-            ..Default::default()
-        };
-        self.store()
-            .update_connection(&write, row.version)
-            .await
-            .map_err(|e| match e {
-                StoreError::Stale(_) => EngineError::Conflict(
-                    "the connection was changed by another request; fetch it and try again".into(),
-                ),
-                StoreError::Unique { .. } => EngineError::Conflict(format!(
-                    "a {} connection for owner '{}' and account '{}' already exists",
-                    new.connector, new.owner_id, new.account_id
-                )),
-                other => other.into(),
-            })?;
-        self.view_of(&new).await
-    }
-
-    /// Revokes: terminal, drops every secret and makes the principal key unusable, keeps the
-    /// row and its audit trail. Needs neither the connector nor the secrets to open.
-    async fn revoke(
-        &self,
-        caller: &Caller,
-        row: ConnectionRow,
-        from: Lifecycle,
-        name: Option<String>,
-    ) -> Result<ConnectionView> {
-        let existing = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-        let mut new = row.clone();
-        new.name = name.unwrap_or(new.name);
-        new.lifecycle = Lifecycle::Revoked.as_str().into();
-        new.updated_at = now_ms();
-        new.version = row.version + 1;
-        let write = ConnectionWrite {
-            connection: Some(new.clone()),
-            remove_credentials: existing.iter().map(|c| c.field.clone()).collect(),
-            revoke_principal: true,
-            activity: vec![activity_row(
-                Some(&row.workspace_id),
-                Some(&row.id),
-                &caller.actor(),
-                "connection.revoked",
-                json!({"from": from, "secrets_removed": existing.iter().map(|c| &c.field).collect::<Vec<_>>()}),
-            )],
-            events: vec![connection_event(
-                &new,
-                "connection.revoked",
-                json!({"from": from}),
-            )],
-            ..Default::default()
-        };
-        self.store()
-            .update_connection(&write, row.version)
-            .await
-            .map_err(|e| match e {
-                StoreError::Stale(_) | StoreError::Unique { .. } => EngineError::Conflict(
-                    "the connection was changed by another request; fetch it and try again".into(),
-                ),
-                other => other.into(),
-            })?;
-        self.view_of(&new).await
-    }
-
-    pub async fn delete_connection(&self, caller: &Caller, id: &str) -> Result<()> {
-        let out = self.delete_connection_now(caller, id).await;
-        self.inner.proxy_cache.forget(id);
-        // Its principal key is gone.
-        self.inner.auth_cache.clear();
-        out
-    }
-
-    async fn delete_connection_now(&self, caller: &Caller, id: &str) -> Result<()> {
-        if matches!(caller, Caller::Integration { .. }) {
-            return Err(EngineError::Forbidden(
-                "integration keys cannot delete connections".into(),
-            ));
-        }
-        let row = self.load_connection(caller, id).await?;
-        let revoked = self.revoke_at_provider(&row).await;
-        let activity = activity_row(
-            Some(&row.workspace_id),
-            Some(id),
-            &caller.actor(),
-            "connection.deleted",
-            json!({"connector": row.connector, "revoked_at_provider": revoked}),
-        );
-        let event = connection_event(&row, "connection.deleted", json!({}));
-        self.store()
-            .delete_connection(id, &activity, &event)
-            .await?;
-        Ok(())
-    }
-}
-
-impl Engine {
-    /// RFC 7009 revocation of an OAuth connection's grant, best-effort: the refresh token if
-    /// there is one (revoking it ends the whole grant), else the access token. Returns whether
-    /// the provider confirmed it; failures are logged and never block the deletion.
-    async fn revoke_at_provider(&self, row: &ConnectionRow) -> bool {
-        let Ok(provider) = self.oauth_provider(&row.connector).cloned() else {
-            return false;
-        };
-        let Ok((_, app)) = self.oauth_app(&row.workspace_id, &provider.key).await else {
-            return false;
-        };
-        let Ok(creds) = self.store().list_credentials(OWNER_TYPE, &row.id).await else {
-            return false;
-        };
-        let (secrets, _) = match self.open_secrets(&creds).await {
-            Ok(s) => s,
-            Err(_) => return false,
-        };
-        let target = secrets
-            .get("refresh_token")
-            .map(|t| (t, "refresh_token"))
-            .or_else(|| secrets.get("access_token").map(|t| (t, "access_token")));
-        let Some((token, hint)) = target else {
-            return false;
-        };
-        match self.oauth().revoke(&provider, &app, token, hint).await {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::warn!(connection = %row.id, error = %e, "revocation at the provider failed; deleting anyway");
-                false
-            }
-        }
-    }
 }
 
 /// A connection about to be inserted, from the API or from an OAuth callback.
@@ -827,12 +446,4 @@ pub(crate) struct NewConnection<'a> {
     pub granted_scopes: Option<String>,
     pub metadata: Value,
     pub sync_frequency: String,
-}
-
-pub(crate) const DRIFT_PREFIX: &str = "config drift";
-
-pub(crate) fn is_drift(reason: &Option<String>) -> bool {
-    reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with(DRIFT_PREFIX))
 }

@@ -1,24 +1,15 @@
-//! Inbound webhooks: verify over the raw bytes (mandatory: no secret means 401), deduplicate by
-//! the provider's delivery id, and make the event durable before answering 2xx. Deliveries
-//! arriving together share one insert statement and one commit. Workers then map each event to
-//! record changes through the connector, by the same path syncs use.
+//! Receiving: verify the delivery over its raw bytes with the connection's cached secret,
+//! answer handshakes, and make the event durable through the group commit before the 2xx.
 
-use crate::auth::Caller;
+use super::{WebhookAck, WebhookReply};
 use crate::error::{EngineError, Result};
-use crate::views::Page;
 use crate::Engine;
 use patchbay_connectors::webhooks::{
     delivery_id, handshake, kept_headers_json, route_account, verify, VerifyError,
 };
-use patchbay_core::{
-    ids, ms_to_rfc3339, now_ms, Capability, ConnectorContext, ConnectorError, Lifecycle, SyncMode,
-    WebhookRequest, WebhookScheme,
-};
-use patchbay_store::{
-    ConnectionStore, EventRow, EventStore, PageCommit, PageRecord, WebhookEventRow,
-};
-use serde::Serialize;
-use serde_json::{json, Value};
+use patchbay_core::{ids, now_ms, Capability, Lifecycle, WebhookRequest, WebhookScheme};
+use patchbay_store::{ConnectionStore, WebhookEventRow};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -27,53 +18,6 @@ use tokio::sync::{mpsc, oneshot};
 /// How long a connection's webhook secret is served from memory before it is read again.
 const SECRET_TTL: Duration = Duration::from_secs(10);
 const BATCH: usize = 256;
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct WebhookAck {
-    /// The stored event's id.
-    pub id: String,
-    pub connection_id: String,
-    /// A redelivery of an event already stored; it is not processed again.
-    pub duplicate: bool,
-}
-
-/// What a verified delivery gets back.
-#[derive(Debug, Clone)]
-pub enum WebhookReply {
-    /// Stored (or recognised as a redelivery), one entry per connection it was routed to.
-    Stored(Vec<WebhookAck>),
-    /// A handshake (Discord PING, Slack URL verification) answered in the response and not
-    /// stored.
-    Handshake(Value),
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct WebhookEventView {
-    pub id: String,
-    pub connection_id: String,
-    pub delivery_id: String,
-    /// received, processing, processed or failed.
-    pub status: String,
-    pub attempts: i64,
-    pub error: Option<String>,
-    pub received_at: String,
-    pub processed_at: Option<String>,
-}
-
-impl From<WebhookEventRow> for WebhookEventView {
-    fn from(r: WebhookEventRow) -> Self {
-        WebhookEventView {
-            id: r.id,
-            connection_id: r.connection_id,
-            delivery_id: r.delivery_id,
-            status: r.status,
-            attempts: r.attempts,
-            error: r.error,
-            received_at: ms_to_rfc3339(r.received_at),
-            processed_at: r.processed_at.map(ms_to_rfc3339),
-        }
-    }
-}
 
 /// A verified delivery waiting for its batch's commit.
 type Pending = (
@@ -327,198 +271,6 @@ impl Engine {
             id: existing.id,
             connection_id: connection_id.to_string(),
             duplicate: true,
-        })
-    }
-
-    /// Processes up to `limit` stored events; returns how many it handled.
-    pub async fn process_webhooks_once(&self, limit: i64) -> Result<usize> {
-        let now = now_ms();
-        let events = self
-            .store()
-            .claim_webhook_events(now, now + self.inner.job_lease_ms, limit)
-            .await?;
-        let n = events.len();
-        for event in events {
-            let outcome = self.process_event(&event).await;
-            let (status, error) = match &outcome {
-                Ok(()) => ("processed", None),
-                Err(e) => ("failed", Some(e.to_string())),
-            };
-            self.store()
-                .finish_webhook_event(&event, status, error.as_deref(), now_ms())
-                .await?;
-        }
-        Ok(n)
-    }
-
-    async fn process_event(&self, event: &WebhookEventRow) -> Result<()> {
-        let row = self
-            .store()
-            .get_connection(None, &event.connection_id)
-            .await?
-            .ok_or(EngineError::NotFound("connection"))?;
-        let connector = self.connector_for(&row)?;
-        let creds = self.store().list_credentials("connection", &row.id).await?;
-        let (secrets, _) = self.open_secrets(&creds).await?;
-        let ctx = ConnectorContext {
-            connection_id: row.id.clone(),
-            config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
-            secrets,
-        };
-        let mut headers: BTreeMap<String, String> =
-            serde_json::from_str(&event.headers).unwrap_or_default();
-        // The event was verified on receipt, and its secret header is never stored; give the
-        // connector's own check (defence in depth) the secret back, in memory only.
-        if connector.webhook_scheme_for(&ctx.config) == Some(WebhookScheme::SharedSecretHeader) {
-            if let Some(secret) = connector
-                .spec()
-                .webhook_secret_field
-                .as_ref()
-                .and_then(|f| ctx.secrets.get(f))
-            {
-                headers.insert(
-                    "X-Patchbay-Integration-Secret".into(),
-                    secret.expose().to_string(),
-                );
-            }
-        }
-        let req = WebhookRequest {
-            headers,
-            body: event.body.clone(),
-        };
-        let outcome = connector.handle_webhook(&ctx, &req).map_err(|e| match e {
-            ConnectorError::BadPayload(m) => {
-                EngineError::BadRequest(format!("payload rejected: {m}"))
-            }
-            other => EngineError::Connector(other),
-        })?;
-        // Upserts and deletions go through the same page commit as syncs: same hashes, same events.
-        let mut by_entity: BTreeMap<String, (Vec<PageRecord>, Vec<String>)> = BTreeMap::new();
-        for r in outcome.upserts {
-            let hash = crate::sync::record_hash(&r.data);
-            by_entity
-                .entry(r.entity.clone())
-                .or_default()
-                .0
-                .push(PageRecord {
-                    id: r.id,
-                    data: r.data,
-                    hash,
-                });
-        }
-        for (entity, id) in outcome.deletions {
-            by_entity.entry(entity).or_default().1.push(id);
-        }
-        for (entity, (records, deleted_ids)) in by_entity {
-            self.store()
-                .commit_page(&PageCommit {
-                    workspace_id: row.workspace_id.clone(),
-                    connection_id: row.id.clone(),
-                    entity,
-                    run_id: String::new(),
-                    worker: String::new(),
-                    full: false,
-                    assume_new: false,
-                    records,
-                    deleted_ids,
-                    next_page_cursor: None,
-                    run_checkpoint: None,
-                })
-                .await?;
-        }
-        let ev = EventRow {
-            id: ids::new_id(ids::IdKind::Event),
-            workspace_id: row.workspace_id.clone(),
-            event_type: "webhook.received".into(),
-            connection_id: Some(row.id.clone()),
-            payload: json!({"webhook_event_id": event.id, "delivery_id": event.delivery_id, "event_type": outcome.event_type}).to_string(),
-            created_at: now_ms(),
-        };
-        self.store().record_event(&ev).await?;
-        if !outcome.resync.is_empty() && row.lifecycle == Lifecycle::Enabled.as_str() {
-            match self
-                .queue_sync(&row, SyncMode::Incremental, Some(outcome.resync))
-                .await
-            {
-                Ok(_) | Err(EngineError::Conflict(_)) => {}
-                Err(e) => {
-                    tracing::warn!(connection = %row.id, error = %e, "resync after webhook not queued")
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn list_webhook_events(
-        &self,
-        caller: &Caller,
-        connection_id: &str,
-        cursor: Option<&str>,
-        limit: Option<i64>,
-    ) -> Result<Page<WebhookEventView>> {
-        self.load_connection(caller, connection_id).await?;
-        let limit = crate::page_limit(limit);
-        let rows = self
-            .store()
-            .list_webhook_events(connection_id, cursor, limit + 1)
-            .await?;
-        Ok(Page::from_overfetch(
-            rows.into_iter().map(Into::into).collect(),
-            limit,
-            |e: &WebhookEventView| e.id.clone(),
-        ))
-    }
-
-    /// Queues a stored event for processing again.
-    pub async fn replay_webhook_event(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<WebhookEventView> {
-        if matches!(caller, Caller::Integration { .. }) {
-            return Err(EngineError::Forbidden(
-                "integration keys cannot replay webhooks".into(),
-            ));
-        }
-        let event = self
-            .store()
-            .get_webhook_event(id)
-            .await?
-            .ok_or(EngineError::NotFound("webhook event"))?;
-        // Tenancy: the event's connection must be the caller's.
-        self.load_connection(caller, &event.connection_id).await?;
-        if !self.store().replay_webhook_event(id).await? {
-            return Err(EngineError::Conflict(
-                "the event is being processed; try again shortly".into(),
-            ));
-        }
-        Ok(self
-            .store()
-            .get_webhook_event(id)
-            .await?
-            .ok_or(EngineError::NotFound("webhook event"))?
-            .into())
-    }
-
-    /// Processes stored webhooks until `cancel`.
-    pub fn spawn_webhook_processor(
-        &self,
-        cancel: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        let engine = self.clone();
-        let mut cancel = cancel;
-        tokio::spawn(async move {
-            while !*cancel.borrow() {
-                match engine.process_webhooks_once(100).await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "webhook processing failed"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    _ = cancel.changed() => {}
-                }
-            }
         })
     }
 }

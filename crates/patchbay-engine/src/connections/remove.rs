@@ -1,0 +1,123 @@
+//! Revoking (terminal, drops secrets, keeps the row) and deleting connections, with RFC 7009
+//! revocation at the provider for OAuth grants.
+
+use super::{connection_event, OWNER_TYPE};
+use crate::auth::{activity_row, Caller};
+use crate::error::{EngineError, Result};
+use crate::views::ConnectionView;
+use crate::Engine;
+use patchbay_core::{now_ms, Lifecycle};
+use patchbay_store::{ConnectionRow, ConnectionStore, ConnectionWrite, StoreError};
+use serde_json::json;
+
+impl Engine {
+    /// Revokes: terminal, drops every secret and makes the principal key unusable, keeps the
+    /// row and its audit trail. Needs neither the connector nor the secrets to open.
+    pub(super) async fn revoke(
+        &self,
+        caller: &Caller,
+        row: ConnectionRow,
+        from: Lifecycle,
+        name: Option<String>,
+    ) -> Result<ConnectionView> {
+        let existing = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        let mut new = row.clone();
+        new.name = name.unwrap_or(new.name);
+        new.lifecycle = Lifecycle::Revoked.as_str().into();
+        new.updated_at = now_ms();
+        new.version = row.version + 1;
+        let write = ConnectionWrite {
+            connection: Some(new.clone()),
+            remove_credentials: existing.iter().map(|c| c.field.clone()).collect(),
+            revoke_principal: true,
+            activity: vec![activity_row(
+                Some(&row.workspace_id),
+                Some(&row.id),
+                &caller.actor(),
+                "connection.revoked",
+                json!({"from": from, "secrets_removed": existing.iter().map(|c| &c.field).collect::<Vec<_>>()}),
+            )],
+            events: vec![connection_event(
+                &new,
+                "connection.revoked",
+                json!({"from": from}),
+            )],
+            ..Default::default()
+        };
+        self.store()
+            .update_connection(&write, row.version)
+            .await
+            .map_err(|e| match e {
+                StoreError::Stale(_) | StoreError::Unique { .. } => EngineError::Conflict(
+                    "the connection was changed by another request; fetch it and try again".into(),
+                ),
+                other => other.into(),
+            })?;
+        self.view_of(&new).await
+    }
+
+    pub async fn delete_connection(&self, caller: &Caller, id: &str) -> Result<()> {
+        let out = self.delete_connection_now(caller, id).await;
+        self.inner.proxy_cache.forget(id);
+        // Its principal key is gone.
+        self.inner.auth_cache.clear();
+        out
+    }
+
+    async fn delete_connection_now(&self, caller: &Caller, id: &str) -> Result<()> {
+        if matches!(caller, Caller::Integration { .. }) {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot delete connections".into(),
+            ));
+        }
+        let row = self.load_connection(caller, id).await?;
+        let revoked = self.revoke_at_provider(&row).await;
+        let activity = activity_row(
+            Some(&row.workspace_id),
+            Some(id),
+            &caller.actor(),
+            "connection.deleted",
+            json!({"connector": row.connector, "revoked_at_provider": revoked}),
+        );
+        let event = connection_event(&row, "connection.deleted", json!({}));
+        self.store()
+            .delete_connection(id, &activity, &event)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// RFC 7009 revocation of an OAuth connection's grant, best-effort: the refresh token if
+    /// there is one (revoking it ends the whole grant), else the access token. Returns whether
+    /// the provider confirmed it; failures are logged and never block the deletion.
+    async fn revoke_at_provider(&self, row: &ConnectionRow) -> bool {
+        let Ok(provider) = self.oauth_provider(&row.connector).cloned() else {
+            return false;
+        };
+        let Ok((_, app)) = self.oauth_app(&row.workspace_id, &provider.key).await else {
+            return false;
+        };
+        let Ok(creds) = self.store().list_credentials(OWNER_TYPE, &row.id).await else {
+            return false;
+        };
+        let (secrets, _) = match self.open_secrets(&creds).await {
+            Ok(s) => s,
+            Err(_) => return false,
+        };
+        let target = secrets
+            .get("refresh_token")
+            .map(|t| (t, "refresh_token"))
+            .or_else(|| secrets.get("access_token").map(|t| (t, "access_token")));
+        let Some((token, hint)) = target else {
+            return false;
+        };
+        match self.oauth().revoke(&provider, &app, token, hint).await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::warn!(connection = %row.id, error = %e, "revocation at the provider failed; deleting anyway");
+                false
+            }
+        }
+    }
+}
