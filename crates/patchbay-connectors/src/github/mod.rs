@@ -11,6 +11,7 @@ mod actions;
 mod client;
 mod etag;
 mod records;
+pub mod repo_name;
 mod signals;
 mod spec;
 mod sync;

@@ -2,9 +2,8 @@
 //! operators (admin key) and read by the workspace's applications. Names are parsed and
 //! normalised on the way in, so the store only ever holds `owner/name` in one spelling.
 
-mod name;
-
-pub use name::RepoName;
+use patchbay_connectors::github::repo_name as name;
+pub use patchbay_connectors::github::repo_name::RepoName;
 
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};

@@ -1,5 +1,5 @@
 //! Repository names as operators type them (`owner/name`, an HTTPS or SSH clone URL), parsed
-//! into the one form the registry stores.
+//! by GitHub's own naming rules into the one form the organisation's registry stores.
 
 use patchbay_core::FieldError;
 
