@@ -82,6 +82,24 @@ pub fn random_key_id() -> String {
     )
 }
 
+/// Authentication's own state: the admin key's hash, resolved keys, and when each key's use
+/// was last recorded (at most once a minute per key).
+pub(crate) struct AuthState {
+    admin_key_hash: Option<String>,
+    key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    pub(crate) cache: AuthCache,
+}
+
+impl AuthState {
+    pub(crate) fn new(admin_key: Option<&patchbay_core::Secret>) -> Self {
+        AuthState {
+            admin_key_hash: admin_key.map(|k| hash_key(k.expose())),
+            key_use: Default::default(),
+            cache: AuthCache::default(),
+        }
+    }
+}
+
 /// How long a resolved key is trusted without asking the database again. Rotations and
 /// deletions in this process clear it at once; other processes see them within this time.
 const AUTH_TTL_MS: i64 = 5_000;
@@ -118,17 +136,17 @@ impl Engine {
     /// Resolves a bearer token to a caller; `None` when it matches nothing.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>> {
         let hash = hash_key(token);
-        if let Some(admin) = &self.inner.admin_key_hash {
+        if let Some(admin) = &self.inner.auth.admin_key_hash {
             if bool::from(admin.as_bytes().ct_eq(hash.as_bytes())) {
                 return Ok(Some(Caller::Admin));
             }
         }
-        if let Some(caller) = self.inner.auth_cache.get(&hash) {
+        if let Some(caller) = self.inner.auth.cache.get(&hash) {
             return Ok(Some(caller));
         }
         let found = self.authenticate_stored(token, &hash).await?;
         if let Some(caller) = &found {
-            self.inner.auth_cache.put(hash, caller.clone());
+            self.inner.auth.cache.put(hash, caller.clone());
         }
         Ok(found)
     }
@@ -179,7 +197,7 @@ impl Engine {
 
     fn should_record_use(&self, key_id: &str) -> bool {
         let now = now_ms();
-        let mut seen = self.inner.key_use.lock().expect("key use lock");
+        let mut seen = self.inner.auth.key_use.lock().expect("key use lock");
         match seen.get(key_id) {
             Some(last) if now - last < KEY_USE_INTERVAL_MS => false,
             _ => {

@@ -32,8 +32,7 @@ use patchbay_connectors::providers::Catalog;
 use patchbay_connectors::HttpClient;
 use patchbay_core::{Registry, Secret};
 use patchbay_store::Store;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What an engine needs besides its store, vault and registry.
 pub struct EngineOptions {
@@ -63,32 +62,23 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// The shared context every capability builds on, then each capability's own state, kept in
+/// its folder.
 struct Inner {
     store: Store,
     vault: Vault,
     registry: Registry,
-    admin_key_hash: Option<String>,
-    /// When each key's use was last recorded, to record at most once a minute per key.
-    key_use: Mutex<HashMap<String, i64>>,
     catalog: Catalog,
-    oauth: OAuthClient,
     http: HttpClient,
     public_url: String,
-    connect_ttl_ms: i64,
-    /// One lock per connection whose token is being refreshed in this process.
-    refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     rate: rate::RateBudget,
-    /// How long a claimed job stays claimed without a renewal.
-    job_lease_ms: i64,
-    provider_concurrency: usize,
-    provider_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
-    ingest: std::sync::OnceLock<webhooks::Ingest>,
-    hooks: webhooks::HookCache,
-    /// When fan-out last looked behind each subscription's cursor, in this process.
-    fan_out_rechecks: Mutex<HashMap<String, i64>>,
+    auth: auth::AuthState,
+    oauth: oauth::OAuthState,
+    sync: sync::SyncState,
+    webhooks: webhooks::WebhookState,
+    events: events::EventState,
     data_cache: live::DataCache,
     proxy_cache: proxy::ProxyCache,
-    auth_cache: auth::AuthCache,
 }
 
 impl Engine {
@@ -98,27 +88,20 @@ impl Engine {
                 store,
                 vault,
                 registry,
-                admin_key_hash: options
-                    .admin_key
-                    .as_ref()
-                    .map(|k| auth::hash_key(k.expose())),
-                key_use: Mutex::new(HashMap::new()),
+                auth: auth::AuthState::new(options.admin_key.as_ref()),
+                oauth: oauth::OAuthState::new(
+                    OAuthClient::new(options.http.clone()),
+                    options.connect_ttl,
+                ),
+                sync: sync::SyncState::new(options.job_lease, options.provider_concurrency),
                 catalog: options.catalog,
-                oauth: OAuthClient::new(options.http.clone()),
                 http: options.http,
                 public_url: options.public_url.trim_end_matches('/').to_string(),
-                connect_ttl_ms: options.connect_ttl.as_millis() as i64,
-                refresh_locks: Mutex::new(HashMap::new()),
                 rate: rate::RateBudget::default(),
-                job_lease_ms: options.job_lease.as_millis() as i64,
-                provider_concurrency: options.provider_concurrency.max(1),
-                provider_slots: Mutex::new(HashMap::new()),
-                ingest: std::sync::OnceLock::new(),
-                hooks: webhooks::HookCache::default(),
-                fan_out_rechecks: Mutex::new(HashMap::new()),
+                webhooks: webhooks::WebhookState::default(),
+                events: events::EventState::default(),
                 data_cache: live::DataCache::default(),
                 proxy_cache: proxy::ProxyCache::default(),
-                auth_cache: auth::AuthCache::default(),
             }),
         }
     }
@@ -128,7 +111,7 @@ impl Engine {
     }
 
     pub(crate) fn oauth(&self) -> &OAuthClient {
-        &self.inner.oauth
+        &self.inner.oauth.client
     }
 
     /// The policy-enforcing client for calls patchbay makes itself (subscriber deliveries).
@@ -143,20 +126,6 @@ impl Engine {
 
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
-    }
-
-    /// A slot for one more concurrent sync of `provider` in this process.
-    pub(crate) async fn provider_slot(&self, provider: &str) -> tokio::sync::OwnedSemaphorePermit {
-        let sem = {
-            let mut slots = self.inner.provider_slots.lock().expect("provider slots");
-            slots
-                .entry(provider.to_string())
-                .or_insert_with(|| {
-                    Arc::new(tokio::sync::Semaphore::new(self.inner.provider_concurrency))
-                })
-                .clone()
-        };
-        sem.acquire_owned().await.expect("semaphore never closes")
     }
 
     pub(crate) fn rate_budget(&self) -> &rate::RateBudget {
@@ -212,7 +181,6 @@ impl Engine {
     }
 }
 
-/// Clamps a requested page size.
 /// Reads a `limit` query parameter: 1 to 500, refused otherwise rather than quietly clamped.
 pub fn de_page_limit<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -232,6 +200,7 @@ pub fn de_page_limit<'de, D: serde::Deserializer<'de>>(
 /// The largest page a list route answers.
 pub const MAX_PAGE_LIMIT: i64 = 500;
 
+/// The page size to use: 50 when none was asked for.
 pub fn page_limit(requested: Option<i64>) -> i64 {
     requested.unwrap_or(50).clamp(1, 500)
 }

@@ -287,7 +287,7 @@ impl Engine {
             .rotate_principal(&p.id, &key_id, &hash_key(&key), now_ms(), &activity)
             .await?;
         // The old key stops working now, not when a cached resolution lapses.
-        self.inner.auth_cache.clear();
+        self.inner.auth.cache.clear();
         Ok(RotatedPrincipal {
             principal: self.get_principal(caller, id).await?,
             principal_key: key,

@@ -60,7 +60,7 @@ impl Engine {
         let out = self.delete_connection_now(caller, id).await;
         self.inner.proxy_cache.forget(id);
         // Its principal key is gone.
-        self.inner.auth_cache.clear();
+        self.inner.auth.cache.clear();
         out
     }
 

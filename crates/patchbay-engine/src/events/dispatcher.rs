@@ -116,7 +116,12 @@ fn wanted(types: &[String], event_type: &str) -> bool {
 impl Engine {
     /// True at most once per [`RECHECK_EVERY_MS`] for a subscription, in this process.
     fn recheck_due(&self, subscription_id: &str, now: i64) -> bool {
-        let mut last = self.inner.fan_out_rechecks.lock().expect("recheck times");
+        let mut last = self
+            .inner
+            .events
+            .fan_out_rechecks
+            .lock()
+            .expect("recheck times");
         let at = last.entry(subscription_id.to_string()).or_insert(0);
         if now - *at < RECHECK_EVERY_MS {
             return false;

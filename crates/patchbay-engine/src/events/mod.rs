@@ -12,5 +12,12 @@ mod subscriptions;
 pub use dispatcher::DISPATCH_LOOPS;
 pub use subscriptions::{CreateSubscription, DeliveryView, PatchSubscription, SubscriptionView};
 
+/// The outbound side's own state: when fan-out last looked behind each subscription's cursor,
+/// in this process.
+#[derive(Default)]
+pub(crate) struct EventState {
+    pub(crate) fan_out_rechecks: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
 /// Credentials of subscriptions (their signing secrets) are stored under this owner type.
 const OWNER: &str = "subscription";

@@ -160,7 +160,7 @@ impl Engine {
             return_url: req.return_url.clone(),
             scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
             config: req.config.to_string(),
-            expires_at: now + self.inner.connect_ttl_ms,
+            expires_at: now + self.inner.oauth.connect_ttl_ms,
             created_at: now,
         };
         self.store().insert_connect_session(&session).await?;
@@ -194,7 +194,7 @@ impl Engine {
             session_id: session.id.clone(),
             workspace_id: session.workspace_id.clone(),
             redirect_uri: self.redirect_uri(),
-            expires_at: now + self.inner.connect_ttl_ms,
+            expires_at: now + self.inner.oauth.connect_ttl_ms,
             consumed_at: None,
             created_at: now,
         };

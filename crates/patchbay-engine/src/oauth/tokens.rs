@@ -34,7 +34,12 @@ fn expiry(tokens: &TokenSet, now: i64) -> Option<i64> {
 
 impl Engine {
     fn refresh_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.inner.refresh_locks.lock().expect("refresh locks");
+        let mut locks = self
+            .inner
+            .oauth
+            .refresh_locks
+            .lock()
+            .expect("refresh locks");
         // Forget locks nobody holds, so the map stays as small as the refreshes in flight.
         locks.retain(|_, l| Arc::strong_count(l) > 1);
         locks.entry(id.to_string()).or_default().clone()

@@ -55,7 +55,7 @@ impl Engine {
         let now = now_ms();
         let Some(job) = self
             .store()
-            .claim_job(worker, now, now + self.inner.job_lease_ms)
+            .claim_job(worker, now, now + self.inner.sync.job_lease_ms)
             .await?
         else {
             return Ok(RunOutcome::Empty);
@@ -68,7 +68,7 @@ impl Engine {
         let now = now_ms();
         match self
             .store()
-            .claim_job_by_id(job_id, worker, now, now + self.inner.job_lease_ms)
+            .claim_job_by_id(job_id, worker, now, now + self.inner.sync.job_lease_ms)
             .await?
         {
             Some(job) => self.run_claimed(job, worker).await,
@@ -176,11 +176,11 @@ impl Engine {
     ) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         let (job_id, worker) = (job_id.to_string(), worker.to_string());
-        let every = Duration::from_millis((self.inner.job_lease_ms / 3).max(100) as u64);
+        let every = Duration::from_millis((self.inner.sync.job_lease_ms / 3).max(100) as u64);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let until = now_ms() + engine.inner.job_lease_ms;
+                let until = now_ms() + engine.inner.sync.job_lease_ms;
                 match engine.store().renew_lease(&job_id, &worker, until).await {
                     Ok(true) => {}
                     Ok(false) => {

@@ -30,6 +30,42 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const SYNC_JOB: &str = "sync";
+
+/// The sync side's own state: the job lease, and per provider a limit on the syncs this
+/// process runs at once.
+pub(crate) struct SyncState {
+    pub(crate) job_lease_ms: i64,
+    provider_concurrency: usize,
+    provider_slots:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl SyncState {
+    pub(crate) fn new(job_lease: Duration, provider_concurrency: usize) -> Self {
+        SyncState {
+            job_lease_ms: job_lease.as_millis() as i64,
+            provider_concurrency: provider_concurrency.max(1),
+            provider_slots: Default::default(),
+        }
+    }
+}
+
+impl Engine {
+    /// A slot for one more concurrent sync of `provider` in this process.
+    pub(crate) async fn provider_slot(&self, provider: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let state = &self.inner.sync;
+        let sem = {
+            let mut slots = state.provider_slots.lock().expect("provider slots");
+            slots
+                .entry(provider.to_string())
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(state.provider_concurrency))
+                })
+                .clone()
+        };
+        sem.acquire_owned().await.expect("semaphore never closes")
+    }
+}
 /// Consecutive failed runs that make a connection `failing`.
 const FAILING_AFTER: i64 = 3;
 const PAGE_ATTEMPTS: u32 = 3;

@@ -6,7 +6,15 @@
 mod process;
 mod receive;
 
-pub(crate) use receive::{HookCache, Ingest};
+use receive::{HookCache, Ingest};
+
+/// Inbound webhooks' own state: the group commit, started on first use, and the cache of
+/// connections' webhook secrets.
+#[derive(Default)]
+pub(crate) struct WebhookState {
+    pub(crate) ingest: std::sync::OnceLock<Ingest>,
+    pub(crate) hooks: HookCache,
+}
 
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};

@@ -20,7 +20,7 @@ impl Engine {
         let now = now_ms();
         let events = self
             .store()
-            .claim_webhook_events(now, now + self.inner.job_lease_ms, limit)
+            .claim_webhook_events(now, now + self.inner.sync.job_lease_ms, limit)
             .await?;
         let n = events.len();
         for event in events {

@@ -45,7 +45,7 @@ pub(crate) struct HookCache(Mutex<HashMap<String, std::sync::Arc<HookTarget>>>);
 
 impl Engine {
     fn ingest(&self) -> &Ingest {
-        self.inner.ingest.get_or_init(|| {
+        self.inner.webhooks.ingest.get_or_init(|| {
             let (tx, mut rx) = mpsc::channel::<Pending>(BATCH * 8);
             let store = self.store().clone();
             // One batch in flight: deliveries arriving during a commit gather in the channel
@@ -84,6 +84,7 @@ impl Engine {
     async fn hook_target(&self, connection_id: &str) -> Result<std::sync::Arc<HookTarget>> {
         if let Some(hit) = self
             .inner
+            .webhooks
             .hooks
             .0
             .lock()
@@ -123,6 +124,7 @@ impl Engine {
             loaded: Instant::now(),
         });
         self.inner
+            .webhooks
             .hooks
             .0
             .lock()
