@@ -1,9 +1,8 @@
 //! Pieces the built-in connectors share: base-URL rules, shared-secret callback checks,
 //! pagination and checkpoint helpers, and input checks.
 
-use patchbay_core::validation::check_schema;
 use patchbay_core::{
-    ConnectorContext, ConnectorError, ConnectorSpec, FieldError, Secret, SecretMap, WebhookRequest,
+    ConnectorContext, ConnectorError, FieldError, Secret, SecretMap, WebhookRequest,
 };
 use reqwest::header::HeaderValue;
 use serde_json::Value;
@@ -196,27 +195,6 @@ pub fn page_number(cursor: Option<&str>) -> Result<u32, ConnectorError> {
             .ok()
             .filter(|n| *n >= 1)
             .ok_or_else(|| ConnectorError::Config(format!("invalid page cursor '{c}'"))),
-    }
-}
-
-/// Checks an action input against the action's input schema.
-pub fn check_action_input(
-    spec: &ConnectorSpec,
-    action: &str,
-    input: &Value,
-) -> Result<(), ConnectorError> {
-    let schema = &spec
-        .action(action)
-        .ok_or_else(|| ConnectorError::Unknown {
-            kind: "action",
-            key: action.to_string(),
-        })?
-        .input_schema;
-    let errors = check_schema(schema, input, "input");
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ConnectorError::InvalidInput(errors))
     }
 }
 

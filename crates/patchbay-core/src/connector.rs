@@ -387,6 +387,9 @@ pub trait Connector: Send + Sync + 'static {
         Err(ConnectorError::unsupported(self.spec(), "fetch_entity"))
     }
 
+    /// Runs `action`. The engine has already checked `input` against the action's declared
+    /// input schema (once, for every connector), so a connector checks only what the schema
+    /// cannot say.
     async fn run_action(
         &self,
         _ctx: &ConnectorContext,

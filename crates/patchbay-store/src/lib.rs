@@ -49,10 +49,10 @@ pub enum StoreError {
     /// Stored data that does not parse.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
-    /// A write shared by many callers (the webhook group commit) failed; the cause as text,
-    /// since every caller of the group gets it.
+    /// A write shared by many callers (the webhook group commit) failed; each caller of the
+    /// group holds the one cause.
     #[error("group write failed: {0}")]
-    Batch(String),
+    Batch(#[source] std::sync::Arc<StoreError>),
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     #[error("migration {version} failed: {source}")]

@@ -20,7 +20,6 @@ mod webhook;
 pub use client::{API_VERSION, MEDIA_TYPE};
 pub use spec::KEY;
 
-use crate::common::check_action_input;
 use crate::http::HttpClient;
 use crate::providers::Provider;
 use async_trait::async_trait;
@@ -144,7 +143,6 @@ impl Connector for Github {
         action: &str,
         input: Value,
     ) -> Result<Value, ConnectorError> {
-        check_action_input(&self.spec, action, &input)?;
         self.action(ctx, action, input).await
     }
 

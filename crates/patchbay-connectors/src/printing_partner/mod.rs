@@ -7,7 +7,7 @@ mod webhook;
 
 pub use spec::KEY;
 
-use crate::common::{check_action_input, checkpoint, object_id, unknown_entity};
+use crate::common::{checkpoint, object_id, unknown_entity};
 use crate::http::HttpClient;
 use async_trait::async_trait;
 use client::Api;
@@ -160,7 +160,6 @@ impl Connector for PrintingPartner {
         action: &str,
         input: Value,
     ) -> Result<Value, ConnectorError> {
-        check_action_input(&self.spec, action, &input)?;
         match action {
             "submit_order" => self.submit_order(ctx, input).await,
             "cancel_order" => {

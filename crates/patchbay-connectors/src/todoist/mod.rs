@@ -12,7 +12,7 @@ pub use client::DEFAULT_API_BASE;
 pub use signals::{task_url, SIGNAL_QUERY};
 pub use spec::{oauth_secrets_schema, KEY};
 
-use crate::common::{check_action_input, object_id, unknown_entity};
+use crate::common::{object_id, unknown_entity};
 use crate::http::HttpClient;
 use crate::providers::Provider;
 use async_trait::async_trait;
@@ -167,7 +167,6 @@ impl Connector for Todoist {
         action: &str,
         input: Value,
     ) -> Result<Value, ConnectorError> {
-        check_action_input(&self.spec, action, &input)?;
         let task_id = input
             .get("task_id")
             .and_then(Value::as_str)

@@ -7,7 +7,7 @@ mod webhook;
 
 pub use spec::KEY;
 
-use crate::common::{check_action_input, checkpoint, object_id, page_number, unknown_entity};
+use crate::common::{checkpoint, object_id, page_number, unknown_entity};
 use crate::http::HttpClient;
 use async_trait::async_trait;
 use client::Api;
@@ -197,7 +197,6 @@ impl Connector for VenueOps {
         action: &str,
         input: Value,
     ) -> Result<Value, ConnectorError> {
-        check_action_input(&self.spec, action, &input)?;
         match action {
             "hold_space" => self.hold_space(ctx, input).await,
             "release_hold" => {

@@ -336,11 +336,11 @@ async fn actions_create_and_check() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        c.run_action(&conn, "create_issue", json!({"repository": "octo/app"}))
-            .await,
-        Err(ConnectorError::InvalidInput(_))
-    ));
+    assert!(
+        !crate::support::input_errors(&c, "create_issue", &json!({"repository": "octo/app"}))
+            .is_empty(),
+        "an issue needs a title"
+    );
 
     let check = |input: Value| c.run_action(&conn, "validate_repository", input);
     let mine = check(json!({"url": "https://github.com/mona/shared.git"}))

@@ -36,6 +36,17 @@ pub fn webhook(cb: SignedCallback) -> WebhookRequest {
 }
 
 /// Validation errors for `config` and `secrets`, checking that no message quotes a secret.
+/// The field errors an action's input schema gives `input`. The engine checks input against it
+/// once, before any connector runs; connectors take input that passed.
+pub fn input_errors(connector: &dyn Connector, action: &str, input: &Value) -> Vec<FieldError> {
+    let schema = &connector
+        .spec()
+        .action(action)
+        .expect("a declared action")
+        .input_schema;
+    patchbay_core::validation::check_schema(schema, input, "input")
+}
+
 pub fn validate(connector: &dyn Connector, config: Value, secrets: &SecretMap) -> Vec<FieldError> {
     let scope = json!({});
     let errors = validate_connection(

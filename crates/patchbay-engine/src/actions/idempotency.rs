@@ -49,11 +49,11 @@ impl Engine {
             return self.run_action(caller, id, action, input).await;
         };
         check_key(key)?;
-        // Tenancy first: another workspace's connection is not found, key or no key.
-        let row = self.load_connection(caller, id).await?;
-        // A stored result is only for callers who may run the action now: a replay answers
-        // as a first call would when the principal is not allowed or the connection is off.
-        self.authorize_action(caller, &row, action)?;
+        // Tenancy, authorization and input come first, once: another workspace's connection
+        // is not found, a stored result is only for callers who may run the action now, and
+        // input that could never run takes no key.
+        let authorized = self.authorize_run(caller, id, action, &input).await?;
+        let row = authorized.row.clone();
         let hash = request_hash(action, &input);
         let now = now_ms();
         let claim = self
@@ -85,7 +85,9 @@ impl Engine {
                     key.to_string(),
                 );
                 let run = tokio::spawn(async move {
-                    let outcome = engine.run_action(&caller, &id, &action, input).await;
+                    let outcome = engine
+                        .run_authorized(&caller, authorized, &action, input)
+                        .await;
                     let kept = match &outcome {
                         Ok(done) => {
                             engine

@@ -26,6 +26,12 @@ pub struct ActionOutcome {
     pub replayed: bool,
 }
 
+/// A connection and its connector, for an action the caller may run with the input it sent.
+pub(crate) struct Authorized {
+    row: ConnectionRow,
+    connector: Arc<dyn Connector>,
+}
+
 impl Engine {
     /// The connector and input schema of `action` on `row`, when `caller` may run it there
     /// now: the connector has the action, an integration principal is allowed it, and the
@@ -65,6 +71,25 @@ impl Engine {
         Ok((connector, schema))
     }
 
+    /// Loads the connection, authorizes the caller for `action` on it and checks `input`
+    /// against the action's schema: the one place actions are checked, once per call.
+    /// Connectors receive input that passed.
+    pub(crate) async fn authorize_run(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        input: &Value,
+    ) -> Result<Authorized> {
+        let row = self.load_connection(caller, id).await?;
+        let (connector, schema) = self.authorize_action(caller, &row, action)?;
+        let errors = check_schema(&schema, input, "input");
+        if !errors.is_empty() {
+            return Err(EngineError::Validation(errors));
+        }
+        Ok(Authorized { row, connector })
+    }
+
     /// Runs a connector action on an enabled connection, as an allowed principal. Every run
     /// past authorization and input checks, failed or not, leaves an activity entry and an
     /// `action.completed` or `action.failed` event.
@@ -75,12 +100,20 @@ impl Engine {
         action: &str,
         input: Value,
     ) -> Result<ActionOutcome> {
-        let row = self.load_connection(caller, id).await?;
-        let (connector, schema) = self.authorize_action(caller, &row, action)?;
-        let errors = check_schema(&schema, &input, "input");
-        if !errors.is_empty() {
-            return Err(EngineError::Validation(errors));
-        }
+        let authorized = self.authorize_run(caller, id, action, &input).await?;
+        self.run_authorized(caller, authorized, action, input).await
+    }
+
+    /// Runs an action that [`Engine::authorize_run`] passed.
+    pub(crate) async fn run_authorized(
+        &self,
+        caller: &Caller,
+        authorized: Authorized,
+        action: &str,
+        input: Value,
+    ) -> Result<ActionOutcome> {
+        let Authorized { row, connector } = authorized;
+        let id = row.id.as_str();
         // A failure while getting or refreshing the token is a failed run too.
         let (called, secrets) = match self.context_for(&row, is_oauth(connector.as_ref())).await {
             Ok(mut ctx) => {

@@ -8,9 +8,10 @@ use patchbay_connectors::webhooks::{
     delivery_id, handshake, kept_headers_json, route_account, verify, VerifyError,
 };
 use patchbay_core::{ids, now_ms, Capability, Lifecycle, WebhookRequest, WebhookScheme};
-use patchbay_store::{ConnectionStore, WebhookEventRow};
+use patchbay_store::{ConnectionStore, StoreError, WebhookEventRow};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -22,7 +23,7 @@ const BATCH: usize = 256;
 /// A verified delivery waiting for its batch's commit.
 type Pending = (
     WebhookEventRow,
-    oneshot::Sender<std::result::Result<bool, String>>,
+    oneshot::Sender<std::result::Result<bool, Arc<StoreError>>>,
 );
 
 /// Group commit of inbound events.
@@ -69,9 +70,9 @@ impl Engine {
                             }
                         }
                         Err(e) => {
-                            let msg = e.to_string();
+                            let cause = Arc::new(e);
                             for reply in replies {
-                                let _ = reply.send(Err(msg.clone()));
+                                let _ = reply.send(Err(cause.clone()));
                             }
                         }
                     }
@@ -256,7 +257,7 @@ impl Engine {
         let inserted = answer
             .await
             .map_err(|_| EngineError::ProviderUnavailable("the webhook store stopped".into()))?
-            .map_err(|m| EngineError::Store(patchbay_store::StoreError::Batch(m)))?;
+            .map_err(|cause| EngineError::Store(StoreError::Batch(cause)))?;
         if inserted {
             return Ok(WebhookAck {
                 id,
