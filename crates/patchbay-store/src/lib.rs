@@ -3,12 +3,13 @@
 //! (`$N` parameters work on both); each has its own migrations. The backend is picked from the
 //! database URL's scheme.
 
+mod action_runs;
 mod activity;
 mod connections;
-mod execution;
 mod jobs;
 mod migrate;
 mod oauth;
+mod repositories;
 mod rows;
 mod subscriptions;
 mod sync;
@@ -17,13 +18,14 @@ mod vault_keys;
 mod webhooks;
 mod workspaces;
 
+pub use action_runs::{ActionClaim, ActionRunRow};
 pub use activity::{ActivityFilter, ActivityStore, EventStore};
 pub use connections::{
     ConnectionFilter, ConnectionStore, ConnectionWrite, HealthChange, RefreshGuard,
 };
-pub use execution::{ActionClaim, ActionRunRow, RepositoryRow};
 pub use jobs::{Enqueued, JobStore};
 pub use oauth::{OAuthStore, StateClaim};
+pub use repositories::RepositoryRow;
 pub use rows::*;
 pub use subscriptions::{AttemptRecord, CircuitUpdate, EventHead};
 pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd, SYNC_ACTOR};

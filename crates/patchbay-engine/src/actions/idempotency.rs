@@ -37,7 +37,7 @@ fn request_hash(action: &str, input: &Value) -> String {
 
 impl Engine {
     /// [`Engine::run_action`], made idempotent by `key` when one is given.
-    pub async fn run_action_once(
+    pub async fn run_action_idempotent(
         &self,
         caller: &Caller,
         id: &str,

@@ -171,7 +171,7 @@ pub async fn run_action(
     Ok(Json(
         state
             .engine
-            .run_action_once(&caller, &id, &action, input, key)
+            .run_action_idempotent(&caller, &id, &action, input, key)
             .await?,
     ))
 }

@@ -55,15 +55,17 @@ fn concrete(path: &str, connection: &str) -> String {
         .join("/")
 }
 
-async fn every_route_takes_only_its_kinds_of_key(backend: TestBackend) {
+/// A server with workspace "acme" and one draft connection whose partner is unreachable.
+async fn app_with_connection(backend: TestBackend) -> (TestApp, String, Value) {
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;
-    let conn = app
-        .connection(
-            &key,
-            printing_body("u1", "shop-1", "http://127.0.0.1:9", "pp_live_0123456789ab"),
-        )
-        .await;
+    let body = printing_body("u1", "shop-1", "http://127.0.0.1:9", "pp_live_0123456789ab");
+    let conn = app.connection(&key, body).await;
+    (app, key, conn)
+}
+
+async fn every_route_takes_only_its_kinds_of_key(backend: TestBackend) {
+    let (app, key, conn) = app_with_connection(backend).await;
     let id = conn["id"].as_str().unwrap().to_string();
     let principal = conn["principal_key"].as_str().unwrap().to_string();
     let keys = [
@@ -261,14 +263,7 @@ fn conforms(doc: &Value, schema: &Value, value: &Value) -> Result<(), String> {
 }
 
 async fn get_answers_match_their_schemas(backend: TestBackend) {
-    let app = TestApp::spawn(backend).await;
-    let (_, key) = app.workspace("acme").await;
-    let conn = app
-        .connection(
-            &key,
-            printing_body("u1", "shop-1", "http://127.0.0.1:9", "pp_live_0123456789ab"),
-        )
-        .await;
+    let (app, key, conn) = app_with_connection(backend).await;
     let id = conn["id"].as_str().unwrap().to_string();
     let (s, _) = app
         .post(
