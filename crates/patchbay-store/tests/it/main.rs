@@ -29,6 +29,7 @@ both_backends!(
     queue_claims_leases_and_retries,
     webhook_batches_round_trip,
     action_keys_are_taken_over_only_when_stale,
+    sync_runs_commit_pages_fence_and_sweep,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -1070,4 +1071,193 @@ async fn action_keys_are_taken_over_only_when_stale(backend: TestBackend) {
         }
         c => panic!("a finished run was taken over: {c:?}"),
     }
+}
+
+/// A run of `entities` for conn_1 and its job, claimed by `worker`.
+async fn running_sync(store: &Store, run_id: &str, job_id: &str, full: bool, worker: &str) {
+    let run = SyncRunRow {
+        id: run_id.into(),
+        workspace_id: "ws_a".into(),
+        connection_id: "conn_1".into(),
+        job_id: Some(job_id.into()),
+        mode: if full { "full" } else { "incremental" }.into(),
+        entities: r#"["orders"]"#.into(),
+        status: "pending".into(),
+        added: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: 0,
+        pages: 0,
+        error: None,
+        cancel_requested: false,
+        started_at: None,
+        finished_at: None,
+        created_at: 1,
+    };
+    let mut j = job(job_id, Some("sync:conn_1"), 0);
+    j.connection_id = Some("conn_1".into());
+    assert_eq!(store.create_sync_run(&run, &j).await.unwrap(), Ok(()));
+    let claimed = store
+        .claim_job(worker, 1, i64::MAX / 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, job_id);
+    assert!(store.start_sync_run(run_id, 2).await.unwrap());
+    store
+        .begin_entity("conn_1", "orders", run_id, 2)
+        .await
+        .unwrap();
+}
+
+fn page(run_id: &str, worker: &str, full: bool, ids: &[(&str, &str)]) -> PageCommit {
+    PageCommit {
+        workspace_id: "ws_a".into(),
+        connection_id: "conn_1".into(),
+        entity: "orders".into(),
+        run_id: run_id.into(),
+        worker: worker.into(),
+        full,
+        assume_new: false,
+        records: ids
+            .iter()
+            .map(|(id, v)| PageRecord {
+                id: (*id).into(),
+                data: serde_json::json!({"v": v}),
+                hash: format!("h-{v}"),
+            })
+            .collect(),
+        deleted_ids: vec![],
+        next_page_cursor: None,
+        run_checkpoint: None,
+    }
+}
+
+fn end(run_id: &str, status: &str) -> RunEnd {
+    RunEnd {
+        run_id: run_id.into(),
+        connection_id: "conn_1".into(),
+        workspace_id: "ws_a".into(),
+        entities: vec!["orders".into()],
+        full: true,
+        status: status.into(),
+        error: None,
+        events: vec![],
+    }
+}
+
+async fn stored(store: &Store, include_deleted: bool) -> Vec<(String, bool)> {
+    let q = RecordQuery {
+        connection_id: "conn_1".into(),
+        entity: "orders".into(),
+        after: None,
+        modified_after: None,
+        include_deleted,
+        limit: 100,
+    };
+    let mut rows: Vec<(String, bool)> = store
+        .list_records(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.deleted))
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn sync_runs_commit_pages_fence_and_sweep(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    store
+        .insert_connection(&write_of(conn("conn_1", "ws_a", "u1", "a")))
+        .await
+        .unwrap();
+    running_sync(&store, "run_1", "job_1", true, "w1").await;
+    // Only the worker holding the job's lease writes the run's pages.
+    let fenced = store
+        .commit_page(&page("run_1", "w2", true, &[("o1", "1")]))
+        .await;
+    assert!(matches!(fenced, Err(StoreError::Stale(_))), "{fenced:?}");
+    let counts = store
+        .commit_page(&page(
+            "run_1",
+            "w1",
+            true,
+            &[("o1", "1"), ("o2", "1"), ("o3", "1")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!((counts.added, counts.updated, counts.unchanged), (3, 0, 0));
+    assert_eq!(
+        store
+            .finish_sync_run(&end("run_1", "completed"))
+            .await
+            .unwrap(),
+        0
+    );
+    let done = store
+        .get_sync_run("conn_1", "run_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.added, done.pages),
+        ("completed", 3, 1)
+    );
+
+    // A second full run that no longer sees o3 marks it deleted, and only when it completes.
+    assert!(store.complete_job("job_1", "w1", 3).await.unwrap());
+    running_sync(&store, "run_2", "job_2", true, "w1").await;
+    let counts = store
+        .commit_page(&page("run_2", "w1", true, &[("o1", "1"), ("o2", "2")]))
+        .await
+        .unwrap();
+    assert_eq!((counts.added, counts.updated, counts.unchanged), (0, 1, 1));
+    assert_eq!(
+        stored(&store, false).await.len(),
+        3,
+        "nothing deleted mid-run"
+    );
+    assert_eq!(
+        store
+            .finish_sync_run(&end("run_2", "completed"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        stored(&store, true).await,
+        vec![
+            ("o1".into(), false),
+            ("o2".into(), false),
+            ("o3".into(), true)
+        ]
+    );
+    assert_eq!(stored(&store, false).await.len(), 2);
+    let done = store
+        .get_sync_run("conn_1", "run_2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((done.updated, done.unchanged, done.deleted), (1, 1, 1));
+
+    // Each ending is in the activity log with its final counts, sweep included.
+    let activity = store
+        .list_activity(&ActivityFilter {
+            workspace_id: Some("ws_a".into()),
+            connection_id: Some("conn_1".into()),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let ends: Vec<serde_json::Value> = activity
+        .iter()
+        .filter(|a| a.action == "sync.completed")
+        .map(|a| serde_json::from_str(&a.details).unwrap())
+        .collect();
+    assert_eq!(ends.len(), 2);
+    assert_eq!(ends[0]["sync_run_id"], "run_2");
+    assert_eq!(ends[0]["deleted"], 1);
+    assert_eq!(ends[1]["added"], 3);
 }
