@@ -30,6 +30,7 @@ both_backends!(
     webhook_batches_round_trip,
     action_keys_are_taken_over_only_when_stale,
     sync_runs_commit_pages_fence_and_sweep,
+    deliveries_fan_out_once_and_keep_connection_order,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -1260,4 +1261,145 @@ async fn sync_runs_commit_pages_fence_and_sweep(backend: TestBackend) {
     assert_eq!(ends[0]["sync_run_id"], "run_2");
     assert_eq!(ends[0]["deleted"], 1);
     assert_eq!(ends[1]["added"], 3);
+}
+
+fn delivery(id: &str, event: &str, conn: &str, at: i64) -> DeliveryRow {
+    DeliveryRow {
+        id: id.into(),
+        workspace_id: "ws_a".into(),
+        subscription_id: "sub_1".into(),
+        event_id: event.into(),
+        connection_id: Some(conn.into()),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: at,
+        last_status_code: None,
+        last_latency_ms: None,
+        last_response: None,
+        last_error: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn attempt(id: &str, succeeded: bool, retry_at: Option<i64>) -> AttemptRecord {
+    AttemptRecord {
+        attempt_id: id.into(),
+        status_code: Some(if succeeded { 204 } else { 503 }),
+        latency_ms: 3,
+        response: None,
+        error: None,
+        retry_at,
+        succeeded,
+        dead: false,
+    }
+}
+
+async fn deliveries_fan_out_once_and_keep_connection_order(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    for (id, c) in [
+        ("evt_1", "conn_1"),
+        ("evt_2", "conn_1"),
+        ("evt_3", "conn_2"),
+    ] {
+        store
+            .record_event(&EventRow {
+                id: id.into(),
+                workspace_id: "ws_a".into(),
+                event_type: "connection.updated".into(),
+                connection_id: Some(c.into()),
+                payload: "{}".into(),
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let sub = SubscriptionRow {
+        id: "sub_1".into(),
+        workspace_id: "ws_a".into(),
+        url: "https://hooks.example/in".into(),
+        event_types: "[]".into(),
+        description: None,
+        enabled: true,
+        cursor: None,
+        consecutive_failures: 0,
+        circuit_open_until: None,
+        created_at: 1,
+        updated_at: 1,
+    };
+    let mut secret = cred("cred_s", "ws_a", "sub_1", "signing_secret", 1, b"sealed");
+    secret.owner_type = "subscription".into();
+    store.insert_subscription(&sub, &secret).await.unwrap();
+    let heads = store.events_after("ws_a", None, 10).await.unwrap();
+    assert_eq!(heads.len(), 3);
+    let ds = [
+        delivery("dlv_1", "evt_1", "conn_1", 10),
+        delivery("dlv_2", "evt_2", "conn_1", 10),
+        delivery("dlv_3", "evt_3", "conn_2", 10),
+    ];
+    store.fan_out(&sub, &ds, Some("evt_3")).await.unwrap();
+    // A redone fan-out (another process, a recheck) adds nothing twice.
+    let again = [delivery("dlv_9", "evt_1", "conn_1", 10)];
+    store.fan_out(&sub, &again, None).await.unwrap();
+    assert_eq!(
+        store
+            .list_deliveries("sub_1", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(store
+        .events_after("ws_a", Some("evt_3"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let claimed = store.claim_deliveries(20, 80, 10).await.unwrap();
+    let mut ids: Vec<&str> = claimed.iter().map(|d| d.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["dlv_1", "dlv_2", "dlv_3"]);
+    assert!(
+        store.claim_deliveries(21, 80, 10).await.unwrap().is_empty(),
+        "held"
+    );
+
+    // dlv_1 fails and waits for a retry; dlv_2 goes back unsent behind it; dlv_3 is delivered.
+    let by_id = |id: &str| claimed.iter().find(|d| d.id == id).unwrap().clone();
+    store
+        .record_attempts(
+            &[
+                (by_id("dlv_1"), attempt("att_1", false, Some(500))),
+                (by_id("dlv_3"), attempt("att_3", true, None)),
+            ],
+            &["dlv_2".to_string()],
+            &[CircuitUpdate {
+                subscription_id: "sub_1".into(),
+                succeeded: true,
+                failures: 1,
+                open_after: 5,
+            }],
+            30,
+        )
+        .await
+        .unwrap();
+    let d1 = store.get_delivery("dlv_1").await.unwrap().unwrap();
+    assert_eq!(
+        (d1.status.as_str(), d1.attempts, d1.last_status_code),
+        ("pending", 1, Some(503))
+    );
+    assert_eq!(
+        store.get_delivery("dlv_3").await.unwrap().unwrap().status,
+        "succeeded"
+    );
+    // The connection's later delivery waits behind its failed head, however due it is.
+    assert!(store
+        .claim_deliveries(100, 180, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let retried = store.claim_deliveries(500, 580, 10).await.unwrap();
+    let mut ids: Vec<&str> = retried.iter().map(|d| d.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["dlv_1", "dlv_2"], "in order, head first");
 }
