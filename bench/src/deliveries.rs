@@ -8,7 +8,7 @@ use axum::routing::post;
 use patchbay_core::{ids, now_ms};
 use patchbay_engine::events::CreateSubscription;
 use patchbay_engine::Caller;
-use patchbay_store::{EventRow, EventStore};
+use patchbay_store::EventRow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::Engine;
 use base64::Engine as _;
 use patchbay_core::{ids, now_ms};
-use patchbay_store::{ActivityRow, ActivityStore, ConnectionStore, WorkspaceStore};
+use patchbay_store::ActivityRow;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

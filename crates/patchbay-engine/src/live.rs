@@ -9,7 +9,7 @@ use crate::Engine;
 use patchbay_core::{
     ms_to_rfc3339, now_ms, Capability, ConnectorError, DataPayload, DataShape, Lifecycle, Signal,
 };
-use patchbay_store::{ConnectionFilter, ConnectionRow, ConnectionStore};
+use patchbay_store::{ConnectionFilter, ConnectionRow};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use patchbay_core::{now_ms, Secret};
-use patchbay_store::{CredentialRow, Store, StoreError, VaultKeyRow, VaultKeyStore};
+use patchbay_store::{CredentialRow, Store, StoreError, VaultKeyRow};
 use patchbay_vault::{open_with, seal_with, Binding, DataKey, Keyring, MasterKey, VaultError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

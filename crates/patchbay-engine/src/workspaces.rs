@@ -5,7 +5,7 @@ use crate::error::{EngineError, Result};
 use crate::views::{CreatedWorkspace, Page, WorkspaceView};
 use crate::Engine;
 use patchbay_core::{ids, now_ms};
-use patchbay_store::{ApiKeyRow, WorkspaceRow, WorkspaceStore};
+use patchbay_store::{ApiKeyRow, WorkspaceRow};
 
 impl Engine {
     /// Creates a workspace and its first secret key; the key is returned this once.

@@ -49,24 +49,13 @@ pub struct ActivityFilter {
     pub limit: i64,
 }
 
-pub trait ActivityStore {
-    fn record_activity(
-        &self,
-        row: &ActivityRow,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
-    fn list_activity(
-        &self,
-        filter: &ActivityFilter,
-    ) -> impl std::future::Future<Output = Result<Vec<ActivityRow>>> + Send;
-}
-
-impl ActivityStore for Store {
-    async fn record_activity(&self, row: &ActivityRow) -> Result<()> {
+impl Store {
+    pub async fn record_activity(&self, row: &ActivityRow) -> Result<()> {
         with_pool!(self, pool => insert_activity!(pool, row));
         Ok(())
     }
 
-    async fn list_activity(&self, f: &ActivityFilter) -> Result<Vec<ActivityRow>> {
+    pub async fn list_activity(&self, f: &ActivityFilter) -> Result<Vec<ActivityRow>> {
         let sql = "SELECT * FROM activity \
             WHERE (CAST($1 AS TEXT) IS NULL OR workspace_id = $1) \
               AND (CAST($2 AS TEXT) IS NULL OR connection_id = $2) \
@@ -83,27 +72,14 @@ impl ActivityStore for Store {
     }
 }
 
-pub trait EventStore {
-    fn record_event(
-        &self,
-        event: &EventRow,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
-    /// Events of a workspace after `after` (an event id), oldest first.
-    fn list_events(
-        &self,
-        workspace_id: &str,
-        after: Option<&str>,
-        limit: i64,
-    ) -> impl std::future::Future<Output = Result<Vec<EventRow>>> + Send;
-}
-
-impl EventStore for Store {
-    async fn record_event(&self, event: &EventRow) -> Result<()> {
+impl Store {
+    pub async fn record_event(&self, event: &EventRow) -> Result<()> {
         with_pool!(self, pool => insert_event!(pool, event));
         Ok(())
     }
 
-    async fn list_events(
+    /// Events of a workspace after `after` (an event id), oldest first.
+    pub async fn list_events(
         &self,
         workspace_id: &str,
         after: Option<&str>,

@@ -6,7 +6,6 @@ use crate::{
     with_pool, with_reader, ActivityRow, Backend, ConnectionRow, CredentialRow, EventRow, GrantRow,
     PrincipalRow, Result, Store, StoreError,
 };
-use std::future::Future;
 
 /// Everything one connection write changes, committed together.
 #[derive(Debug, Clone, Default)]
@@ -35,67 +34,6 @@ pub struct ConnectionFilter {
     pub health: Option<String>,
     pub after: Option<String>,
     pub limit: i64,
-}
-
-pub trait ConnectionStore {
-    fn insert_connection(&self, w: &ConnectionWrite) -> impl Future<Output = Result<()>> + Send;
-    /// Applies `w` if the stored version still equals `expected_version`; otherwise `Conflict`.
-    fn update_connection(
-        &self,
-        w: &ConnectionWrite,
-        expected_version: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Deletes the connection, its credentials, principal and grants; activity stays.
-    fn delete_connection(
-        &self,
-        id: &str,
-        activity: &ActivityRow,
-        event: &EventRow,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// A connection by id, confined to `workspace_id` when given.
-    fn get_connection(
-        &self,
-        workspace_id: Option<&str>,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<ConnectionRow>>> + Send;
-    fn list_connections(
-        &self,
-        f: &ConnectionFilter,
-    ) -> impl Future<Output = Result<Vec<ConnectionRow>>> + Send;
-    /// (lifecycle, health, count) for a workspace or, with `None`, all of them.
-    fn connection_counts(
-        &self,
-        workspace_id: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<(String, String, i64)>>> + Send;
-    fn list_credentials(
-        &self,
-        owner_type: &str,
-        owner_id: &str,
-    ) -> impl Future<Output = Result<Vec<CredentialRow>>> + Send;
-    fn get_principal(
-        &self,
-        connection_id: &str,
-    ) -> impl Future<Output = Result<Option<PrincipalRow>>> + Send;
-    fn find_principal_by_hash(
-        &self,
-        key_hash: &str,
-    ) -> impl Future<Output = Result<Option<PrincipalRow>>> + Send;
-    /// Replaces the principal's key id and hash; the old key stops working at commit.
-    fn rotate_principal(
-        &self,
-        principal_id: &str,
-        key_id: &str,
-        key_hash: &str,
-        at: i64,
-        activity: &ActivityRow,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn touch_principal(
-        &self,
-        principal_id: &str,
-        at: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn list_grants(&self, principal_id: &str)
-        -> impl Future<Output = Result<Vec<GrantRow>>> + Send;
 }
 
 const INSERT_CONNECTION: &str = "INSERT INTO connections (id, workspace_id, connector, owner_id, owner_scope, account_id, name, config, lifecycle, health, health_reason, last_sync_at, last_tested_at, created_at, updated_at, version, token_expires_at, granted_scopes, metadata, sync_frequency, next_sync_at, sync_failures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
@@ -221,8 +159,8 @@ macro_rules! apply_update {
     }};
 }
 
-impl ConnectionStore for Store {
-    async fn insert_connection(&self, w: &ConnectionWrite) -> Result<()> {
+impl Store {
+    pub async fn insert_connection(&self, w: &ConnectionWrite) -> Result<()> {
         let c = w
             .connection
             .as_ref()
@@ -260,7 +198,12 @@ impl ConnectionStore for Store {
         Ok(())
     }
 
-    async fn update_connection(&self, w: &ConnectionWrite, expected_version: i64) -> Result<()> {
+    /// Applies `w` if the stored version still equals `expected_version`; otherwise `Conflict`.
+    pub async fn update_connection(
+        &self,
+        w: &ConnectionWrite,
+        expected_version: i64,
+    ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             apply_update!(tx, w, expected_version);
@@ -269,7 +212,8 @@ impl ConnectionStore for Store {
         Ok(())
     }
 
-    async fn delete_connection(
+    /// Deletes the connection, its credentials, principal and grants; activity stays.
+    pub async fn delete_connection(
         &self,
         id: &str,
         activity: &ActivityRow,
@@ -294,7 +238,8 @@ impl ConnectionStore for Store {
         Ok(())
     }
 
-    async fn get_connection(
+    /// A connection by id, confined to `workspace_id` when given.
+    pub async fn get_connection(
         &self,
         workspace_id: Option<&str>,
         id: &str,
@@ -309,7 +254,7 @@ impl ConnectionStore for Store {
         )
     }
 
-    async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<ConnectionRow>> {
+    pub async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<ConnectionRow>> {
         let sql = "SELECT * FROM connections \
             WHERE (CAST($1 AS TEXT) IS NULL OR workspace_id = $1) \
               AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2) \
@@ -332,7 +277,8 @@ impl ConnectionStore for Store {
         )
     }
 
-    async fn connection_counts(
+    /// (lifecycle, health, count) for a workspace or, with `None`, all of them.
+    pub async fn connection_counts(
         &self,
         workspace_id: Option<&str>,
     ) -> Result<Vec<(String, String, i64)>> {
@@ -345,7 +291,7 @@ impl ConnectionStore for Store {
         )
     }
 
-    async fn list_credentials(
+    pub async fn list_credentials(
         &self,
         owner_type: &str,
         owner_id: &str,
@@ -360,7 +306,7 @@ impl ConnectionStore for Store {
         )
     }
 
-    async fn get_principal(&self, connection_id: &str) -> Result<Option<PrincipalRow>> {
+    pub async fn get_principal(&self, connection_id: &str) -> Result<Option<PrincipalRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE connection_id = $1")
             .bind(connection_id)
@@ -369,7 +315,7 @@ impl ConnectionStore for Store {
         )
     }
 
-    async fn find_principal_by_hash(&self, key_hash: &str) -> Result<Option<PrincipalRow>> {
+    pub async fn find_principal_by_hash(&self, key_hash: &str) -> Result<Option<PrincipalRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE key_hash = $1")
             .bind(key_hash)
@@ -378,7 +324,8 @@ impl ConnectionStore for Store {
         )
     }
 
-    async fn rotate_principal(
+    /// Replaces the principal's key id and hash; the old key stops working at commit.
+    pub async fn rotate_principal(
         &self,
         principal_id: &str,
         key_id: &str,
@@ -405,7 +352,7 @@ impl ConnectionStore for Store {
         Ok(())
     }
 
-    async fn touch_principal(&self, principal_id: &str, at: i64) -> Result<()> {
+    pub async fn touch_principal(&self, principal_id: &str, at: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query("UPDATE principals SET last_used_at = $2 WHERE id = $1")
             .bind(principal_id)
             .bind(at)
@@ -415,7 +362,7 @@ impl ConnectionStore for Store {
         Ok(())
     }
 
-    async fn list_grants(&self, principal_id: &str) -> Result<Vec<GrantRow>> {
+    pub async fn list_grants(&self, principal_id: &str) -> Result<Vec<GrantRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, GrantRow>("SELECT * FROM grants WHERE principal_id = $1 ORDER BY id")
             .bind(principal_id)

@@ -3,7 +3,6 @@
 //! lease ran out (its worker died) is claimable again.
 
 use crate::{with_pool, with_reader, Backend, JobRow, Result, Store, StoreError};
-use std::future::Future;
 
 /// What enqueueing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,49 +10,6 @@ pub enum Enqueued {
     Created(String),
     /// A pending or running job with the same unique key exists; its id.
     Existing(String),
-}
-
-pub trait JobStore {
-    fn enqueue_job(&self, job: &JobRow) -> impl Future<Output = Result<Enqueued>> + Send;
-    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
-    fn claim_job(
-        &self,
-        worker: &str,
-        now: i64,
-        lease_until: i64,
-    ) -> impl Future<Output = Result<Option<JobRow>>> + Send;
-    /// Extends a lease; false when the job is no longer this worker's.
-    fn renew_lease(
-        &self,
-        id: &str,
-        worker: &str,
-        lease_until: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-    fn complete_job(
-        &self,
-        id: &str,
-        worker: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-    /// Records a failure: back to pending at `retry_at`, or `dead` when `retry_at` is `None`.
-    fn fail_job(
-        &self,
-        id: &str,
-        worker: &str,
-        error: &str,
-        retry_at: Option<i64>,
-        now: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-    /// Cancels a job that has not finished; a running job's worker finds out at its next step.
-    fn cancel_job(&self, id: &str, now: i64) -> impl Future<Output = Result<bool>> + Send;
-    /// Gives back a lease without counting an attempt (shutdown).
-    fn release_job(
-        &self,
-        id: &str,
-        worker: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-    fn get_job(&self, id: &str) -> impl Future<Output = Result<Option<JobRow>>> + Send;
 }
 
 const INSERT_JOB: &str = "INSERT INTO jobs (id, kind, workspace_id, connection_id, unique_key, payload, status, attempts, max_attempts, run_at, lease_owner, lease_expires_at, last_error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
@@ -91,8 +47,8 @@ const CLAIM_SQLITE: &str = "UPDATE jobs SET status = 'running', lease_owner = $1
     WHERE id = (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= $2) OR (status = 'running' AND lease_expires_at < $2) \
     ORDER BY run_at, id LIMIT 1) RETURNING *";
 
-impl JobStore for Store {
-    async fn enqueue_job(&self, job: &JobRow) -> Result<Enqueued> {
+impl Store {
+    pub async fn enqueue_job(&self, job: &JobRow) -> Result<Enqueued> {
         let inserted = with_pool!(self, pool => insert_job!(pool, job).map(|r| r.rows_affected()));
         match inserted.map_err(StoreError::from) {
             Ok(_) => Ok(Enqueued::Created(job.id.clone())),
@@ -110,7 +66,13 @@ impl JobStore for Store {
         }
     }
 
-    async fn claim_job(&self, worker: &str, now: i64, lease_until: i64) -> Result<Option<JobRow>> {
+    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
+    pub async fn claim_job(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<JobRow>> {
         let sql = match self.backend {
             Backend::Postgres(_) => CLAIM_PG,
             Backend::Sqlite(_) => CLAIM_SQLITE,
@@ -123,7 +85,8 @@ impl JobStore for Store {
             .await?))
     }
 
-    async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> Result<bool> {
+    /// Extends a lease; false when the job is no longer this worker's.
+    pub async fn renew_lease(&self, id: &str, worker: &str, lease_until: i64) -> Result<bool> {
         let n = with_pool!(self, pool => sqlx::query("UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
             .bind(id)
             .bind(worker)
@@ -134,7 +97,7 @@ impl JobStore for Store {
         Ok(n == 1)
     }
 
-    async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
+    pub async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
         let n = with_pool!(self, pool => sqlx::query("UPDATE jobs SET status = 'completed', lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
             .bind(id)
             .bind(worker)
@@ -145,7 +108,8 @@ impl JobStore for Store {
         Ok(n == 1)
     }
 
-    async fn fail_job(
+    /// Records a failure: back to pending at `retry_at`, or `dead` when `retry_at` is `None`.
+    pub async fn fail_job(
         &self,
         id: &str,
         worker: &str,
@@ -170,7 +134,8 @@ impl JobStore for Store {
         Ok(n == 1)
     }
 
-    async fn cancel_job(&self, id: &str, now: i64) -> Result<bool> {
+    /// Cancels a job that has not finished; a running job's worker finds out at its next step.
+    pub async fn cancel_job(&self, id: &str, now: i64) -> Result<bool> {
         let n = with_pool!(self, pool => sqlx::query("UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 WHERE id = $1 AND status IN ('pending', 'running')")
             .bind(id)
             .bind(now)
@@ -180,7 +145,8 @@ impl JobStore for Store {
         Ok(n == 1)
     }
 
-    async fn release_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
+    /// Gives back a lease without counting an attempt (shutdown).
+    pub async fn release_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
         let n = with_pool!(self, pool => sqlx::query("UPDATE jobs SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_at = $3, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
             .bind(id)
             .bind(worker)
@@ -191,7 +157,7 @@ impl JobStore for Store {
         Ok(n == 1)
     }
 
-    async fn get_job(&self, id: &str) -> Result<Option<JobRow>> {
+    pub async fn get_job(&self, id: &str) -> Result<Option<JobRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1")
             .bind(id)

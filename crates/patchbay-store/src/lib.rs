@@ -19,18 +19,14 @@ mod webhooks;
 mod workspaces;
 
 pub use action_runs::{ActionClaim, ActionRunRow};
-pub use activity::{ActivityFilter, ActivityStore, EventStore};
-pub use connections::{
-    ConnectionFilter, ConnectionStore, ConnectionWrite, HealthChange, RefreshGuard,
-};
-pub use jobs::{Enqueued, JobStore};
-pub use oauth::{OAuthStore, StateClaim};
+pub use activity::ActivityFilter;
+pub use connections::{ConnectionFilter, ConnectionWrite, HealthChange, RefreshGuard};
+pub use jobs::Enqueued;
+pub use oauth::StateClaim;
 pub use repositories::RepositoryRow;
 pub use rows::*;
 pub use subscriptions::{AttemptRecord, CircuitUpdate, EventHead};
 pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd, SYNC_ACTOR};
-pub use vault_keys::VaultKeyStore;
-pub use workspaces::WorkspaceStore;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -5,7 +5,6 @@ use crate::{
     with_pool, with_reader, ActivityRow, ConnectSessionRow, CredentialRow, OAuthAppRow,
     OAuthStateRow, Result, Store,
 };
-use std::future::Future;
 
 /// What consuming a state found.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,54 +16,11 @@ pub enum StateClaim {
     Unknown,
 }
 
-pub trait OAuthStore {
-    /// Creates or replaces the workspace's app for a provider with its sealed client secret.
-    fn upsert_oauth_app(
-        &self,
-        app: &OAuthAppRow,
-        secret: &CredentialRow,
-        activity: &ActivityRow,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn get_oauth_app(
-        &self,
-        workspace_id: &str,
-        provider: &str,
-    ) -> impl Future<Output = Result<Option<OAuthAppRow>>> + Send;
-    fn list_oauth_apps(
-        &self,
-        workspace_id: &str,
-    ) -> impl Future<Output = Result<Vec<OAuthAppRow>>> + Send;
-    fn insert_connect_session(
-        &self,
-        session: &ConnectSessionRow,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn find_connect_session(
-        &self,
-        token_hash: &str,
-    ) -> impl Future<Output = Result<Option<ConnectSessionRow>>> + Send;
-    /// Stores a state with its sealed PKCE verifier.
-    fn insert_oauth_state(
-        &self,
-        state: &OAuthStateRow,
-        verifier: Option<&CredentialRow>,
-    ) -> impl Future<Output = Result<()>> + Send;
-    /// Marks a state used if it is unused and unexpired; says what it found otherwise.
-    fn consume_oauth_state(
-        &self,
-        state_hash: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<StateClaim>> + Send;
-    fn delete_credentials(
-        &self,
-        owner_type: &str,
-        owner_id: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-}
-
 use crate::connections::upsert_credential;
 
-impl OAuthStore for Store {
-    async fn upsert_oauth_app(
+impl Store {
+    /// Creates or replaces the workspace's app for a provider with its sealed client secret.
+    pub async fn upsert_oauth_app(
         &self,
         app: &OAuthAppRow,
         secret: &CredentialRow,
@@ -90,7 +46,7 @@ impl OAuthStore for Store {
         Ok(())
     }
 
-    async fn get_oauth_app(
+    pub async fn get_oauth_app(
         &self,
         workspace_id: &str,
         provider: &str,
@@ -104,7 +60,7 @@ impl OAuthStore for Store {
         )
     }
 
-    async fn list_oauth_apps(&self, workspace_id: &str) -> Result<Vec<OAuthAppRow>> {
+    pub async fn list_oauth_apps(&self, workspace_id: &str) -> Result<Vec<OAuthAppRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, OAuthAppRow>("SELECT * FROM oauth_apps WHERE workspace_id = $1 ORDER BY provider")
             .bind(workspace_id)
@@ -113,7 +69,7 @@ impl OAuthStore for Store {
         )
     }
 
-    async fn insert_connect_session(&self, s: &ConnectSessionRow) -> Result<()> {
+    pub async fn insert_connect_session(&self, s: &ConnectSessionRow) -> Result<()> {
         with_pool!(self, pool => sqlx::query("INSERT INTO connect_sessions (id, workspace_id, token_hash, connector, owner_id, owner_scope, return_url, scopes, config, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(&s.id)
             .bind(&s.workspace_id)
@@ -132,7 +88,10 @@ impl OAuthStore for Store {
         Ok(())
     }
 
-    async fn find_connect_session(&self, token_hash: &str) -> Result<Option<ConnectSessionRow>> {
+    pub async fn find_connect_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ConnectSessionRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, ConnectSessionRow>("SELECT * FROM connect_sessions WHERE token_hash = $1")
             .bind(token_hash)
@@ -141,7 +100,8 @@ impl OAuthStore for Store {
         )
     }
 
-    async fn insert_oauth_state(
+    /// Stores a state with its sealed PKCE verifier.
+    pub async fn insert_oauth_state(
         &self,
         st: &OAuthStateRow,
         verifier: Option<&CredentialRow>,
@@ -167,7 +127,8 @@ impl OAuthStore for Store {
         Ok(())
     }
 
-    async fn consume_oauth_state(&self, state_hash: &str, now: i64) -> Result<StateClaim> {
+    /// Marks a state used if it is unused and unexpired; says what it found otherwise.
+    pub async fn consume_oauth_state(&self, state_hash: &str, now: i64) -> Result<StateClaim> {
         // The conditional update is the single point of truth: exactly one caller wins.
         let claimed = with_pool!(self, pool => sqlx::query_as::<_, OAuthStateRow>(
             "UPDATE oauth_states SET consumed_at = $2 WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING *")
@@ -205,7 +166,7 @@ impl OAuthStore for Store {
         })
     }
 
-    async fn delete_credentials(&self, owner_type: &str, owner_id: &str) -> Result<()> {
+    pub async fn delete_credentials(&self, owner_type: &str, owner_id: &str) -> Result<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM credentials WHERE owner_type = $1 AND owner_id = $2")
             .bind(owner_type)
             .bind(owner_id)

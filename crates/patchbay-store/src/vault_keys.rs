@@ -1,32 +1,9 @@
 //! Wrapped data keys and the credential queries key rotation needs.
 
 use crate::{with_pool, with_reader, CredentialRow, Result, Store, VaultKeyRow};
-use std::future::Future;
 
-pub trait VaultKeyStore {
-    fn list_vault_keys(&self) -> impl Future<Output = Result<Vec<VaultKeyRow>>> + Send;
-    /// Stores a new data key and makes it the only active one, in one transaction.
-    fn add_active_vault_key(&self, row: &VaultKeyRow) -> impl Future<Output = Result<()>> + Send;
-    /// Up to `limit` credentials sealed with a key other than `key_id`.
-    fn credentials_not_on_key(
-        &self,
-        key_id: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<CredentialRow>>> + Send;
-    fn count_credentials_not_on_key(&self, key_id: i64)
-        -> impl Future<Output = Result<i64>> + Send;
-    /// Swaps a credential's ciphertext only if it still holds `old` (a concurrent write wins).
-    fn reseal_credential(
-        &self,
-        id: &str,
-        old: &[u8],
-        new: &[u8],
-        key_id: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-}
-
-impl VaultKeyStore for Store {
-    async fn list_vault_keys(&self) -> Result<Vec<VaultKeyRow>> {
+impl Store {
+    pub async fn list_vault_keys(&self) -> Result<Vec<VaultKeyRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, VaultKeyRow>("SELECT * FROM vault_keys ORDER BY id")
             .fetch_all(pool)
@@ -34,7 +11,8 @@ impl VaultKeyStore for Store {
         )
     }
 
-    async fn add_active_vault_key(&self, row: &VaultKeyRow) -> Result<()> {
+    /// Stores a new data key and makes it the only active one, in one transaction.
+    pub async fn add_active_vault_key(&self, row: &VaultKeyRow) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE vault_keys SET active = FALSE WHERE active").execute(&mut *tx).await?;
@@ -49,7 +27,12 @@ impl VaultKeyStore for Store {
         Ok(())
     }
 
-    async fn credentials_not_on_key(&self, key_id: i64, limit: i64) -> Result<Vec<CredentialRow>> {
+    /// Up to `limit` credentials sealed with a key other than `key_id`.
+    pub async fn credentials_not_on_key(
+        &self,
+        key_id: i64,
+        limit: i64,
+    ) -> Result<Vec<CredentialRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, CredentialRow>(
             "SELECT * FROM credentials WHERE key_id <> $1 ORDER BY id LIMIT $2")
@@ -60,7 +43,7 @@ impl VaultKeyStore for Store {
         )
     }
 
-    async fn count_credentials_not_on_key(&self, key_id: i64) -> Result<i64> {
+    pub async fn count_credentials_not_on_key(&self, key_id: i64) -> Result<i64> {
         Ok(
             with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM credentials WHERE key_id <> $1")
             .bind(key_id)
@@ -69,7 +52,8 @@ impl VaultKeyStore for Store {
         )
     }
 
-    async fn reseal_credential(
+    /// Swaps a credential's ciphertext only if it still holds `old` (a concurrent write wins).
+    pub async fn reseal_credential(
         &self,
         id: &str,
         old: &[u8],

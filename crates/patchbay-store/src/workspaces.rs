@@ -2,32 +2,6 @@
 
 use crate::activity::insert_activity;
 use crate::{with_pool, with_reader, ActivityRow, ApiKeyRow, Result, Store, WorkspaceRow};
-use std::future::Future;
-
-pub trait WorkspaceStore {
-    /// Creates a workspace with its first secret key, in one transaction.
-    fn create_workspace(
-        &self,
-        ws: &WorkspaceRow,
-        key: &ApiKeyRow,
-        activity: &ActivityRow,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn get_workspace(&self, id: &str) -> impl Future<Output = Result<Option<WorkspaceRow>>> + Send;
-    /// Workspaces ordered by id, after the cursor.
-    fn list_workspaces(
-        &self,
-        after: Option<&str>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<WorkspaceRow>>> + Send;
-    fn create_api_key(&self, key: &ApiKeyRow) -> impl Future<Output = Result<()>> + Send;
-    /// The unrevoked key with this hash.
-    fn find_api_key(
-        &self,
-        key_hash: &str,
-    ) -> impl Future<Output = Result<Option<ApiKeyRow>>> + Send;
-    fn touch_api_key(&self, id: &str, at: i64) -> impl Future<Output = Result<()>> + Send;
-    fn count_workspaces(&self) -> impl Future<Output = Result<i64>> + Send;
-}
 
 const INSERT_KEY: &str = "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, created_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
@@ -48,8 +22,9 @@ macro_rules! insert_key {
     }};
 }
 
-impl WorkspaceStore for Store {
-    async fn create_workspace(
+impl Store {
+    /// Creates a workspace with its first secret key, in one transaction.
+    pub async fn create_workspace(
         &self,
         ws: &WorkspaceRow,
         key: &ApiKeyRow,
@@ -70,7 +45,7 @@ impl WorkspaceStore for Store {
         Ok(())
     }
 
-    async fn get_workspace(&self, id: &str) -> Result<Option<WorkspaceRow>> {
+    pub async fn get_workspace(&self, id: &str) -> Result<Option<WorkspaceRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, WorkspaceRow>("SELECT * FROM workspaces WHERE id = $1")
             .bind(id)
@@ -79,7 +54,12 @@ impl WorkspaceStore for Store {
         )
     }
 
-    async fn list_workspaces(&self, after: Option<&str>, limit: i64) -> Result<Vec<WorkspaceRow>> {
+    /// Workspaces ordered by id, after the cursor.
+    pub async fn list_workspaces(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<WorkspaceRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, WorkspaceRow>(
             "SELECT * FROM workspaces WHERE (CAST($1 AS TEXT) IS NULL OR id > $1) ORDER BY id LIMIT $2")
@@ -90,12 +70,13 @@ impl WorkspaceStore for Store {
         )
     }
 
-    async fn create_api_key(&self, key: &ApiKeyRow) -> Result<()> {
+    pub async fn create_api_key(&self, key: &ApiKeyRow) -> Result<()> {
         with_pool!(self, pool => insert_key!(pool, key));
         Ok(())
     }
 
-    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRow>> {
+    /// The unrevoked key with this hash.
+    pub async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRow>> {
         Ok(with_reader!(self, pool => sqlx::query_as::<_, ApiKeyRow>(
             "SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(key_hash)
@@ -103,7 +84,7 @@ impl WorkspaceStore for Store {
             .await?))
     }
 
-    async fn touch_api_key(&self, id: &str, at: i64) -> Result<()> {
+    pub async fn touch_api_key(&self, id: &str, at: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
             .bind(id)
             .bind(at)
@@ -113,7 +94,7 @@ impl WorkspaceStore for Store {
         Ok(())
     }
 
-    async fn count_workspaces(&self) -> Result<i64> {
+    pub async fn count_workspaces(&self) -> Result<i64> {
         Ok(
             with_reader!(self, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM workspaces")
             .fetch_one(pool)

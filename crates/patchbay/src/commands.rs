@@ -2,7 +2,6 @@
 
 use crate::config::Config;
 use crate::runtime::{self, AnyResult};
-use patchbay_store::WorkspaceStore;
 use std::time::Duration;
 
 /// Runs workers and the scheduler only, until SIGTERM.

@@ -12,7 +12,7 @@ use crate::error::{EngineError, Result};
 use crate::Engine;
 use patchbay_core::validation::{check_schema, scrub_secret_message};
 use patchbay_core::{Capability, Connector, ConnectorError, Health, Lifecycle, SecretMap};
-use patchbay_store::{ConnectionRow, ConnectionStore, ConnectionWrite};
+use patchbay_store::{ConnectionRow, ConnectionWrite};
 use serde_json::{json, Value};
 use std::sync::Arc;
 

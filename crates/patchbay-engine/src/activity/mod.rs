@@ -4,7 +4,7 @@ use crate::auth::Caller;
 use crate::error::Result;
 use crate::views::{ActivityView, Page};
 use crate::Engine;
-use patchbay_store::{ActivityFilter, ActivityStore};
+use patchbay_store::ActivityFilter;
 
 impl Engine {
     pub async fn list_activity(

@@ -14,8 +14,7 @@ use patchbay_core::{
     FieldError, Health, Lifecycle, Secret, SecretMap, ValidationInput,
 };
 use patchbay_store::{
-    ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow, GrantRow, PrincipalRow,
-    StoreError,
+    ConnectionRow, ConnectionWrite, CredentialRow, GrantRow, PrincipalRow, StoreError,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -20,7 +20,7 @@ use crate::Engine;
 use patchbay_core::{
     ids, now_ms, validate_connection, Connector, FieldError, Lifecycle, SecretMap, ValidationInput,
 };
-use patchbay_store::{ConnectionFilter, ConnectionRow, ConnectionStore, CredentialRow, EventRow};
+use patchbay_store::{ConnectionFilter, ConnectionRow, CredentialRow, EventRow};
 
 use serde_json::Value;
 use std::collections::BTreeMap;

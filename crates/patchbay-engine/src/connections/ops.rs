@@ -13,7 +13,7 @@ use patchbay_core::validation::scrub_secret_message;
 use patchbay_core::{
     now_ms, AuthKind, Connector, ConnectorContext, ConnectorError, Health, Lifecycle, TestOutcome,
 };
-use patchbay_store::{ConnectionFilter, ConnectionRow, ConnectionStore};
+use patchbay_store::{ConnectionFilter, ConnectionRow};
 use serde_json::{json, Value};
 
 impl Engine {

@@ -7,7 +7,7 @@ use crate::error::{EngineError, Result};
 use crate::views::ConnectionView;
 use crate::Engine;
 use patchbay_core::{now_ms, Lifecycle};
-use patchbay_store::{ConnectionRow, ConnectionStore, ConnectionWrite, StoreError};
+use patchbay_store::{ConnectionRow, ConnectionWrite, StoreError};
 use serde_json::json;
 
 impl Engine {

@@ -10,7 +10,7 @@ use crate::Engine;
 use patchbay_core::{
     now_ms, validate_connection, AuthKind, FieldError, Health, Lifecycle, Secret, ValidationInput,
 };
-use patchbay_store::{ConnectionStore, ConnectionWrite, StoreError};
+use patchbay_store::{ConnectionWrite, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

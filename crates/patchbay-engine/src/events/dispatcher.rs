@@ -8,8 +8,7 @@ use crate::Engine;
 use patchbay_connectors::webhooks::sign;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, Secret, WebhookScheme};
 use patchbay_store::{
-    AttemptRecord, CircuitUpdate, ConnectionStore, DeliveryRow, EventHead, EventRow,
-    SubscriptionRow,
+    AttemptRecord, CircuitUpdate, DeliveryRow, EventHead, EventRow, SubscriptionRow,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};

@@ -4,7 +4,6 @@ use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::views::{EventView, Page};
 use crate::Engine;
-use patchbay_store::EventStore;
 
 impl Engine {
     pub async fn list_events(

@@ -9,7 +9,7 @@ use crate::views::Page;
 use crate::Engine;
 use base64::Engine as _;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret};
-use patchbay_store::{ActivityStore, ConnectionStore, CredentialRow, DeliveryRow, SubscriptionRow};
+use patchbay_store::{CredentialRow, DeliveryRow, SubscriptionRow};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

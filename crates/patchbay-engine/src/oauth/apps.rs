@@ -6,7 +6,7 @@ use crate::Engine;
 use patchbay_connectors::oauth::OAuthApp;
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret};
-use patchbay_store::{ConnectionStore, CredentialRow, OAuthAppRow, OAuthStore};
+use patchbay_store::{CredentialRow, OAuthAppRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

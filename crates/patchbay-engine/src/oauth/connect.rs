@@ -16,8 +16,7 @@ use patchbay_core::{
     Secret, SecretMap, ValidationInput,
 };
 use patchbay_store::{
-    ConnectSessionRow, ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow,
-    OAuthStateRow, OAuthStore, StateClaim,
+    ConnectSessionRow, ConnectionRow, ConnectionWrite, CredentialRow, OAuthStateRow, StateClaim,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

@@ -18,9 +18,7 @@ use crate::Engine;
 use patchbay_connectors::oauth::{OAuthError, TokenSet};
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{ids, now_ms, AuthKind, ConnectorSpec, Health, Secret};
-use patchbay_store::{
-    ConnectionRow, ConnectionStore, ConnectionWrite, CredentialRow, RefreshGuard,
-};
+use patchbay_store::{ConnectionRow, ConnectionWrite, CredentialRow, RefreshGuard};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,7 @@ use crate::oauth::apps::workspace_of;
 use crate::views::Page;
 use crate::Engine;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError};
-use patchbay_store::{ActivityStore, RepositoryRow, StoreError, WorkspaceStore};
+use patchbay_store::{RepositoryRow, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::sync::{JobEnd, SYNC_JOB};
 use crate::Engine;
 use patchbay_core::now_ms;
-use patchbay_store::{JobRow, JobStore, RunEnd};
+use patchbay_store::{JobRow, RunEnd};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -20,10 +20,7 @@ use patchbay_core::{
     ids, now_ms, Connector, ConnectorContext, ConnectorError, Health, Lifecycle, SyncMode,
     SyncPage, SyncRequest,
 };
-use patchbay_store::{
-    ActivityStore, ConnectionRow, ConnectionStore, EventRow, EventStore, JobRow, PageCommit,
-    PageRecord, RunEnd, SyncRunRow,
-};
+use patchbay_store::{ConnectionRow, EventRow, JobRow, PageCommit, PageRecord, RunEnd, SyncRunRow};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

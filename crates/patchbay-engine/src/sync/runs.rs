@@ -7,7 +7,7 @@ use crate::error::{EngineError, Result};
 use crate::views::Page;
 use crate::Engine;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, Capability, Lifecycle, SyncMode};
-use patchbay_store::{ConnectionRow, ConnectionStore, JobRow, SyncRunRow};
+use patchbay_store::{ConnectionRow, JobRow, SyncRunRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
@@ -286,7 +286,6 @@ impl Engine {
             .ok_or(EngineError::NotFound("sync run"))?;
         if row.status == "cancelled" {
             if let Some(job) = &row.job_id {
-                use patchbay_store::JobStore;
                 self.store().cancel_job(job, now).await?;
             }
         }

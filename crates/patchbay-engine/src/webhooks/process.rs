@@ -7,9 +7,7 @@ use patchbay_core::{
     ids, now_ms, ConnectorContext, ConnectorError, Lifecycle, SyncMode, WebhookRequest,
     WebhookScheme,
 };
-use patchbay_store::{
-    ConnectionStore, EventRow, EventStore, PageCommit, PageRecord, WebhookEventRow,
-};
+use patchbay_store::{EventRow, PageCommit, PageRecord, WebhookEventRow};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;

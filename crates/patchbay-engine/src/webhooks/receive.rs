@@ -8,7 +8,7 @@ use patchbay_connectors::webhooks::{
     delivery_id, handshake, kept_headers_json, route_account, verify, VerifyError,
 };
 use patchbay_core::{ids, now_ms, Capability, Lifecycle, WebhookRequest, WebhookScheme};
-use patchbay_store::{ConnectionStore, StoreError, WebhookEventRow};
+use patchbay_store::{StoreError, WebhookEventRow};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -2,7 +2,6 @@
 
 use crate::{both_backends, printing_body, TestApp, ADMIN_KEY};
 use patchbay_store::testing::TestBackend;
-use patchbay_store::WorkspaceStore;
 use reqwest::Method;
 use serde_json::json;
 

@@ -4,7 +4,6 @@ use crate::{both_backends, catalog, new_database_for, TestApp};
 use patchbay_emulators::oauth2::{self, Consent, OAuthConfig, OAuthEmulator, TokenFault};
 use patchbay_engine::EngineError;
 use patchbay_store::testing::TestBackend;
-use patchbay_store::ConnectionStore;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -318,7 +318,7 @@ async fn a_failed_delivery_is_retried_after_the_first_delay(backend: TestBackend
 /// fan-out has read past it; it must still be delivered, once.
 async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
     use patchbay_core::ids::{new_id, IdKind};
-    use patchbay_store::{EventRow, EventStore};
+    use patchbay_store::EventRow;
     let (rx, url) = receiver().await;
     let app = TestApp::spawn(backend).await;
     let (_, key) = app.workspace("acme").await;

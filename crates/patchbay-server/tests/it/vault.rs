@@ -3,7 +3,7 @@
 use crate::{both_backends, printing_body, TestApp};
 use patchbay_engine::Caller;
 use patchbay_store::testing::TestBackend;
-use patchbay_store::{ConnectionStore, VaultKeyStore};
+
 use serde_json::json;
 use std::time::Duration;
 

@@ -398,7 +398,7 @@ async fn keys_rotate_while_serving(backend: TestBackend) {
     .unwrap();
     let active = vault.active_key_id().unwrap();
     assert_eq!(active, 2);
-    use patchbay_store::{ConnectionStore, VaultKeyStore};
+
     let stale = store
         .count_credentials_not_on_key(i64::from(active))
         .await
