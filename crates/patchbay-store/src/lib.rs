@@ -1,5 +1,6 @@
-//! Storage for patchbay: one trait per area (workspaces, connections, activity, vault keys),
-//! implemented for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
+//! Storage for patchbay: one `Store` with a file of methods per area (workspaces, connections,
+//! activity and events, OAuth, jobs, sync and records, webhooks, subscriptions, action runs,
+//! repositories, vault keys), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
 //! (`$N` parameters work on both); each has its own migrations. The backend is picked from the
 //! database URL's scheme.
 
