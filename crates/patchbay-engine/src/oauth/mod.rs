@@ -3,6 +3,7 @@
 //! refreshes ahead of expiry, once across processes (`tokens`).
 
 pub mod apps;
+pub mod callback;
 pub mod connect;
 pub mod tokens;
 

@@ -10,9 +10,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patchbay_engine::oauth::apps::{OAuthAppView, PutOAuthApp};
-use patchbay_engine::oauth::connect::{
-    CallbackOutcome, CallbackQuery, ConnectSessionView, CreateConnectSession,
-};
+use patchbay_engine::oauth::callback::{CallbackOutcome, CallbackQuery};
+use patchbay_engine::oauth::connect::{ConnectSessionView, CreateConnectSession};
 use serde::Deserialize;
 
 pub fn router() -> Routes {
