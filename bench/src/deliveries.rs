@@ -108,12 +108,17 @@ pub async fn run(args: DeliveryArgs) {
         let direct = baseline(&url, args.events, args.connections.min(512)).await;
         received.store(0, Ordering::Relaxed);
 
-        let ws = engine.create_workspace("bench", "bench").await.unwrap();
+        let ws = engine
+            .workspaces()
+            .create_workspace("bench", "bench")
+            .await
+            .unwrap();
         let caller = Caller::Workspace {
             workspace_id: ws.workspace.id.clone(),
             key_id: "bench".into(),
         };
         engine
+            .events()
             .create_subscription(
                 &caller,
                 CreateSubscription {
@@ -156,7 +161,7 @@ pub async fn run(args: DeliveryArgs) {
             );
             loops.spawn(async move {
                 while received.load(Ordering::Relaxed) < n {
-                    if engine.dispatch_once().await.expect("dispatch") == 0 {
+                    if engine.events().dispatch_once().await.expect("dispatch") == 0 {
                         // Every group is held by the other loop.
                         tokio::time::sleep(Duration::from_millis(2)).await;
                         continue;

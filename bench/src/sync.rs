@@ -140,12 +140,16 @@ pub async fn run(args: SyncArgs) {
         let baseline = rate(args.records, insert_time);
 
         let engine = bench_engine(&store).await;
-        let ws = engine.create_workspace("bench", "bench").await.unwrap();
+        let ws = engine
+            .workspaces()
+            .create_workspace("bench", "bench")
+            .await
+            .unwrap();
         let caller = Caller::Workspace {
             workspace_id: ws.workspace.id.clone(),
             key_id: "bench".into(),
         };
-        let created = engine
+        let created = engine.connections()
             .create_connection(
                 &caller,
                 CreateConnection {
@@ -166,6 +170,7 @@ pub async fn run(args: SyncArgs) {
 
         let t = Instant::now();
         let first = engine
+            .syncs()
             .run_sync_in_foreground(&id, SyncMode::Full, |_| {})
             .await
             .unwrap();
@@ -179,6 +184,7 @@ pub async fn run(args: SyncArgs) {
         let before = now_ms();
         let t = Instant::now();
         let second = engine
+            .syncs()
             .run_sync_in_foreground(&id, SyncMode::Full, |_| {})
             .await
             .unwrap();
@@ -193,6 +199,7 @@ pub async fn run(args: SyncArgs) {
         let changed = em.change_fraction(0.01);
         let t = Instant::now();
         let third = engine
+            .syncs()
             .run_sync_in_foreground(&id, SyncMode::Incremental, |_| {})
             .await
             .unwrap();

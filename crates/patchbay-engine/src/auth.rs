@@ -2,12 +2,13 @@
 //! of the token is a safe lookup key; only the hash is stored.
 
 use crate::error::Result;
-use crate::Engine;
+use crate::{Change, Context};
 use base64::Engine as _;
 use patchbay_core::{ids, now_ms};
 use patchbay_store::ActivityRow;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// Workspace secret keys start with this; integration principal keys with `pbi_`.
@@ -82,21 +83,36 @@ pub fn random_key_id() -> String {
     )
 }
 
-/// Authentication's own state: the admin key's hash, resolved keys, and when each key's use
-/// was last recorded (at most once a minute per key).
-pub(crate) struct AuthState {
-    admin_key_hash: Option<String>,
-    key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
-    pub(crate) cache: AuthCache,
+/// Authentication of API keys and principals.
+#[derive(Clone)]
+pub struct Auth {
+    ctx: Context,
+    state: Arc<AuthState>,
 }
 
-impl AuthState {
-    pub(crate) fn new(admin_key: Option<&patchbay_core::Secret>) -> Self {
-        AuthState {
+/// Authentication's own state: the admin key's hash, resolved keys, and when each key's use
+/// was last recorded (at most once a minute per key).
+struct AuthState {
+    admin_key_hash: Option<String>,
+    key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    cache: AuthCache,
+}
+
+impl Auth {
+    pub(crate) fn new(ctx: Context, admin_key: Option<&patchbay_core::Secret>) -> Self {
+        let state = Arc::new(AuthState {
             admin_key_hash: admin_key.map(|k| hash_key(k.expose())),
             key_use: Default::default(),
             cache: AuthCache::default(),
-        }
+        });
+        let heard = state.clone();
+        // A rotated or removed key stops working now, not when a cached resolution lapses.
+        ctx.on_change(move |change| {
+            if let Change::Keys = change {
+                heard.cache.clear();
+            }
+        });
+        Auth { ctx, state }
     }
 }
 
@@ -107,7 +123,7 @@ const AUTH_TTL_MS: i64 = 5_000;
 /// Resolved keys by hash: most requests then cost no database read to authenticate.
 #[derive(Default)]
 /// Read on every request, written when a key is first seen: readers never wait for each other.
-pub(crate) struct AuthCache(std::sync::RwLock<std::collections::HashMap<String, (Caller, i64)>>);
+struct AuthCache(std::sync::RwLock<std::collections::HashMap<String, (Caller, i64)>>);
 
 impl AuthCache {
     fn get(&self, hash: &str) -> Option<Caller> {
@@ -127,26 +143,26 @@ impl AuthCache {
     }
 
     /// Forgets every resolved key (after a key was rotated or removed).
-    pub(crate) fn clear(&self) {
+    fn clear(&self) {
         self.0.write().expect("auth cache").clear();
     }
 }
 
-impl Engine {
+impl Auth {
     /// Resolves a bearer token to a caller; `None` when it matches nothing.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>> {
         let hash = hash_key(token);
-        if let Some(admin) = &self.inner.auth.admin_key_hash {
+        if let Some(admin) = &self.state.admin_key_hash {
             if bool::from(admin.as_bytes().ct_eq(hash.as_bytes())) {
                 return Ok(Some(Caller::Admin));
             }
         }
-        if let Some(caller) = self.inner.auth.cache.get(&hash) {
+        if let Some(caller) = self.state.cache.get(&hash) {
             return Ok(Some(caller));
         }
         let found = self.authenticate_stored(token, &hash).await?;
         if let Some(caller) = &found {
-            self.inner.auth.cache.put(hash, caller.clone());
+            self.state.cache.put(hash, caller.clone());
         }
         Ok(found)
     }
@@ -154,10 +170,10 @@ impl Engine {
     async fn authenticate_stored(&self, token: &str, hash: &str) -> Result<Option<Caller>> {
         let hash = hash.to_string();
         if token.starts_with(WORKSPACE_KEY_PREFIX) {
-            if let Some(key) = self.store().find_api_key(&hash).await? {
+            if let Some(key) = self.ctx.store().find_api_key(&hash).await? {
                 if self.should_record_use(&key.id) {
                     let now = now_ms();
-                    self.store().touch_api_key(&key.id, now).await?;
+                    self.ctx.store().touch_api_key(&key.id, now).await?;
                     self.record_key_use(
                         Some(&key.workspace_id),
                         None,
@@ -172,9 +188,9 @@ impl Engine {
                 }));
             }
         } else if token.starts_with(PRINCIPAL_KEY_PREFIX) {
-            if let Some(p) = self.store().find_principal_by_hash(&hash).await? {
+            if let Some(p) = self.ctx.store().find_principal_by_hash(&hash).await? {
                 if self.should_record_use(&p.id) {
-                    self.store().touch_principal(&p.id, now_ms()).await?;
+                    self.ctx.store().touch_principal(&p.id, now_ms()).await?;
                     self.record_key_use(
                         Some(&p.workspace_id),
                         Some(&p.connection_id),
@@ -197,7 +213,7 @@ impl Engine {
 
     fn should_record_use(&self, key_id: &str) -> bool {
         let now = now_ms();
-        let mut seen = self.inner.auth.key_use.lock().expect("key use lock");
+        let mut seen = self.state.key_use.lock().expect("key use lock");
         match seen.get(key_id) {
             Some(last) if now - last < KEY_USE_INTERVAL_MS => false,
             _ => {
@@ -214,7 +230,8 @@ impl Engine {
         actor: &str,
         action: &str,
     ) -> Result<()> {
-        self.store()
+        self.ctx
+            .store()
             .record_activity(&activity_row(
                 ws,
                 conn,

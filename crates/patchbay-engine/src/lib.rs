@@ -8,6 +8,7 @@ pub mod actions;
 pub mod activity;
 pub mod auth;
 pub mod connections;
+mod context;
 mod error;
 pub mod events;
 pub mod idle;
@@ -24,15 +25,14 @@ pub mod webhooks;
 pub mod workspaces;
 
 pub use auth::Caller;
+pub use context::{Change, Context};
 pub use error::EngineError;
 pub use vault::{RotationReport, Vault};
 
-use patchbay_connectors::oauth::OAuthClient;
 use patchbay_connectors::providers::Catalog;
 use patchbay_connectors::HttpClient;
 use patchbay_core::{Registry, Secret};
 use patchbay_store::Store;
-use std::sync::Arc;
 
 /// What an engine needs besides its store, vault and registry.
 pub struct EngineOptions {
@@ -56,128 +56,146 @@ pub const DEFAULT_JOB_LEASE: std::time::Duration = std::time::Duration::from_sec
 /// The lifetime of connect sessions and OAuth states unless configured otherwise.
 pub const DEFAULT_CONNECT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Shared state of one patchbay process.
+/// One patchbay process: the shared context and every capability's service. A thin front:
+/// handlers ask it for the service they need (`engine.syncs()`, `engine.oauth()`, ...); no
+/// service depends on it.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
-}
-
-/// The shared context every capability builds on, then each capability's own state, kept in
-/// its folder.
-struct Inner {
-    store: Store,
-    vault: Vault,
-    registry: Registry,
-    catalog: Catalog,
-    http: HttpClient,
-    public_url: String,
-    rate: rate::RateBudget,
-    auth: auth::AuthState,
-    oauth: oauth::OAuthState,
-    sync: sync::SyncState,
-    webhooks: webhooks::WebhookState,
-    events: events::EventState,
-    data_cache: live::DataCache,
-    proxy_cache: proxy::ProxyCache,
+    ctx: Context,
+    auth: auth::Auth,
+    tokens: oauth::Tokens,
+    oauth: oauth::OAuth,
+    connections: connections::Connections,
+    syncs: sync::Syncs,
+    webhooks: webhooks::Webhooks,
+    events: events::Events,
+    actions: actions::Actions,
+    proxy: proxy::Proxy,
+    live: live::Live,
 }
 
 impl Engine {
     pub fn new(store: Store, vault: Vault, registry: Registry, options: EngineOptions) -> Self {
+        let ctx = Context::new(
+            store,
+            vault,
+            registry,
+            options.catalog,
+            options.http,
+            &options.public_url,
+        );
+        let tokens = oauth::Tokens::new(ctx.clone());
+        let connections = connections::Connections::new(ctx.clone(), tokens.clone());
+        let syncs = sync::Syncs::new(
+            ctx.clone(),
+            tokens.clone(),
+            options.job_lease,
+            options.provider_concurrency,
+        );
         Engine {
-            inner: Arc::new(Inner {
-                store,
-                vault,
-                registry,
-                auth: auth::AuthState::new(options.admin_key.as_ref()),
-                oauth: oauth::OAuthState::new(
-                    OAuthClient::new(options.http.clone()),
-                    options.connect_ttl,
-                ),
-                sync: sync::SyncState::new(options.job_lease, options.provider_concurrency),
-                catalog: options.catalog,
-                http: options.http,
-                public_url: options.public_url.trim_end_matches('/').to_string(),
-                rate: rate::RateBudget::default(),
-                webhooks: webhooks::WebhookState::default(),
-                events: events::EventState::default(),
-                data_cache: live::DataCache::default(),
-                proxy_cache: proxy::ProxyCache::default(),
-            }),
+            auth: auth::Auth::new(ctx.clone(), options.admin_key.as_ref()),
+            oauth: oauth::OAuth::new(
+                ctx.clone(),
+                tokens.clone(),
+                connections.clone(),
+                options.connect_ttl,
+            ),
+            webhooks: webhooks::Webhooks::new(ctx.clone(), syncs.clone(), options.job_lease),
+            connections,
+            syncs,
+            events: events::Events::new(ctx.clone()),
+            actions: actions::Actions::new(ctx.clone(), tokens.clone()),
+            proxy: proxy::Proxy::new(ctx.clone(), tokens.clone()),
+            live: live::Live::new(ctx.clone(), tokens.clone()),
+            tokens,
+            ctx,
         }
     }
 
+    /// The shared context: store, vault, registry, catalog.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    pub fn auth(&self) -> &auth::Auth {
+        &self.auth
+    }
+
+    /// The token manager: access tokens refreshed ahead of expiry.
+    pub fn tokens(&self) -> &oauth::Tokens {
+        &self.tokens
+    }
+
+    /// OAuth apps, connect sessions and the callback.
+    pub fn oauth(&self) -> &oauth::OAuth {
+        &self.oauth
+    }
+
+    pub fn connections(&self) -> &connections::Connections {
+        &self.connections
+    }
+
+    pub fn syncs(&self) -> &sync::Syncs {
+        &self.syncs
+    }
+
+    /// Inbound webhooks.
+    pub fn webhooks(&self) -> &webhooks::Webhooks {
+        &self.webhooks
+    }
+
+    /// Outbound events: outbox, subscriptions, deliveries.
+    pub fn events(&self) -> &events::Events {
+        &self.events
+    }
+
+    pub fn actions(&self) -> &actions::Actions {
+        &self.actions
+    }
+
+    pub fn proxy(&self) -> &proxy::Proxy {
+        &self.proxy
+    }
+
+    /// Signals, live data and alerts.
+    pub fn live(&self) -> &live::Live {
+        &self.live
+    }
+
+    pub fn activity(&self) -> activity::ActivityLog {
+        activity::ActivityLog::new(self.ctx.clone())
+    }
+
+    pub fn repositories(&self) -> repos::Repositories {
+        repos::Repositories::new(self.ctx.clone())
+    }
+
+    pub fn workspaces(&self) -> workspaces::Workspaces {
+        workspaces::Workspaces::new(self.ctx.clone())
+    }
+
     pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
+        self.ctx.catalog()
     }
 
-    pub(crate) fn oauth(&self) -> &OAuthClient {
-        &self.inner.oauth.client
-    }
-
-    /// The policy-enforcing client for calls patchbay makes itself (subscriber deliveries).
-    pub(crate) fn outbound_http(&self) -> &HttpClient {
-        &self.inner.http
-    }
-
-    /// The OAuth redirect URI every provider app must register.
     pub fn redirect_uri(&self) -> String {
-        format!("{}/v1/oauth/callback", self.inner.public_url)
+        self.ctx.redirect_uri()
     }
 
     pub fn public_url(&self) -> &str {
-        &self.inner.public_url
-    }
-
-    pub(crate) fn rate_budget(&self) -> &rate::RateBudget {
-        &self.inner.rate
-    }
-
-    /// The budgets a call for `connection` of `provider` draws from.
-    /// The provider answered a connection's call with a rate limit: that connection's calls
-    /// (syncs, actions, proxy) wait it out. Providers count limits per token or user, so
-    /// other connections to the same provider are not held back.
-    pub(crate) fn pause_connection(
-        &self,
-        provider: &str,
-        connection: &str,
-        wait: std::time::Duration,
-    ) {
-        self.rate_budget()
-            .pause(&format!("{provider}/{connection}"), wait);
-    }
-
-    pub(crate) fn rate_keys(
-        &self,
-        provider: &str,
-        connection: &str,
-    ) -> Vec<(String, Option<rate::Limit>)> {
-        let p = self.catalog().get(provider);
-        let limit = p.and_then(|p| p.requests_per_second).map(|r| rate::Limit {
-            per_second: r,
-            burst: p.and_then(|p| p.burst).map_or(r.max(1.0), f64::from),
-        });
-        let per_conn = p
-            .and_then(|p| p.connection_requests_per_second)
-            .map(|r| rate::Limit {
-                per_second: r,
-                burst: r.max(1.0),
-            });
-        vec![
-            (provider.to_string(), limit),
-            (format!("{provider}/{connection}"), per_conn),
-        ]
+        self.ctx.public_url()
     }
 
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        self.ctx.store()
     }
 
     pub fn vault(&self) -> &Vault {
-        &self.inner.vault
+        self.ctx.vault()
     }
 
     pub fn registry(&self) -> &Registry {
-        &self.inner.registry
+        self.ctx.registry()
     }
 }
 

@@ -3,9 +3,9 @@
 //! served from a TTL cache that joins concurrent misses into one provider call.
 
 use crate::auth::Caller;
-use crate::connections::{Call, CallOut};
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::oauth::{Call, CallOut, Tokens};
+use crate::Context;
 use patchbay_core::{
     ms_to_rfc3339, now_ms, Capability, ConnectorError, DataPayload, DataShape, Lifecycle, Signal,
 };
@@ -90,8 +90,26 @@ struct Fetched {
     ttl: Duration,
 }
 
+/// Signals, live data and alerts, read from providers on demand.
+#[derive(Clone)]
+pub struct Live {
+    ctx: Context,
+    tokens: Tokens,
+    cache: Arc<DataCache>,
+}
+
+impl Live {
+    pub(crate) fn new(ctx: Context, tokens: Tokens) -> Self {
+        Live {
+            ctx,
+            tokens,
+            cache: Default::default(),
+        }
+    }
+}
+
 /// The data cache: per-entry TTL (the endpoint's), concurrent misses of one key share a fetch.
-pub(crate) struct DataCache(moka::future::Cache<(String, String), Arc<Fetched>>);
+struct DataCache(moka::future::Cache<(String, String), Arc<Fetched>>);
 
 struct PerEntryTtl;
 
@@ -127,7 +145,7 @@ fn sort_signals(signals: &mut [SignalView]) {
     });
 }
 
-impl Engine {
+impl Live {
     /// Enabled connections whose connector has `capability`, oldest first, at most
     /// [`FAN_OUT_LIMIT`]; `true` when more were left out. Pages past connections of other
     /// connectors, so those never crowd out the ones asked for.
@@ -142,6 +160,7 @@ impl Engine {
         let mut after = None;
         loop {
             let page = self
+                .ctx
                 .store()
                 .list_connections(&ConnectionFilter {
                     workspace_id: caller.workspace_id().map(str::to_string),
@@ -157,6 +176,7 @@ impl Engine {
             after = page.last().map(|r| r.id.clone());
             for row in page {
                 if self
+                    .ctx
                     .connector_for(&row)
                     .is_ok_and(|c| c.spec().supports(capability))
                 {
@@ -194,8 +214,9 @@ impl Engine {
             tasks.spawn(async move {
                 let started = Instant::now();
                 let call = async {
-                    let connector = engine.connector_for(&row)?;
+                    let connector = engine.ctx.connector_for(&row)?;
                     engine
+                        .tokens
                         .call_for(connector.as_ref(), &row, &Call::Signals)
                         .await
                 };
@@ -258,12 +279,12 @@ impl Engine {
 
     /// A data endpoint's current value, from the cache while it is fresh.
     pub async fn data(&self, caller: &Caller, id: &str, endpoint: &str) -> Result<DataView> {
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         self.data_for(&row, endpoint).await
     }
 
     async fn data_for(&self, row: &ConnectionRow, endpoint: &str) -> Result<DataView> {
-        let connector = self.connector_for(row)?;
+        let connector = self.ctx.connector_for(row)?;
         let config: Value = serde_json::from_str(&row.config).unwrap_or(Value::Null);
         let spec = connector
             .data_endpoints_for(&config)
@@ -280,12 +301,12 @@ impl Engine {
         let fetched_now = AtomicBool::new(false);
         let key = (row.id.clone(), endpoint.to_string());
         let entry = self
-            .inner
-            .data_cache
+            .cache
             .0
             .try_get_with(key, async {
                 fetched_now.store(true, Ordering::Relaxed);
                 let out = self
+                    .tokens
                     .call_for(connector.as_ref(), row, &Call::Data(endpoint))
                     .await?
                     .map_err(EngineError::Connector)?;
@@ -326,7 +347,7 @@ impl Engine {
             .await?;
         let mut tasks = tokio::task::JoinSet::new();
         for row in rows {
-            let Ok(connector) = self.connector_for(&row) else {
+            let Ok(connector) = self.ctx.connector_for(&row) else {
                 continue;
             };
             let config: Value = serde_json::from_str(&row.config).unwrap_or(Value::Null);

@@ -3,11 +3,22 @@
 use crate::auth::{activity_row, hash_key, random_token, WORKSPACE_KEY_PREFIX};
 use crate::error::{EngineError, Result};
 use crate::views::{CreatedWorkspace, Page, WorkspaceView};
-use crate::Engine;
 use patchbay_core::{ids, now_ms};
 use patchbay_store::{ApiKeyRow, WorkspaceRow};
 
-impl Engine {
+/// Workspaces and their keys.
+#[derive(Clone)]
+pub struct Workspaces {
+    ctx: crate::Context,
+}
+
+impl Workspaces {
+    pub(crate) fn new(ctx: crate::Context) -> Self {
+        Workspaces { ctx }
+    }
+}
+
+impl Workspaces {
     /// Creates a workspace and its first secret key; the key is returned this once.
     pub async fn create_workspace(&self, name: &str, actor: &str) -> Result<CreatedWorkspace> {
         let name = name.trim();
@@ -38,7 +49,10 @@ impl Engine {
             "workspace.created",
             serde_json::json!({"name": ws.name, "key_id": key.id}),
         );
-        self.store().create_workspace(&ws, &key, &activity).await?;
+        self.ctx
+            .store()
+            .create_workspace(&ws, &key, &activity)
+            .await?;
         Ok(CreatedWorkspace {
             workspace: ws.into(),
             secret_key: secret,
@@ -50,7 +64,7 @@ impl Engine {
         cursor: Option<&str>,
         limit: i64,
     ) -> Result<Page<WorkspaceView>> {
-        let rows = self.store().list_workspaces(cursor, limit + 1).await?;
+        let rows = self.ctx.store().list_workspaces(cursor, limit + 1).await?;
         let views = rows.into_iter().map(WorkspaceView::from).collect();
         Ok(Page::from_overfetch(views, limit, |w| w.id.clone()))
     }

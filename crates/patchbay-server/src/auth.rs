@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be 'Bearer <key>'")
             })?;
-        let Some(caller) = state.engine.authenticate(token).await? else {
+        let Some(caller) = state.engine.auth().authenticate(token).await? else {
             return Err(ApiError::unauthorized("invalid API key"));
         };
         match parts.extensions.get::<Access>() {

@@ -44,6 +44,7 @@ pub async fn migrate(cfg: Config) -> AnyResult {
 pub async fn workspace_create(cfg: Config, name: &str) -> AnyResult {
     let engine = runtime::engine(&cfg).await?;
     let created = engine
+        .workspaces()
         .create_workspace(name, "cli")
         .await
         .map_err(|e| e.to_string())?;
@@ -139,6 +140,7 @@ pub async fn sync_run(cfg: Config, connection_id: &str, full: bool) -> AnyResult
     bar.enable_steady_tick(Duration::from_millis(120));
     let started = std::time::Instant::now();
     let run = engine
+        .syncs()
         .run_sync_in_foreground(connection_id, mode, |r| {
             let records = r.added + r.updated + r.unchanged;
             let rate = records as f64 / started.elapsed().as_secs_f64().max(0.001);

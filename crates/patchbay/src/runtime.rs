@@ -183,7 +183,7 @@ pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
         cfg.allow_private_networks = "127.0.0.0/8,::1/128".into();
     }
     let engine = engine(&cfg).await?;
-    let drifted = engine.scan_config_drift().await?;
+    let drifted = engine.connections().scan_config_drift().await?;
     if drifted > 0 {
         tracing::warn!(
             connections = drifted,
@@ -326,10 +326,14 @@ pub fn start_background(
         concurrency: cfg.worker_concurrency,
         poll_interval: Duration::from_millis(500),
     };
-    let mut tasks = engine.spawn_workers(&name, options, cancel.clone());
-    tasks.push(engine.spawn_webhook_processor(cancel.clone()));
-    tasks.push(engine.spawn_dispatcher(cancel.clone()));
-    tasks.push(engine.spawn_scheduler(Duration::from_secs(cfg.scheduler_interval_seconds), cancel));
+    let mut tasks = engine.syncs().spawn_workers(&name, options, cancel.clone());
+    tasks.push(engine.webhooks().spawn_webhook_processor(cancel.clone()));
+    tasks.push(engine.events().spawn_dispatcher(cancel.clone()));
+    tasks.push(
+        engine
+            .syncs()
+            .spawn_scheduler(Duration::from_secs(cfg.scheduler_interval_seconds), cancel),
+    );
     tracing::info!(worker = %name, concurrency = cfg.worker_concurrency, "workers started");
     tasks
 }

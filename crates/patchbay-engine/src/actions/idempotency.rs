@@ -6,9 +6,9 @@
 //! taken over by a retry after [`ACTION_LEASE_MS`].
 
 use super::ActionOutcome;
+use super::Actions;
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
-use crate::Engine;
 use patchbay_core::now_ms;
 use patchbay_store::{ActionClaim, ActionRunRow};
 use serde_json::Value;
@@ -35,8 +35,8 @@ fn request_hash(action: &str, input: &Value) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
 }
 
-impl Engine {
-    /// [`Engine::run_action`], made idempotent by `key` when one is given.
+impl Actions {
+    /// [`Actions::run_action`], made idempotent by `key` when one is given.
     pub async fn run_action_idempotent(
         &self,
         caller: &Caller,
@@ -57,6 +57,7 @@ impl Engine {
         let hash = request_hash(action, &input);
         let now = now_ms();
         let claim = self
+            .ctx
             .store()
             .claim_action_run(
                 &ActionRunRow {
@@ -91,6 +92,7 @@ impl Engine {
                     let kept = match &outcome {
                         Ok(done) => {
                             engine
+                                .ctx
                                 .store()
                                 .finish_action_run(
                                     &id,
@@ -101,7 +103,7 @@ impl Engine {
                                 )
                                 .await
                         }
-                        Err(_) => engine.store().release_action_run(&id, &key).await,
+                        Err(_) => engine.ctx.store().release_action_run(&id, &key).await,
                     };
                     kept?;
                     outcome

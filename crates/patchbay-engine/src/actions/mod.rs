@@ -7,9 +7,10 @@ mod idempotency;
 pub use idempotency::ACTION_LEASE_MS;
 
 use crate::auth::{activity_row, Caller};
-use crate::connections::{connection_event, is_oauth, Call, CallOut, OWNER_TYPE};
+use crate::connections::{connection_event, OWNER_TYPE};
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::oauth::{is_oauth, Call, CallOut, Tokens};
+use crate::Context;
 use patchbay_core::validation::{check_schema, scrub_secret_message};
 use patchbay_core::{Capability, Connector, ConnectorError, Health, Lifecycle, SecretMap};
 use patchbay_store::{ConnectionRow, ConnectionWrite};
@@ -26,13 +27,26 @@ pub struct ActionOutcome {
     pub replayed: bool,
 }
 
+/// Actions: write-back runs through a connector, validated and authorized once per call.
+#[derive(Clone)]
+pub struct Actions {
+    ctx: Context,
+    tokens: Tokens,
+}
+
+impl Actions {
+    pub(crate) fn new(ctx: Context, tokens: Tokens) -> Self {
+        Actions { ctx, tokens }
+    }
+}
+
 /// A connection and its connector, for an action the caller may run with the input it sent.
 pub(crate) struct Authorized {
     row: ConnectionRow,
     connector: Arc<dyn Connector>,
 }
 
-impl Engine {
+impl Actions {
     /// The connector and input schema of `action` on `row`, when `caller` may run it there
     /// now: the connector has the action, an integration principal is allowed it, and the
     /// connection is enabled.
@@ -42,7 +56,7 @@ impl Engine {
         row: &ConnectionRow,
         action: &str,
     ) -> Result<(Arc<dyn Connector>, Value)> {
-        let connector = self.connector_for(row)?;
+        let connector = self.ctx.connector_for(row)?;
         let spec = connector.spec();
         let Some(action_spec) = spec
             .action(action)
@@ -81,7 +95,7 @@ impl Engine {
         action: &str,
         input: &Value,
     ) -> Result<Authorized> {
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         let (connector, schema) = self.authorize_action(caller, &row, action)?;
         let errors = check_schema(&schema, input, "input");
         if !errors.is_empty() {
@@ -104,7 +118,7 @@ impl Engine {
         self.run_authorized(caller, authorized, action, input).await
     }
 
-    /// Runs an action that [`Engine::authorize_run`] passed.
+    /// Runs an action that [`Actions::authorize_run`] passed.
     pub(crate) async fn run_authorized(
         &self,
         caller: &Caller,
@@ -115,9 +129,14 @@ impl Engine {
         let Authorized { row, connector } = authorized;
         let id = row.id.as_str();
         // A failure while getting or refreshing the token is a failed run too.
-        let (called, secrets) = match self.context_for(&row, is_oauth(connector.as_ref())).await {
+        let (called, secrets) = match self
+            .tokens
+            .context_for(&row, is_oauth(connector.as_ref()))
+            .await
+        {
             Ok(mut ctx) => {
                 let called = self
+                    .tokens
                     .call_connector(
                         connector.as_ref(),
                         &row,
@@ -152,7 +171,11 @@ impl Engine {
             details.clone(),
         ));
         write.events.push(connection_event(&row, name, details));
-        let recorded = self.store().update_connection(&write, row.version).await;
+        let recorded = self
+            .ctx
+            .store()
+            .update_connection(&write, row.version)
+            .await;
         let value = match result {
             Ok(value) => {
                 // The provider has acted: answering an error now would invite a second run.
@@ -170,15 +193,16 @@ impl Engine {
                     status: 401, ..
                 }) = &e
                 {
-                    self.set_health(
-                        id,
-                        Health::NeedsReconnect,
-                        Some("the provider rejected the credentials".into()),
-                        None,
-                        &actor,
-                        None,
-                    )
-                    .await?;
+                    self.ctx
+                        .set_health(
+                            id,
+                            Health::NeedsReconnect,
+                            Some("the provider rejected the credentials".into()),
+                            None,
+                            &actor,
+                            None,
+                        )
+                        .await?;
                 }
                 return Err(e);
             }
@@ -193,8 +217,9 @@ impl Engine {
     /// The connection's secrets that open, for scrubbing messages; none when they cannot be
     /// read.
     async fn known_secrets(&self, id: &str) -> SecretMap {
-        match self.store().list_credentials(OWNER_TYPE, id).await {
+        match self.ctx.store().list_credentials(OWNER_TYPE, id).await {
             Ok(creds) => self
+                .ctx
                 .open_secrets(&creds)
                 .await
                 .map(|(secrets, _)| secrets)

@@ -3,10 +3,21 @@
 use crate::auth::Caller;
 use crate::error::Result;
 use crate::views::{ActivityView, Page};
-use crate::Engine;
 use patchbay_store::ActivityFilter;
 
-impl Engine {
+/// The activity feed: who did what to which connection, newest first.
+#[derive(Clone)]
+pub struct ActivityLog {
+    ctx: crate::Context,
+}
+
+impl ActivityLog {
+    pub(crate) fn new(ctx: crate::Context) -> Self {
+        ActivityLog { ctx }
+    }
+}
+
+impl ActivityLog {
     pub async fn list_activity(
         &self,
         caller: &Caller,
@@ -24,10 +35,11 @@ impl Engine {
             (_, c) => c,
         };
         if let Some(c) = connection_id {
-            self.load_connection(caller, c).await?;
+            self.ctx.load_connection(caller, c).await?;
         }
         let limit = crate::page_limit(limit);
         let rows = self
+            .ctx
             .store()
             .list_activity(&ActivityFilter {
                 workspace_id: caller.workspace_id().map(str::to_string),

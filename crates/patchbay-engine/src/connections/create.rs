@@ -1,13 +1,14 @@
 //! Creating connections: validate owner, config and secrets, verify credentials when asked to
 //! enable, seal the secrets and insert the row with its principal, grants, activity and event.
 
+use super::Connections;
 use super::{connection_event, hints, OWNER_TYPE};
 use crate::auth::{
     activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
 };
 use crate::error::{EngineError, Result};
 use crate::views::{ConnectionView, CreatedConnection};
-use crate::Engine;
+use crate::Context;
 use patchbay_core::validation::scrub_secret_message;
 use patchbay_core::{
     ids, now_ms, validate_connection, AuthKind, Connector, ConnectorContext, ConnectorSpec,
@@ -133,7 +134,8 @@ pub(super) fn configured_account(spec: &ConnectorSpec, config: &Value) -> Option
         })
 }
 
-impl Engine {
+/// Sealing a connection's secrets, as creation and the OAuth callback do.
+impl Context {
     pub(crate) fn seal_all(
         &self,
         ws: &str,
@@ -165,7 +167,9 @@ impl Engine {
             })
             .collect()
     }
+}
 
+impl Connections {
     pub async fn create_connection(
         &self,
         caller: &Caller,
@@ -184,7 +188,7 @@ impl Engine {
                 ))
             }
         };
-        let connector = self.registry().get(&req.connector)?;
+        let connector = self.ctx.registry().get(&req.connector)?;
         let spec = connector.spec();
         let mut hard = check_owner(&req.owner);
         if let Some(name) = &req.name {
@@ -245,7 +249,10 @@ impl Engine {
         if req.enable {
             // Credentials are proven before a connection is enabled.
             if spec.auth == AuthKind::Oauth2ClientCredentials {
-                let (expires, token) = self.client_credentials_token(&workspace_id, spec).await?;
+                let (expires, token) = self
+                    .tokens
+                    .client_credentials_token(&workspace_id, spec)
+                    .await?;
                 token_expires_at = expires;
                 secrets.insert("access_token".into(), token);
             }
@@ -349,7 +356,7 @@ impl Engine {
         };
         let secrets: BTreeMap<String, &Secret> =
             n.secrets.iter().map(|(k, v)| (k.clone(), v)).collect();
-        let credentials = self.seal_all(&workspace_id, &id, &[], &secrets)?;
+        let credentials = self.ctx.seal_all(&workspace_id, &id, &[], &secrets)?;
         let principal_key = format!("{PRINCIPAL_KEY_PREFIX}{}", random_token());
         let principal = PrincipalRow {
             id: ids::new_id(ids::IdKind::Principal),
@@ -410,7 +417,8 @@ impl Engine {
             events,
             ..Default::default()
         };
-        self.store()
+        self.ctx
+            .store()
             .insert_connection(&write)
             .await
             .map_err(|e| match e {

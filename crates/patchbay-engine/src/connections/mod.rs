@@ -9,14 +9,14 @@ mod update;
 
 pub(crate) use create::{check_owner, NewConnection};
 pub use create::{CreateConnection, OwnerInput};
-pub(crate) use ops::{is_oauth, Call, CallOut};
 pub use update::PatchConnection;
 pub(crate) use update::{is_drift, DRIFT_PREFIX};
 
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
+use crate::oauth::Tokens;
 use crate::views::{ConnectionView, Page};
-use crate::Engine;
+use crate::Context;
 use patchbay_core::{
     ids, now_ms, validate_connection, Connector, FieldError, Lifecycle, SecretMap, ValidationInput,
 };
@@ -43,7 +43,54 @@ pub struct ListConnections {
     pub cursor: Option<String>,
 }
 
-impl Engine {
+/// Connections: the lifecycle and everything done to one connection.
+#[derive(Clone)]
+pub struct Connections {
+    ctx: Context,
+    tokens: Tokens,
+}
+
+impl Connections {
+    pub(crate) fn new(ctx: Context, tokens: Tokens) -> Self {
+        Connections { ctx, tokens }
+    }
+
+    pub async fn get_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionView> {
+        let row = self.ctx.load_connection(caller, id).await?;
+        self.ctx.view_of(&row).await
+    }
+
+    pub async fn list_connections(
+        &self,
+        caller: &Caller,
+        q: &ListConnections,
+    ) -> Result<Page<ConnectionView>> {
+        let limit = crate::page_limit(q.limit);
+        let filter = ConnectionFilter {
+            workspace_id: caller.workspace_id().map(str::to_string),
+            owner_id: q.owner_id.clone(),
+            connector: q.connector.clone(),
+            lifecycle: q.lifecycle.map(|l| l.as_str().to_string()),
+            health: q.health.map(|h| h.as_str().to_string()),
+            after: q.cursor.clone(),
+            limit: limit + 1,
+        };
+        if let Caller::Integration { .. } = caller {
+            return Err(EngineError::Forbidden(
+                "integration keys cannot list connections".into(),
+            ));
+        }
+        let rows = self.ctx.store().list_connections(&filter).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(self.ctx.view_of(row).await?);
+        }
+        Ok(Page::from_overfetch(views, limit, |v| v.id.clone()))
+    }
+}
+
+/// Reading a connection as every capability does: tenancy, credentials, connector.
+impl Context {
     /// A connection the caller may see; anything else is `NotFound` (never `Forbidden`), so ids
     /// of other workspaces stay invisible.
     pub(crate) async fn load_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionRow> {
@@ -116,39 +163,6 @@ impl Engine {
             Err(e) => errors.push(FieldError::new("connector", "unknown", e.to_string())),
         }
         Ok(ConnectionView::new(row, hints(&secrets), errors))
-    }
-
-    pub async fn get_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionView> {
-        let row = self.load_connection(caller, id).await?;
-        self.view_of(&row).await
-    }
-
-    pub async fn list_connections(
-        &self,
-        caller: &Caller,
-        q: &ListConnections,
-    ) -> Result<Page<ConnectionView>> {
-        let limit = crate::page_limit(q.limit);
-        let filter = ConnectionFilter {
-            workspace_id: caller.workspace_id().map(str::to_string),
-            owner_id: q.owner_id.clone(),
-            connector: q.connector.clone(),
-            lifecycle: q.lifecycle.map(|l| l.as_str().to_string()),
-            health: q.health.map(|h| h.as_str().to_string()),
-            after: q.cursor.clone(),
-            limit: limit + 1,
-        };
-        if let Caller::Integration { .. } = caller {
-            return Err(EngineError::Forbidden(
-                "integration keys cannot list connections".into(),
-            ));
-        }
-        let rows = self.store().list_connections(&filter).await?;
-        let mut views = Vec::with_capacity(rows.len());
-        for row in &rows {
-            views.push(self.view_of(row).await?);
-        }
-        Ok(Page::from_overfetch(views, limit, |v| v.id.clone()))
     }
 
     pub(crate) fn connector_for(&self, row: &ConnectionRow) -> Result<Arc<dyn Connector>> {

@@ -1,151 +1,34 @@
 //! Operations on existing connections: connector calls with token refresh, tests, principals,
 //! drift checks and stats.
 
-use super::{connection_event, OWNER_TYPE};
+use super::{connection_event, Connections, OWNER_TYPE};
 use super::{is_drift, DRIFT_PREFIX};
 use crate::auth::{
     activity_row, hash_key, random_key_id, random_token, Caller, PRINCIPAL_KEY_PREFIX,
 };
 use crate::error::{EngineError, Result};
+use crate::oauth::{is_oauth, Call, CallOut};
 use crate::views::{GrantView, PrincipalView, RotatedPrincipal};
-use crate::Engine;
+use crate::{Change, Context};
 use patchbay_core::validation::scrub_secret_message;
-use patchbay_core::{
-    now_ms, AuthKind, Connector, ConnectorContext, ConnectorError, Health, Lifecycle, TestOutcome,
-};
+use patchbay_core::{now_ms, ConnectorError, Health, Lifecycle, TestOutcome};
 use patchbay_store::{ConnectionFilter, ConnectionRow};
 use serde_json::{json, Value};
 
-impl Engine {
-    /// The connector's view of a connection; OAuth connections get a valid access token from
-    /// the token manager.
-    pub(crate) async fn context_for(
-        &self,
-        row: &ConnectionRow,
-        oauth: bool,
-    ) -> Result<ConnectorContext> {
-        let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-        let (mut secrets, errors) = self.open_secrets(&creds).await?;
-        if !errors.is_empty() {
-            return Err(EngineError::Validation(errors));
-        }
-        if oauth {
-            secrets.insert("access_token".into(), self.access_token(&row.id).await?);
-        }
-        Ok(ConnectorContext {
-            connection_id: row.id.clone(),
-            config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
-            secrets,
-        })
-    }
-
-    /// Opens the connection's credentials and runs `call` (with the refresh-and-retry of
-    /// [`Engine::call_connector`]).
-    pub(crate) async fn call_for(
-        &self,
-        connector: &dyn Connector,
-        row: &ConnectionRow,
-        call: &Call<'_>,
-    ) -> Result<Result<CallOut, ConnectorError>> {
-        let mut ctx = self.context_for(row, is_oauth(connector)).await?;
-        self.call_connector(connector, row, &mut ctx, call).await
-    }
-
-    /// Runs a connector call. For OAuth connections a 401 earns one forced refresh and one
-    /// retry; a second 401 marks the connection `needs_reconnect` (with a
-    /// `connection.token_expired` event).
-    pub(crate) async fn call_connector(
-        &self,
-        connector: &dyn Connector,
-        row: &ConnectionRow,
-        ctx: &mut ConnectorContext,
-        call: &Call<'_>,
-    ) -> Result<Result<CallOut, ConnectorError>> {
-        let oauth = is_oauth(connector);
-        let first = call.run(connector, ctx).await;
-        // Only a 401 says the token is bad; a 403 that is not a rate limit refuses this one
-        // request (a repository the account may not write, say) and reconnecting won't help.
-        if !oauth || !matches!(first, Err(ConnectorError::Unauthorized { status: 401, .. })) {
-            return Ok(first);
-        }
-        let Some(stale) = ctx.secrets.get("access_token").cloned() else {
-            return Ok(first);
-        };
-        let fresh = self.force_refresh(&row.id, &stale).await?;
-        ctx.secrets.insert("access_token".into(), fresh);
-        let second = call.run(connector, ctx).await;
-        if let Err(ConnectorError::Unauthorized {
-            status: 401,
-            message,
-        }) = &second
-        {
-            let reason = format!("the provider refused a freshly refreshed token: {message}");
-            self.mark_token_expired(&row.id, &reason).await?;
-            // The same answer as for a token nothing can renew: the owner must reconnect.
-            return Err(EngineError::NeedsReconnect(format!(
-                "the connection's authorization is no longer valid; the owner must reconnect ({reason})"
-            )));
-        }
-        Ok(second)
-    }
-
-    /// Writes health (and optional test time) with its activity; a change of health also gets
-    /// a `connection.health_changed` event. No version check: concurrent tests never collide.
-    pub(crate) async fn set_health(
-        &self,
-        id: &str,
-        health: Health,
-        reason: Option<String>,
-        tested_at: Option<i64>,
-        actor: &str,
-        activity: Option<(&str, Value)>,
-    ) -> Result<()> {
-        let on_write = |row: &ConnectionRow| {
-            let mut acts = Vec::new();
-            let mut events = Vec::new();
-            if let Some((action, details)) = &activity {
-                acts.push(activity_row(
-                    Some(&row.workspace_id),
-                    Some(id),
-                    actor,
-                    action,
-                    details.clone(),
-                ));
-            }
-            if row.health != health.as_str() {
-                let mut new = row.clone();
-                new.health = health.as_str().into();
-                new.health_reason = reason.clone();
-                acts.push(activity_row(
-                    Some(&row.workspace_id),
-                    Some(id),
-                    actor,
-                    "connection.health_changed",
-                    json!({"from": row.health, "to": new.health, "reason": reason}),
-                ));
-                events.push(connection_event(
-                    &new,
-                    "connection.health_changed",
-                    json!({"from": row.health, "reason": reason}),
-                ));
-            }
-            (acts, events)
-        };
-        self.store()
-            .update_health(id, health.as_str(), reason.as_deref(), tested_at, &on_write)
-            .await?;
-        Ok(())
-    }
-
+impl Connections {
     /// Calls the provider with the stored credentials and records the outcome.
     pub async fn test_connection(&self, caller: &Caller, id: &str) -> Result<TestOutcome> {
         forbid_integration(caller, "test connections")?;
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         if row.lifecycle == Lifecycle::Revoked.as_str() {
             return Err(EngineError::Conflict("the connection is revoked".into()));
         }
-        let connector = self.connector_for(&row)?;
-        let mut ctx = match self.context_for(&row, is_oauth(connector.as_ref())).await {
+        let connector = self.ctx.connector_for(&row)?;
+        let mut ctx = match self
+            .tokens
+            .context_for(&row, is_oauth(connector.as_ref()))
+            .await
+        {
             Ok(ctx) => ctx,
             // The grant is dead or the provider is down: that is the test's answer.
             Err(e @ (EngineError::NeedsReconnect(_) | EngineError::ProviderUnavailable(_))) => {
@@ -165,11 +48,14 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
-        let errors = self.validate_row(connector.as_ref(), &row, &ctx.secrets);
+        let errors = self
+            .ctx
+            .validate_row(connector.as_ref(), &row, &ctx.secrets);
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
         let called = match self
+            .tokens
             .call_connector(connector.as_ref(), &row, &mut ctx, &Call::Test)
             .await
         {
@@ -231,25 +117,27 @@ impl Engine {
         let reason = (!outcome.ok).then(|| outcome.message.clone());
         let details =
             json!({"ok": outcome.ok, "message": outcome.message, "account": outcome.account});
-        self.set_health(
-            id,
-            health,
-            reason,
-            Some(now_ms()),
-            actor,
-            Some(("connection.tested", details)),
-        )
-        .await
+        self.ctx
+            .set_health(
+                id,
+                health,
+                reason,
+                Some(now_ms()),
+                actor,
+                Some(("connection.tested", details)),
+            )
+            .await
     }
 
     pub async fn get_principal(&self, caller: &Caller, id: &str) -> Result<PrincipalView> {
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         let p = self
+            .ctx
             .store()
             .get_principal(&row.id)
             .await?
             .ok_or(EngineError::NotFound("principal"))?;
-        let grants = self.store().list_grants(&p.id).await?;
+        let grants = self.ctx.store().list_grants(&p.id).await?;
         Ok(PrincipalView::new(
             p,
             grants
@@ -265,11 +153,12 @@ impl Engine {
     /// Issues a new key id and key; the previous key stops working at once.
     pub async fn rotate_principal(&self, caller: &Caller, id: &str) -> Result<RotatedPrincipal> {
         forbid_integration(caller, "rotate principals")?;
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         if row.lifecycle == Lifecycle::Revoked.as_str() {
             return Err(EngineError::Conflict("the connection is revoked".into()));
         }
         let p = self
+            .ctx
             .store()
             .get_principal(&row.id)
             .await?
@@ -283,11 +172,12 @@ impl Engine {
             "principal.rotated",
             json!({"subject": p.subject, "old_key_id": p.key_id, "new_key_id": key_id}),
         );
-        self.store()
+        self.ctx
+            .store()
             .rotate_principal(&p.id, &key_id, &hash_key(&key), now_ms(), &activity)
             .await?;
         // The old key stops working now, not when a cached resolution lapses.
-        self.inner.auth.cache.clear();
+        self.ctx.changed(Change::Keys);
         Ok(RotatedPrincipal {
             principal: self.get_principal(caller, id).await?,
             principal_key: key,
@@ -301,6 +191,7 @@ impl Engine {
         let mut after = None;
         loop {
             let rows = self
+                .ctx
                 .store()
                 .list_connections(&ConnectionFilter {
                     after: after.clone(),
@@ -314,30 +205,36 @@ impl Engine {
                 .iter()
                 .filter(|r| r.lifecycle != Lifecycle::Revoked.as_str())
             {
-                let Ok(connector) = self.connector_for(row) else {
+                let Ok(connector) = self.ctx.connector_for(row) else {
                     continue;
                 };
-                let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-                let (secrets, mut errors) = self.open_secrets(&creds).await?;
-                errors.extend(self.validate_row(connector.as_ref(), row, &secrets));
+                let creds = self
+                    .ctx
+                    .store()
+                    .list_credentials(OWNER_TYPE, &row.id)
+                    .await?;
+                let (secrets, mut errors) = self.ctx.open_secrets(&creds).await?;
+                errors.extend(self.ctx.validate_row(connector.as_ref(), row, &secrets));
                 if !errors.is_empty() && row.health == Health::Healthy.as_str() {
                     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                     let reason = format!("{DRIFT_PREFIX}: {}", fields.join(", "));
-                    self.set_health(
-                        &row.id,
-                        Health::Degraded,
-                        Some(reason),
-                        None,
-                        "system",
-                        None,
-                    )
-                    .await?;
+                    self.ctx
+                        .set_health(
+                            &row.id,
+                            Health::Degraded,
+                            Some(reason),
+                            None,
+                            "system",
+                            None,
+                        )
+                        .await?;
                     changed += 1;
                 } else if errors.is_empty()
                     && row.health == Health::Degraded.as_str()
                     && is_drift(&row.health_reason)
                 {
-                    self.set_health(&row.id, Health::Healthy, None, None, "system", None)
+                    self.ctx
+                        .set_health(&row.id, Health::Healthy, None, None, "system", None)
                         .await?;
                     changed += 1;
                 }
@@ -350,6 +247,7 @@ impl Engine {
     pub async fn stats(&self, caller: &Caller) -> Result<Value> {
         forbid_integration(caller, "read workspace stats")?;
         let counts = self
+            .ctx
             .store()
             .connection_counts(caller.workspace_id())
             .await?;
@@ -377,43 +275,54 @@ impl Engine {
     }
 }
 
-pub(crate) fn is_oauth(connector: &dyn Connector) -> bool {
-    matches!(
-        connector.spec().auth,
-        AuthKind::Oauth2 | AuthKind::Oauth2ClientCredentials
-    )
-}
-
-/// A connector call that may be retried after a token refresh.
-pub(crate) enum Call<'a> {
-    Test,
-    Action(&'a str, Value),
-    Signals,
-    Data(&'a str),
-}
-
-pub(crate) enum CallOut {
-    Test(TestOutcome),
-    Value(Value),
-    Signals(Vec<patchbay_core::Signal>),
-    Data(patchbay_core::DataPayload),
-}
-
-impl Call<'_> {
-    async fn run(
+/// Connection health as every capability writes it.
+impl Context {
+    /// Writes health (and optional test time) with its activity; a change of health also gets
+    /// a `connection.health_changed` event. No version check: concurrent tests never collide.
+    pub(crate) async fn set_health(
         &self,
-        connector: &dyn Connector,
-        ctx: &ConnectorContext,
-    ) -> Result<CallOut, ConnectorError> {
-        match self {
-            Call::Test => connector.test_connection(ctx).await.map(CallOut::Test),
-            Call::Action(action, input) => connector
-                .run_action(ctx, action, input.clone())
-                .await
-                .map(CallOut::Value),
-            Call::Signals => connector.signals(ctx).await.map(CallOut::Signals),
-            Call::Data(endpoint) => connector.fetch_data(ctx, endpoint).await.map(CallOut::Data),
-        }
+        id: &str,
+        health: Health,
+        reason: Option<String>,
+        tested_at: Option<i64>,
+        actor: &str,
+        activity: Option<(&str, Value)>,
+    ) -> Result<()> {
+        let on_write = |row: &ConnectionRow| {
+            let mut acts = Vec::new();
+            let mut events = Vec::new();
+            if let Some((action, details)) = &activity {
+                acts.push(activity_row(
+                    Some(&row.workspace_id),
+                    Some(id),
+                    actor,
+                    action,
+                    details.clone(),
+                ));
+            }
+            if row.health != health.as_str() {
+                let mut new = row.clone();
+                new.health = health.as_str().into();
+                new.health_reason = reason.clone();
+                acts.push(activity_row(
+                    Some(&row.workspace_id),
+                    Some(id),
+                    actor,
+                    "connection.health_changed",
+                    json!({"from": row.health, "to": new.health, "reason": reason}),
+                ));
+                events.push(connection_event(
+                    &new,
+                    "connection.health_changed",
+                    json!({"from": row.health, "reason": reason}),
+                ));
+            }
+            (acts, events)
+        };
+        self.store()
+            .update_health(id, health.as_str(), reason.as_deref(), tested_at, &on_write)
+            .await?;
+        Ok(())
     }
 }
 

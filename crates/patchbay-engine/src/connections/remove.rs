@@ -1,16 +1,17 @@
 //! Revoking (terminal, drops secrets, keeps the row) and deleting connections, with RFC 7009
 //! revocation at the provider for OAuth grants.
 
+use super::Connections;
 use super::{connection_event, OWNER_TYPE};
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
 use crate::views::ConnectionView;
-use crate::Engine;
+use crate::Change;
 use patchbay_core::{now_ms, Lifecycle};
 use patchbay_store::{ConnectionRow, ConnectionWrite, StoreError};
 use serde_json::json;
 
-impl Engine {
+impl Connections {
     /// Revokes: terminal, drops every secret and makes the principal key unusable, keeps the
     /// row and its audit trail. Needs neither the connector nor the secrets to open.
     pub(super) async fn revoke(
@@ -20,7 +21,11 @@ impl Engine {
         from: Lifecycle,
         name: Option<String>,
     ) -> Result<ConnectionView> {
-        let existing = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        let existing = self
+            .ctx
+            .store()
+            .list_credentials(OWNER_TYPE, &row.id)
+            .await?;
         let mut new = row.clone();
         new.name = name.unwrap_or(new.name);
         new.lifecycle = Lifecycle::Revoked.as_str().into();
@@ -44,7 +49,8 @@ impl Engine {
             )],
             ..Default::default()
         };
-        self.store()
+        self.ctx
+            .store()
             .update_connection(&write, row.version)
             .await
             .map_err(|e| match e {
@@ -53,14 +59,14 @@ impl Engine {
                 ),
                 other => other.into(),
             })?;
-        self.view_of(&new).await
+        self.ctx.view_of(&new).await
     }
 
     pub async fn delete_connection(&self, caller: &Caller, id: &str) -> Result<()> {
         let out = self.delete_connection_now(caller, id).await;
-        self.inner.proxy_cache.forget(id);
+        self.ctx.changed(Change::Connection(id));
         // Its principal key is gone.
-        self.inner.auth.cache.clear();
+        self.ctx.changed(Change::Keys);
         out
     }
 
@@ -70,7 +76,7 @@ impl Engine {
                 "integration keys cannot delete connections".into(),
             ));
         }
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         let revoked = self.revoke_at_provider(&row).await;
         let activity = activity_row(
             Some(&row.workspace_id),
@@ -80,28 +86,29 @@ impl Engine {
             json!({"connector": row.connector, "revoked_at_provider": revoked}),
         );
         let event = connection_event(&row, "connection.deleted", json!({}));
-        self.store()
+        self.ctx
+            .store()
             .delete_connection(id, &activity, &event)
             .await?;
         Ok(())
     }
 }
 
-impl Engine {
+impl Connections {
     /// RFC 7009 revocation of an OAuth connection's grant, best-effort: the refresh token if
     /// there is one (revoking it ends the whole grant), else the access token. Returns whether
     /// the provider confirmed it; failures are logged and never block the deletion.
     async fn revoke_at_provider(&self, row: &ConnectionRow) -> bool {
-        let Ok(provider) = self.oauth_provider(&row.connector).cloned() else {
+        let Ok(provider) = self.ctx.oauth_provider(&row.connector).cloned() else {
             return false;
         };
-        let Ok((_, app)) = self.oauth_app(&row.workspace_id, &provider.key).await else {
+        let Ok((_, app)) = self.ctx.oauth_app(&row.workspace_id, &provider.key).await else {
             return false;
         };
-        let Ok(creds) = self.store().list_credentials(OWNER_TYPE, &row.id).await else {
+        let Ok(creds) = self.ctx.store().list_credentials(OWNER_TYPE, &row.id).await else {
             return false;
         };
-        let (secrets, _) = match self.open_secrets(&creds).await {
+        let (secrets, _) = match self.ctx.open_secrets(&creds).await {
             Ok(s) => s,
             Err(_) => return false,
         };
@@ -112,7 +119,12 @@ impl Engine {
         let Some((token, hint)) = target else {
             return false;
         };
-        match self.oauth().revoke(&provider, &app, token, hint).await {
+        match self
+            .tokens
+            .client()
+            .revoke(&provider, &app, token, hint)
+            .await
+        {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(connection = %row.id, error = %e, "revocation at the provider failed; deleting anyway");

@@ -2,11 +2,12 @@
 //! frequency and lifecycle moves, with optimistic concurrency; drift marks.
 
 use super::create::{check_secret_names, configured_account};
+use super::Connections;
 use super::{connection_event, merge_patch, OWNER_TYPE};
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
 use crate::views::ConnectionView;
-use crate::Engine;
+use crate::Change;
 use patchbay_core::{
     now_ms, validate_connection, AuthKind, FieldError, Health, Lifecycle, Secret, ValidationInput,
 };
@@ -35,7 +36,7 @@ pub struct PatchConnection {
     pub sync_frequency: Option<String>,
 }
 
-impl Engine {
+impl Connections {
     pub async fn patch_connection(
         &self,
         caller: &Caller,
@@ -43,8 +44,8 @@ impl Engine {
         req: PatchConnection,
     ) -> Result<ConnectionView> {
         let out = self.patch_connection_now(caller, id, req).await;
-        // The proxy's copy of the connection is stale now.
-        self.inner.proxy_cache.forget(id);
+        // Copies of the connection (the proxy's) are stale now.
+        self.ctx.changed(Change::Connection(id));
         out
     }
 
@@ -59,7 +60,7 @@ impl Engine {
                 "integration keys cannot change connections".into(),
             ));
         }
-        let row = self.load_connection(caller, id).await?;
+        let row = self.ctx.load_connection(caller, id).await?;
         let current: Lifecycle = row.lifecycle.parse().map_err(EngineError::BadRequest)?;
         let target = req.lifecycle.unwrap_or(current);
         if target != current {
@@ -99,7 +100,7 @@ impl Engine {
         {
             return Err(EngineError::Validation(vec![err]));
         }
-        let connector = self.connector_for(&row)?;
+        let connector = self.ctx.connector_for(&row)?;
         let spec = connector.spec();
         if let Some(secrets) = &req.secrets {
             let errs = check_secret_names(spec, secrets.keys());
@@ -118,8 +119,8 @@ impl Engine {
             }
             merge_patch(&mut config, patch);
         }
-        let existing = self.store().list_credentials(OWNER_TYPE, id).await?;
-        let (mut secrets, open_errors) = self.open_secrets(&existing).await?;
+        let existing = self.ctx.store().list_credentials(OWNER_TYPE, id).await?;
+        let (mut secrets, open_errors) = self.ctx.open_secrets(&existing).await?;
         let mut removed = Vec::new();
         let mut rotated: BTreeMap<String, Secret> = BTreeMap::new();
         for (field, value) in req.secrets.iter().flatten() {
@@ -157,6 +158,7 @@ impl Engine {
                 && !secrets.contains_key("access_token")
             {
                 let (expires, token) = self
+                    .tokens
                     .client_credentials_token(&row.workspace_id, spec)
                     .await?;
                 secrets.insert("access_token".into(), token);
@@ -263,7 +265,7 @@ impl Engine {
         }
         let rotated_refs: BTreeMap<String, &Secret> =
             rotated.iter().map(|(k, v)| (k.clone(), v)).collect();
-        let credentials = self.seal_all(&ws, id, &existing, &rotated_refs)?;
+        let credentials = self.ctx.seal_all(&ws, id, &existing, &rotated_refs)?;
         let write = ConnectionWrite {
             connection: Some(new.clone()),
             credentials,
@@ -272,7 +274,8 @@ impl Engine {
             events,
             ..Default::default()
         };
-        self.store()
+        self.ctx
+            .store()
             .update_connection(&write, row.version)
             .await
             .map_err(|e| match e {
@@ -285,7 +288,7 @@ impl Engine {
                 )),
                 other => other.into(),
             })?;
-        self.view_of(&new).await
+        self.ctx.view_of(&new).await
     }
 }
 

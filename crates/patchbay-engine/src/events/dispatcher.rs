@@ -2,9 +2,9 @@
 //! back a short window for events that committed late), claims due deliveries, signs and
 //! sends them, and records each attempt with its retry schedule and circuit.
 
+use super::Events;
 use super::OWNER;
 use crate::error::{EngineError, Result};
-use crate::Engine;
 use patchbay_connectors::webhooks::sign;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, Secret, WebhookScheme};
 use patchbay_store::{
@@ -112,15 +112,10 @@ fn wanted(types: &[String], event_type: &str) -> bool {
                     .is_some_and(|p| event_type.starts_with(&format!("{p}.")))
         })
 }
-impl Engine {
+impl Events {
     /// True at most once per [`RECHECK_EVERY_MS`] for a subscription, in this process.
     fn recheck_due(&self, subscription_id: &str, now: i64) -> bool {
-        let mut last = self
-            .inner
-            .events
-            .fan_out_rechecks
-            .lock()
-            .expect("recheck times");
+        let mut last = self.state.fan_out_rechecks.lock().expect("recheck times");
         let at = last.entry(subscription_id.to_string()).or_insert(0);
         if now - *at < RECHECK_EVERY_MS {
             return false;
@@ -139,6 +134,7 @@ impl Engine {
     async fn dispatch_round(&self, wait_for_all: bool) -> Result<usize> {
         let now = now_ms();
         for sub in self
+            .ctx
             .store()
             .list_subscriptions(None)
             .await?
@@ -161,6 +157,7 @@ impl Engine {
                 // Events the filter leaves out have no delivery either, so this reads pages.
                 for _ in 0..RECHECK_PAGES {
                     let late = self
+                        .ctx
                         .store()
                         .events_without_delivery(
                             &sub.workspace_id,
@@ -172,7 +169,7 @@ impl Engine {
                         .await?;
                     let deliveries = deliveries_for(&sub, &types, &late, now);
                     if !deliveries.is_empty() {
-                        self.store().fan_out(&sub, &deliveries, None).await?;
+                        self.ctx.store().fan_out(&sub, &deliveries, None).await?;
                     }
                     match late.last() {
                         Some(e) if late.len() as i64 == FAN_OUT_BATCH => after = e.id.clone(),
@@ -181,6 +178,7 @@ impl Engine {
                 }
             }
             let events = self
+                .ctx
                 .store()
                 .events_after(&sub.workspace_id, sub.cursor.as_deref(), FAN_OUT_BATCH)
                 .await?;
@@ -188,9 +186,13 @@ impl Engine {
                 continue;
             };
             let deliveries = deliveries_for(&sub, &types, &events, now);
-            self.store().fan_out(&sub, &deliveries, Some(&last)).await?;
+            self.ctx
+                .store()
+                .fan_out(&sub, &deliveries, Some(&last))
+                .await?;
         }
         let due = self
+            .ctx
             .store()
             .claim_deliveries(now, now + 60_000, CLAIM_BATCH)
             .await?;
@@ -199,6 +201,7 @@ impl Engine {
         }
         let event_ids: Vec<String> = due.iter().map(|d| d.event_id.clone()).collect();
         let events: HashMap<String, Arc<EventRow>> = self
+            .ctx
             .store()
             .get_events(&event_ids)
             .await?
@@ -212,14 +215,16 @@ impl Engine {
                 continue;
             }
             let Some(sub) = self
+                .ctx
                 .store()
                 .get_subscription(None, &d.subscription_id)
                 .await?
             else {
                 continue;
             };
-            let creds = self.store().list_credentials(OWNER, &sub.id).await?;
+            let creds = self.ctx.store().list_credentials(OWNER, &sub.id).await?;
             let secret = self
+                .ctx
                 .vault()
                 .open_credential(
                     creds
@@ -349,7 +354,8 @@ impl Engine {
                 open_after: CIRCUIT_AFTER,
             })
             .collect();
-        self.store()
+        self.ctx
+            .store()
             .record_attempts(&records, &done.released, &circuits, now)
             .await?;
         Ok(())
@@ -372,7 +378,8 @@ impl Engine {
         let started = Instant::now();
         let sent = async {
             let mut req = self
-                .outbound_http()
+                .ctx
+                .http()
                 .request(reqwest::Method::POST, &target.sub.url)?
                 .header("content-type", "application/json");
             for (k, v) in sign(
@@ -384,7 +391,7 @@ impl Engine {
             ) {
                 req = req.header(k, v);
             }
-            self.outbound_http().send_raw(req.body(body)).await
+            self.ctx.http().send_raw(req.body(body)).await
         }
         .await;
         let latency_ms = started.elapsed().as_millis() as i64;

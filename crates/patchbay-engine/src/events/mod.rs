@@ -12,11 +12,27 @@ mod subscriptions;
 pub use dispatcher::DISPATCH_LOOPS;
 pub use subscriptions::{CreateSubscription, DeliveryView, PatchSubscription, SubscriptionView};
 
+/// Outbound events: the outbox, subscriptions, and the dispatcher that delivers.
+#[derive(Clone)]
+pub struct Events {
+    ctx: crate::Context,
+    state: std::sync::Arc<EventState>,
+}
+
 /// The outbound side's own state: when fan-out last looked behind each subscription's cursor,
 /// in this process.
 #[derive(Default)]
-pub(crate) struct EventState {
-    pub(crate) fan_out_rechecks: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+struct EventState {
+    fan_out_rechecks: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl Events {
+    pub(crate) fn new(ctx: crate::Context) -> Self {
+        Events {
+            ctx,
+            state: Default::default(),
+        }
+    }
 }
 
 /// Credentials of subscriptions (their signing secrets) are stored under this owner type.

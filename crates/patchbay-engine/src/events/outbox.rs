@@ -1,11 +1,11 @@
 //! The outbox as the API reads it: a workspace's events, oldest first.
 
+use super::Events;
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::views::{EventView, Page};
-use crate::Engine;
 
-impl Engine {
+impl Events {
     pub async fn list_events(
         &self,
         caller: &Caller,
@@ -19,6 +19,7 @@ impl Engine {
         };
         let limit = crate::page_limit(limit);
         let rows = self
+            .ctx
             .store()
             .list_events(workspace_id, cursor, limit + 1)
             .await?;

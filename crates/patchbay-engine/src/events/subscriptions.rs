@@ -1,12 +1,12 @@
 //! Subscriptions: create, read, change and delete them (the signing secret sealed in the
 //! vault, shown once), list their deliveries and retry one.
 
+use super::Events;
 use super::OWNER;
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
 use crate::oauth::apps::workspace_of;
 use crate::views::Page;
-use crate::Engine;
 use base64::Engine as _;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret};
 use patchbay_store::{CredentialRow, DeliveryRow, SubscriptionRow};
@@ -189,7 +189,7 @@ fn check(url: &str, types: &[String], description: Option<&str>) -> Vec<FieldErr
     errors
 }
 
-impl Engine {
+impl Events {
     fn seal_subscription_secret(
         &self,
         ws: &str,
@@ -199,7 +199,7 @@ impl Engine {
     ) -> Result<CredentialRow> {
         let now = now_ms();
         let id = prior.map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
-        let (ciphertext, key_id) = self.vault().seal_credential(
+        let (ciphertext, key_id) = self.ctx.vault().seal_credential(
             &id,
             (OWNER, sub_id),
             "signing_secret",
@@ -237,7 +237,7 @@ impl Engine {
             description: req.description,
             enabled: req.enabled,
             // Deliveries start with events that happen from now on.
-            cursor: self.store().latest_event_id(&ws).await?,
+            cursor: self.ctx.store().latest_event_id(&ws).await?,
             consecutive_failures: 0,
             circuit_open_until: None,
             created_at: now,
@@ -245,8 +245,9 @@ impl Engine {
         };
         let secret = new_secret();
         let cred = self.seal_subscription_secret(&ws, &row.id, None, &secret)?;
-        self.store().insert_subscription(&row, &cred).await?;
-        self.store()
+        self.ctx.store().insert_subscription(&row, &cred).await?;
+        self.ctx
+            .store()
             .record_activity(&activity_row(
                 Some(&ws),
                 None,
@@ -260,7 +261,8 @@ impl Engine {
 
     async fn own_subscription(&self, caller: &Caller, id: &str) -> Result<SubscriptionRow> {
         let ws = workspace_of(caller)?;
-        self.store()
+        self.ctx
+            .store()
             .get_subscription(Some(ws), id)
             .await?
             .ok_or(EngineError::NotFound("subscription"))
@@ -269,6 +271,7 @@ impl Engine {
     pub async fn list_subscriptions(&self, caller: &Caller) -> Result<Vec<SubscriptionView>> {
         let ws = workspace_of(caller)?;
         Ok(self
+            .ctx
             .store()
             .list_subscriptions(Some(ws))
             .await?
@@ -312,7 +315,7 @@ impl Engine {
         row.updated_at = now_ms();
         let mut shown = None;
         let cred = if req.rotate_secret {
-            let prior = self.store().list_credentials(OWNER, &row.id).await?;
+            let prior = self.ctx.store().list_credentials(OWNER, &row.id).await?;
             let secret = new_secret();
             let cred =
                 self.seal_subscription_secret(&row.workspace_id, &row.id, prior.first(), &secret)?;
@@ -321,11 +324,13 @@ impl Engine {
         } else {
             None
         };
-        self.store()
+        self.ctx
+            .store()
             .update_subscription(&row, cred.as_ref())
             .await?;
         if shown.is_some() {
-            self.store()
+            self.ctx
+                .store()
                 .record_activity(&activity_row(
                     Some(&row.workspace_id),
                     None,
@@ -340,7 +345,7 @@ impl Engine {
 
     pub async fn delete_subscription(&self, caller: &Caller, id: &str) -> Result<()> {
         let row = self.own_subscription(caller, id).await?;
-        self.store().delete_subscription(&row.id).await?;
+        self.ctx.store().delete_subscription(&row.id).await?;
         Ok(())
     }
 
@@ -354,6 +359,7 @@ impl Engine {
         let row = self.own_subscription(caller, id).await?;
         let limit = crate::page_limit(limit);
         let rows = self
+            .ctx
             .store()
             .list_deliveries(&row.id, cursor, limit + 1)
             .await?;
@@ -367,14 +373,19 @@ impl Engine {
     /// Sends a delivery again now (and closes its subscription's circuit).
     pub async fn retry_delivery(&self, caller: &Caller, delivery_id: &str) -> Result<DeliveryView> {
         let d = self
+            .ctx
             .store()
             .get_delivery(delivery_id)
             .await?
             .ok_or(EngineError::NotFound("delivery"))?;
         self.own_subscription(caller, &d.subscription_id).await?;
-        self.store().reset_circuit(&d.subscription_id).await?;
-        self.store().retry_delivery(delivery_id, now_ms()).await?;
+        self.ctx.store().reset_circuit(&d.subscription_id).await?;
+        self.ctx
+            .store()
+            .retry_delivery(delivery_id, now_ms())
+            .await?;
         Ok(self
+            .ctx
             .store()
             .get_delivery(delivery_id)
             .await?

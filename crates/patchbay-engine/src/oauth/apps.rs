@@ -1,8 +1,9 @@
 //! OAuth apps: a workspace's client id and secret for a provider.
 
+use super::OAuth;
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::Context;
 use patchbay_connectors::oauth::OAuthApp;
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError, Secret};
@@ -48,26 +49,7 @@ pub(crate) fn workspace_of(caller: &Caller) -> Result<&str> {
     }
 }
 
-impl Engine {
-    /// The catalog entry of an OAuth provider, or a 404 listing the OAuth providers.
-    pub(crate) fn oauth_provider(&self, key: &str) -> Result<&Provider> {
-        match self.catalog().get(key) {
-            Some(p) if p.is_oauth() => Ok(p),
-            _ => {
-                let known: Vec<String> = self
-                    .catalog()
-                    .iter()
-                    .filter(|p| p.is_oauth())
-                    .map(|p| p.key.clone())
-                    .collect();
-                Err(EngineError::Unsupported(format!(
-                    "'{key}' is not an OAuth provider in the catalog; OAuth providers: {}",
-                    known.join(", ")
-                )))
-            }
-        }
-    }
-
+impl OAuth {
     pub async fn put_oauth_app(
         &self,
         caller: &Caller,
@@ -75,7 +57,7 @@ impl Engine {
         req: PutOAuthApp,
     ) -> Result<OAuthAppView> {
         let ws = workspace_of(caller)?.to_string();
-        let provider = self.oauth_provider(provider)?.clone();
+        let provider = self.ctx.oauth_provider(provider)?.clone();
         let mut errors = Vec::new();
         if req.client_id.trim().is_empty() || req.client_id.len() > 500 {
             errors.push(FieldError::new(
@@ -107,7 +89,7 @@ impl Engine {
             return Err(EngineError::Validation(errors));
         }
         let now = now_ms();
-        let existing = self.store().get_oauth_app(&ws, &provider.key).await?;
+        let existing = self.ctx.store().get_oauth_app(&ws, &provider.key).await?;
         let id = existing
             .as_ref()
             .map_or_else(|| ids::new_id(ids::IdKind::OAuthApp), |a| a.id.clone());
@@ -121,11 +103,11 @@ impl Engine {
             created_at: existing.as_ref().map_or(now, |a| a.created_at),
             updated_at: now,
         };
-        let prior = self.store().list_credentials(APP_OWNER, &id).await?;
+        let prior = self.ctx.store().list_credentials(APP_OWNER, &id).await?;
         let cred_id = prior
             .first()
             .map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
-        let (ciphertext, key_id) = self.vault().seal_credential(
+        let (ciphertext, key_id) = self.ctx.vault().seal_credential(
             &cred_id,
             (APP_OWNER, &id),
             "client_secret",
@@ -153,7 +135,8 @@ impl Engine {
             },
             json!({"provider": provider.key, "client_id": row.client_id}),
         );
-        self.store()
+        self.ctx
+            .store()
             .upsert_oauth_app(&row, &cred, &activity)
             .await?;
         Ok(self.app_view(row, req.client_secret.hint()))
@@ -165,7 +148,7 @@ impl Engine {
             client_id: row.client_id,
             client_secret: hint,
             scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
-            redirect_uri: self.redirect_uri(),
+            redirect_uri: self.ctx.redirect_uri(),
             created_at: ms_to_rfc3339(row.created_at),
             updated_at: ms_to_rfc3339(row.updated_at),
         }
@@ -174,11 +157,33 @@ impl Engine {
     pub async fn list_oauth_apps(&self, caller: &Caller) -> Result<Vec<OAuthAppView>> {
         let ws = workspace_of(caller)?;
         let mut out = Vec::new();
-        for row in self.store().list_oauth_apps(ws).await? {
-            let (_, app) = self.oauth_app(ws, &row.provider).await?;
+        for row in self.ctx.store().list_oauth_apps(ws).await? {
+            let (_, app) = self.ctx.oauth_app(ws, &row.provider).await?;
             out.push(self.app_view(row, app.client_secret.hint()));
         }
         Ok(out)
+    }
+}
+
+/// The workspace's OAuth apps as the token manager and revocation read them.
+impl Context {
+    /// The catalog entry of an OAuth provider, or a 404 listing the OAuth providers.
+    pub(crate) fn oauth_provider(&self, key: &str) -> Result<&Provider> {
+        match self.catalog().get(key) {
+            Some(p) if p.is_oauth() => Ok(p),
+            _ => {
+                let known: Vec<String> = self
+                    .catalog()
+                    .iter()
+                    .filter(|p| p.is_oauth())
+                    .map(|p| p.key.clone())
+                    .collect();
+                Err(EngineError::Unsupported(format!(
+                    "'{key}' is not an OAuth provider in the catalog; OAuth providers: {}",
+                    known.join(", ")
+                )))
+            }
+        }
     }
 
     /// The workspace's app for a provider, with its secret opened.

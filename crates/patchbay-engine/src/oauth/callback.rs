@@ -3,10 +3,10 @@
 //! browser back with an `error`.
 
 use super::connect::STATE_OWNER;
+use super::OAuth;
 use crate::auth::{activity_row, hash_key};
 use crate::connections::{connection_event, NewConnection, OWNER_TYPE};
 use crate::error::{EngineError, Result};
-use crate::Engine;
 use patchbay_connectors::oauth::{json_path, TokenSet};
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{now_ms, validate_connection, Health, Lifecycle, SecretMap, ValidationInput};
@@ -56,7 +56,7 @@ fn fail_redirect(session: &ConnectSessionRow, code: &str, description: &str) -> 
         &[("error", code), ("error_description", description)],
     ))
 }
-impl Engine {
+impl OAuth {
     /// Finishes the flow. Every failure creates nothing and says why.
     pub async fn oauth_callback(&self, q: CallbackQuery) -> Result<CallbackOutcome> {
         let Some(state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
@@ -66,6 +66,7 @@ impl Engine {
             });
         };
         let (state_row, session) = match self
+            .ctx
             .store()
             .consume_oauth_state(&hash_key(state), now_ms())
             .await?
@@ -93,14 +94,16 @@ impl Engine {
             }
         };
         let verifier_creds = self
+            .ctx
             .store()
             .list_credentials(STATE_OWNER, &state_row.id)
             .await?;
         let verifier = match verifier_creds.first() {
-            Some(c) => Some(self.vault().open_credential(c).await?),
+            Some(c) => Some(self.ctx.vault().open_credential(c).await?),
             None => None,
         };
-        self.store()
+        self.ctx
+            .store()
             .delete_credentials(STATE_OWNER, &state_row.id)
             .await?;
         if let Some(error) = q.error.as_deref() {
@@ -120,16 +123,21 @@ impl Engine {
                 "the provider sent neither a code nor an error",
             ));
         };
-        let provider = match self.oauth_provider(&session.connector) {
+        let provider = match self.ctx.oauth_provider(&session.connector) {
             Ok(p) => p.clone(),
             Err(e) => return Ok(fail_redirect(&session, "exchange_failed", &e.to_string())),
         };
-        let app = match self.oauth_app(&session.workspace_id, &provider.key).await {
+        let app = match self
+            .ctx
+            .oauth_app(&session.workspace_id, &provider.key)
+            .await
+        {
             Ok((_, app)) => app,
             Err(e) => return Ok(fail_redirect(&session, "exchange_failed", &e.to_string())),
         };
         let tokens = match self
-            .oauth()
+            .tokens
+            .client()
             .exchange_code(
                 &provider,
                 &app,
@@ -184,7 +192,8 @@ impl Engine {
         }
         if provider.userinfo_url.is_some() {
             let info = self
-                .oauth()
+                .tokens
+                .client()
                 .userinfo(provider, &tokens.access_token)
                 .await
                 .map_err(EngineError::Connector)?;
@@ -205,7 +214,7 @@ impl Engine {
         tokens: TokenSet,
         account: String,
     ) -> Result<String> {
-        let connector = self.registry().get(&session.connector)?;
+        let connector = self.ctx.registry().get(&session.connector)?;
         let spec = connector.spec();
         let now = now_ms();
         let expires_at = tokens.expires_in.map(|s| now + (s as i64) * 1000);
@@ -231,6 +240,7 @@ impl Engine {
             secrets.insert("refresh_token".into(), rt);
         }
         let existing = self
+            .ctx
             .store()
             .find_connection_by_account(
                 &session.workspace_id,
@@ -256,6 +266,7 @@ impl Engine {
             },
         );
         let created = self
+            .connections
             .insert_new_connection(NewConnection {
                 workspace_id: session.workspace_id.clone(),
                 actor: format!("connect_session:{}", session.id),
@@ -291,7 +302,11 @@ impl Engine {
         granted: Option<String>,
         metadata: Value,
     ) -> Result<String> {
-        let existing = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
+        let existing = self
+            .ctx
+            .store()
+            .list_credentials(OWNER_TYPE, &row.id)
+            .await?;
         let now = now_ms();
         let mut new = row.clone();
         new.token_expires_at = expires_at;
@@ -306,7 +321,9 @@ impl Engine {
         new.updated_at = now;
         let refs = secrets.iter().map(|(k, v)| (k.clone(), v)).collect();
         let mut write = ConnectionWrite {
-            credentials: self.seal_all(&row.workspace_id, &row.id, &existing, &refs)?,
+            credentials: self
+                .ctx
+                .seal_all(&row.workspace_id, &row.id, &existing, &refs)?,
             ..Default::default()
         };
         write.activity.push(activity_row(
@@ -336,7 +353,10 @@ impl Engine {
             ));
         }
         write.connection = Some(new);
-        self.store().update_connection(&write, row.version).await?;
+        self.ctx
+            .store()
+            .update_connection(&write, row.version)
+            .await?;
         Ok(row.id)
     }
 }

@@ -2,12 +2,12 @@
 //! a single-use `state` and PKCE, and the callback that exchanges the code and creates or
 //! updates the connection.
 
+use super::OAuth;
 use crate::auth::{hash_key, random_token, Caller};
 use crate::connections::{check_owner, OwnerInput};
 use crate::error::{EngineError, Result};
 use crate::oauth::apps::workspace_of;
 use crate::oauth::tokens::scopes_for;
-use crate::Engine;
 use patchbay_connectors::oauth::{authorization_url, pkce_pair};
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, AuthKind, FieldError, Secret};
 use patchbay_store::{ConnectSessionRow, CredentialRow, OAuthStateRow};
@@ -52,14 +52,14 @@ impl std::fmt::Debug for ConnectSessionView {
             .finish_non_exhaustive()
     }
 }
-impl Engine {
+impl OAuth {
     pub async fn create_connect_session(
         &self,
         caller: &Caller,
         req: CreateConnectSession,
     ) -> Result<ConnectSessionView> {
         let ws = workspace_of(caller)?.to_string();
-        let connector = self.registry().get(&req.connector)?;
+        let connector = self.ctx.registry().get(&req.connector)?;
         let spec = connector.spec();
         if spec.auth != AuthKind::Oauth2 {
             return Err(EngineError::Validation(vec![FieldError::new(
@@ -71,7 +71,7 @@ impl Engine {
                 ),
             )]));
         }
-        let provider = self.oauth_provider(&spec.key)?.clone();
+        let provider = self.ctx.oauth_provider(&spec.key)?.clone();
         let mut errors = check_owner(&req.owner);
         match url::Url::parse(&req.return_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -91,7 +91,7 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
-        let (app_row, _) = self.oauth_app(&ws, &provider.key).await?;
+        let (app_row, _) = self.ctx.oauth_app(&ws, &provider.key).await?;
         let scopes = req
             .scopes
             .clone()
@@ -108,12 +108,15 @@ impl Engine {
             return_url: req.return_url.clone(),
             scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
             config: req.config.to_string(),
-            expires_at: now + self.inner.oauth.connect_ttl_ms,
+            expires_at: now + self.connect_ttl_ms,
             created_at: now,
         };
-        self.store().insert_connect_session(&session).await?;
+        self.ctx.store().insert_connect_session(&session).await?;
         Ok(ConnectSessionView {
-            authorize_url: format!("{}/v1/oauth/authorize?session={token}", self.public_url()),
+            authorize_url: format!(
+                "{}/v1/oauth/authorize?session={token}",
+                self.ctx.public_url()
+            ),
             token,
             expires_at: ms_to_rfc3339(session.expires_at),
         })
@@ -123,6 +126,7 @@ impl Engine {
     /// provider's authorization URL to redirect to.
     pub async fn authorize(&self, session_token: &str) -> Result<String> {
         let session = self
+            .ctx
             .store()
             .find_connect_session(&hash_key(session_token))
             .await?
@@ -133,23 +137,26 @@ impl Engine {
                 "the connect session has expired; create a new one".into(),
             ));
         }
-        let provider = self.oauth_provider(&session.connector)?.clone();
-        let (_, app) = self.oauth_app(&session.workspace_id, &provider.key).await?;
+        let provider = self.ctx.oauth_provider(&session.connector)?.clone();
+        let (_, app) = self
+            .ctx
+            .oauth_app(&session.workspace_id, &provider.key)
+            .await?;
         let state = random_token();
         let state_row = OAuthStateRow {
             id: ids::new_id(ids::IdKind::OAuthState),
             state_hash: hash_key(&state),
             session_id: session.id.clone(),
             workspace_id: session.workspace_id.clone(),
-            redirect_uri: self.redirect_uri(),
-            expires_at: now + self.inner.oauth.connect_ttl_ms,
+            redirect_uri: self.ctx.redirect_uri(),
+            expires_at: now + self.connect_ttl_ms,
             consumed_at: None,
             created_at: now,
         };
         let (challenge, verifier_row) = if provider.pkce {
             let (verifier, challenge) = pkce_pair();
             let cred_id = ids::new_id(ids::IdKind::Credential);
-            let (ciphertext, key_id) = self.vault().seal_credential(
+            let (ciphertext, key_id) = self.ctx.vault().seal_credential(
                 &cred_id,
                 (STATE_OWNER, &state_row.id),
                 "code_verifier",
@@ -170,7 +177,8 @@ impl Engine {
         } else {
             (None, None)
         };
-        self.store()
+        self.ctx
+            .store()
             .insert_oauth_state(&state_row, verifier_row.as_ref())
             .await?;
         let scopes: Vec<String> = serde_json::from_str(&session.scopes).unwrap_or_default();

@@ -11,10 +11,11 @@
 //!   `needs_reconnect` with an activity entry and a `connection.token_expired` event; network
 //!   errors and 5xx are retried with backoff and never touch health.
 
+use super::Tokens;
 use crate::auth::activity_row;
 use crate::connections::connection_event;
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::Change;
 use patchbay_connectors::oauth::{OAuthError, TokenSet};
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{ids, now_ms, AuthKind, ConnectorSpec, Health, Secret};
@@ -30,14 +31,9 @@ fn expiry(tokens: &TokenSet, now: i64) -> Option<i64> {
     tokens.expires_in.map(|s| now + (s as i64) * 1000)
 }
 
-impl Engine {
+impl Tokens {
     fn refresh_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .oauth
-            .refresh_locks
-            .lock()
-            .expect("refresh locks");
+        let mut locks = self.state.refresh_locks.lock().expect("refresh locks");
         // Forget locks nobody holds, so the map stays as small as the refreshes in flight.
         locks.retain(|_, l| Arc::strong_count(l) > 1);
         locks.entry(id.to_string()).or_default().clone()
@@ -68,11 +64,11 @@ impl Engine {
         ws: &str,
         spec: &ConnectorSpec,
     ) -> Result<(Option<i64>, Secret)> {
-        let provider = self.oauth_provider(&spec.key)?.clone();
-        let (row, app) = self.oauth_app(ws, &provider.key).await?;
+        let provider = self.ctx.oauth_provider(&spec.key)?.clone();
+        let (row, app) = self.ctx.oauth_app(ws, &provider.key).await?;
         let scopes = scopes_for(&provider, &row.scopes);
         let tokens = self
-            .with_retries(|| self.oauth().client_credentials(&provider, &app, &scopes))
+            .with_retries(|| self.client().client_credentials(&provider, &app, &scopes))
             .await
             .map_err(|e| grant_error(&provider, e))?;
         Ok((expiry(&tokens, now_ms()), tokens.access_token))
@@ -90,14 +86,15 @@ impl Engine {
 
     async fn token(&self, id: &str, rejected: Option<&Secret>) -> Result<Secret> {
         let row = self
+            .ctx
             .store()
             .get_connection(None, id)
             .await?
             .ok_or(EngineError::NotFound("connection"))?;
-        let provider = self.oauth_provider(&row.connector)?.clone();
+        let provider = self.ctx.oauth_provider(&row.connector)?.clone();
         let ahead = provider.refresh_ahead_seconds as i64 * 1000;
         let fresh = |r: &ConnectionRow| r.token_expires_at.is_none_or(|e| e > now_ms() + ahead);
-        let creds = self.store().list_credentials(OWNER, id).await?;
+        let creds = self.ctx.store().list_credentials(OWNER, id).await?;
         let current = self.open_field(&creds, "access_token").await?;
         if rejected.is_none() && fresh(&row) {
             if let Some(token) = current {
@@ -110,7 +107,7 @@ impl Engine {
         );
         let lock = self.refresh_lock(id);
         let _held = lock.lock().await;
-        let guard = self.store().claim_for_refresh(id).await?;
+        let guard = self.ctx.store().claim_for_refresh(id).await?;
         let row = guard.connection.clone();
         let current = self.open_field(&guard.credentials, "access_token").await?;
         let now_seen = (
@@ -143,16 +140,16 @@ impl Engine {
                 }
             },
         };
-        let (app_row, app) = self.oauth_app(&row.workspace_id, &provider.key).await?;
+        let (app_row, app) = self.ctx.oauth_app(&row.workspace_id, &provider.key).await?;
         let result = match &refresh {
             Some(refresh) => {
-                self.with_retries(|| self.oauth().refresh(&provider, &app, refresh))
+                self.with_retries(|| self.client().refresh(&provider, &app, refresh))
                     .await
             }
             // Only the client-credentials grant gets here without a refresh token.
             None => {
                 let scopes = scopes_for(&provider, &app_row.scopes);
-                self.with_retries(|| self.oauth().client_credentials(&provider, &app, &scopes))
+                self.with_retries(|| self.client().client_credentials(&provider, &app, &scopes))
                     .await
             }
         };
@@ -199,7 +196,7 @@ impl Engine {
 
     async fn open_field(&self, creds: &[CredentialRow], field: &str) -> Result<Option<Secret>> {
         match creds.iter().find(|c| c.field == field) {
-            Some(c) => Ok(Some(self.vault().open_credential(c).await?)),
+            Some(c) => Ok(Some(self.ctx.vault().open_credential(c).await?)),
             None => Ok(None),
         }
     }
@@ -238,7 +235,8 @@ impl Engine {
             let prior = existing.iter().find(|c| c.field == field);
             let cid = prior.map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
             let (ciphertext, key_id) =
-                self.vault()
+                self.ctx
+                    .vault()
                     .seal_credential(&cid, (OWNER, &row.id), field, &secret)?;
             write.credentials.push(CredentialRow {
                 id: cid,
@@ -296,7 +294,7 @@ impl Engine {
 
     /// After a second refusal of a fresh token: the owner must reconnect.
     pub(crate) async fn mark_token_expired(&self, id: &str, reason: &str) -> Result<()> {
-        self.inner.proxy_cache.forget(id);
+        self.ctx.changed(Change::Connection(id));
         let on_write = |row: &ConnectionRow| {
             // Read under the row's write lock: when concurrent 401s race here, the first one
             // tells the owner and the rest find the connection already marked.
@@ -306,7 +304,8 @@ impl Engine {
             let write = self.expired_write(row, reason, "api call");
             (write.activity, write.events)
         };
-        self.store()
+        self.ctx
+            .store()
             .update_health(
                 id,
                 Health::NeedsReconnect.as_str(),

@@ -10,12 +10,13 @@ pub use request::{end_to_end, target_url};
 use request::{idempotent, join_under};
 
 use crate::auth::Caller;
-use crate::connections::is_oauth;
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::oauth::{is_oauth, Tokens};
+use crate::{Change, Context};
 use patchbay_core::{Capability, ConnectorError, Lifecycle};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -84,10 +85,32 @@ fn target_for(
 
 type Shared = std::sync::Arc<Prepared>;
 
+/// The proxy: authenticated pass-through requests to a connection's provider.
+#[derive(Clone)]
+pub struct Proxy {
+    ctx: Context,
+    tokens: Tokens,
+    cache: Arc<ProxyCache>,
+}
+
+impl Proxy {
+    pub(crate) fn new(ctx: Context, tokens: Tokens) -> Self {
+        let cache = Arc::new(ProxyCache::default());
+        let heard = cache.clone();
+        // Edits and token failures drop the connection's prepared copy at once.
+        ctx.on_change(move |change| {
+            if let Change::Connection(id) = change {
+                heard.forget(id);
+            }
+        });
+        Proxy { ctx, tokens, cache }
+    }
+}
+
 /// Read on every proxied request, written once per connection and TTL: an `RwLock`, so
 /// concurrent requests never queue behind each other here.
 #[derive(Default)]
-pub(crate) struct ProxyCache(std::sync::RwLock<std::collections::HashMap<String, Shared>>);
+struct ProxyCache(std::sync::RwLock<std::collections::HashMap<String, Shared>>);
 
 impl ProxyCache {
     fn get(&self, id: &str) -> Option<Shared> {
@@ -106,7 +129,7 @@ impl ProxyCache {
         map.insert(id.to_string(), p);
     }
 
-    pub(crate) fn forget(&self, id: &str) {
+    fn forget(&self, id: &str) {
         self.0.write().expect("proxy cache").remove(id);
     }
 }
@@ -144,11 +167,11 @@ pub struct ProxyRequest {
 
 /// Headers that describe one hop, not the message (RFC 9110 section 7.6.1), plus the ones the
 /// proxy sets itself. The caller's `Authorization` carries its patchbay key and never leaves.
-impl Engine {
+impl Proxy {
     /// The connection as the proxy uses it, from the cache while fresh. Tenancy is checked on
     /// every call, cached or not.
     async fn prepared(&self, caller: &Caller, id: &str) -> Result<Shared> {
-        if let Some(p) = self.inner.proxy_cache.get(id) {
+        if let Some(p) = self.cache.get(id) {
             let visible = caller
                 .workspace_id()
                 .is_none_or(|ws| ws == p.row.workspace_id);
@@ -158,12 +181,13 @@ impl Engine {
                 Err(EngineError::NotFound("connection"))
             };
         }
-        let row = self.load_connection(caller, id).await?;
-        let connector = self.connector_for(&row)?;
+        let row = self.ctx.load_connection(caller, id).await?;
+        let connector = self.ctx.connector_for(&row)?;
         let oauth = is_oauth(connector.as_ref());
-        let ctx = self.context_for(&row, oauth).await?;
+        let ctx = self.tokens.context_for(&row, oauth).await?;
         // An OAuth token is reused only while the token manager would still hand it out.
         let ahead = self
+            .ctx
             .catalog()
             .get(&row.connector)
             .map_or(300_000, |p| p.refresh_ahead_seconds as i64 * 1000);
@@ -179,20 +203,25 @@ impl Engine {
         };
         let prepared = std::sync::Arc::new(Prepared {
             target: target_for(connector.as_ref(), &ctx).ok(),
-            rate_keys: self.rate_keys(&row.connector, &row.id),
+            rate_keys: self.ctx.rate_keys(&row.connector, &row.id),
             rate_headers: self
+                .ctx
                 .catalog()
                 .get(&row.connector)
                 .map(|p| p.rate_limit_headers.clone())
                 .unwrap_or_default(),
-            retries: self.catalog().get(&row.connector).map_or(2, |p| p.retries),
+            retries: self
+                .ctx
+                .catalog()
+                .get(&row.connector)
+                .map_or(2, |p| p.retries),
             row,
             connector,
             ctx,
             oauth,
             valid_until: std::time::Instant::now() + ttl,
         });
-        self.inner.proxy_cache.put(id, prepared.clone());
+        self.cache.put(id, prepared.clone());
         Ok(prepared)
     }
 
@@ -271,8 +300,8 @@ impl Engine {
             for (name, value) in &target.headers {
                 out.insert(name.clone(), value.clone());
             }
-            self.rate_budget().acquire(&prepared.rate_keys).await;
-            let http = self.outbound_http();
+            self.ctx.rate_budget().acquire(&prepared.rate_keys).await;
+            let http = self.ctx.http();
             let mut builder = http
                 .request_url(req.method.clone(), url)
                 .map_err(EngineError::Connector)?
@@ -302,8 +331,8 @@ impl Engine {
                 if !refreshed && replayable {
                     if let Some(stale) = stale {
                         refreshed = true;
-                        self.inner.proxy_cache.forget(&row.id);
-                        let token = self.force_refresh(&row.id, &stale).await?;
+                        self.cache.forget(&row.id);
+                        let token = self.tokens.force_refresh(&row.id, &stale).await?;
                         let mut ctx = patchbay_core::ConnectorContext {
                             connection_id: ctx.connection_id.clone(),
                             config: ctx.config.clone(),
@@ -315,13 +344,14 @@ impl Engine {
                         continue;
                     }
                 }
-                self.inner.proxy_cache.forget(&row.id);
+                self.cache.forget(&row.id);
                 if refreshed {
-                    self.mark_token_expired(
-                        &row.id,
-                        "the provider refused a freshly refreshed token (proxy)",
-                    )
-                    .await?;
+                    self.tokens
+                        .mark_token_expired(
+                            &row.id,
+                            "the provider refused a freshly refreshed token (proxy)",
+                        )
+                        .await?;
                 }
                 return Ok(resp);
             }
@@ -334,7 +364,7 @@ impl Engine {
             if let Some(wait) = limited {
                 let wait = wait.map_or(Duration::from_secs(1), Duration::from_secs);
                 // Limits are counted per credential: other connections keep going.
-                self.pause_connection(&row.connector, &row.id, wait);
+                self.ctx.pause_connection(&row.connector, &row.id, wait);
                 if attempt < retries && replayable && wait <= MAX_RETRY_WAIT {
                     attempt += 1;
                     continue;
@@ -353,11 +383,8 @@ impl Engine {
 
 /// The answer's body, streamed, ending in an error once the provider falls silent for the
 /// outbound timeout.
-pub fn answer_stream(engine: &Engine, resp: reqwest::Response) -> AnswerStream {
-    crate::idle::IdleLimited::new(
-        Box::pin(resp.bytes_stream()),
-        engine.outbound_http().timeout(),
-    )
+pub fn answer_stream(proxy: &Proxy, resp: reqwest::Response) -> AnswerStream {
+    crate::idle::IdleLimited::new(Box::pin(resp.bytes_stream()), proxy.ctx.http().timeout())
 }
 
 fn backoff(attempt: u32) -> Duration {

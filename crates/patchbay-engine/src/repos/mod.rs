@@ -9,7 +9,6 @@ use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
 use crate::oauth::apps::workspace_of;
 use crate::views::Page;
-use crate::Engine;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, FieldError};
 use patchbay_store::{RepositoryRow, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -99,7 +98,19 @@ fn only_admin(caller: &Caller) -> Result<()> {
     }
 }
 
-impl Engine {
+/// Repositories a workspace builds from.
+#[derive(Clone)]
+pub struct Repositories {
+    ctx: crate::Context,
+}
+
+impl Repositories {
+    pub(crate) fn new(ctx: crate::Context) -> Self {
+        Repositories { ctx }
+    }
+}
+
+impl Repositories {
     pub async fn create_repository(
         &self,
         caller: &Caller,
@@ -127,6 +138,7 @@ impl Engine {
             return Err(EngineError::Validation(errors));
         };
         if self
+            .ctx
             .store()
             .get_workspace(&req.workspace_id)
             .await?
@@ -147,7 +159,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.store()
+        self.ctx
+            .store()
             .insert_repository(&row)
             .await
             .map_err(|e| match e {
@@ -195,6 +208,7 @@ impl Engine {
     ) -> Result<Page<RepositoryView>> {
         let limit = crate::page_limit(limit);
         let rows = self
+            .ctx
             .store()
             .list_repositories(workspace_id, enabled_only, cursor, limit + 1)
             .await?;
@@ -240,7 +254,7 @@ impl Engine {
             row.enabled = enabled;
         }
         row.updated_at = now_ms();
-        self.store().update_repository(&row).await?;
+        self.ctx.store().update_repository(&row).await?;
         self.record_repository(caller, &row, "repository.updated")
             .await?;
         Ok(row.into())
@@ -249,7 +263,7 @@ impl Engine {
     pub async fn delete_repository(&self, caller: &Caller, id: &str) -> Result<()> {
         only_admin(caller)?;
         let row = self.repository_row(id).await?;
-        if !self.store().delete_repository(&row.id).await? {
+        if !self.ctx.store().delete_repository(&row.id).await? {
             return Err(EngineError::NotFound("repository"));
         }
         self.record_repository(caller, &row, "repository.removed")
@@ -257,7 +271,8 @@ impl Engine {
     }
 
     async fn repository_row(&self, id: &str) -> Result<RepositoryRow> {
-        self.store()
+        self.ctx
+            .store()
             .get_repository(id)
             .await?
             .ok_or(EngineError::NotFound("repository"))
@@ -276,7 +291,8 @@ impl Engine {
             "enabled": row.enabled,
             "default_branch": row.default_branch,
         });
-        self.store()
+        self.ctx
+            .store()
             .record_activity(&activity_row(
                 Some(&row.workspace_id),
                 None,

@@ -1,13 +1,13 @@
 //! Fetching pages for a run: retries with backoff, 429s waited out, one token refresh after
 //! a 401, and records serialized and hashed before they are committed.
 
+use super::Syncs;
 use super::{record_hash, MAX_RATE_WAIT, PAGE_ATTEMPTS};
-use crate::Engine;
 use patchbay_core::{Connector, ConnectorContext, ConnectorError, SyncPage, SyncRequest};
 use patchbay_store::{ConnectionRow, PageRecord};
 use std::time::Duration;
 
-impl Engine {
+impl Syncs {
     /// Fetches one page: transient failures retried with backoff, 429 waited out, a 401 on an
     /// OAuth connection answered with one refresh.
     async fn fetch_page(
@@ -23,8 +23,9 @@ impl Engine {
         let mut waited = Duration::ZERO;
         let mut refreshed = false;
         loop {
-            self.rate_budget()
-                .acquire(&self.rate_keys(&provider_key, &conn.id))
+            self.ctx
+                .rate_budget()
+                .acquire(&self.ctx.rate_keys(&provider_key, &conn.id))
                 .await;
             let mut local;
             let use_ctx = match fresh_token {
@@ -50,7 +51,7 @@ impl Engine {
                             MAX_RATE_WAIT.as_secs()
                         ));
                     }
-                    self.pause_connection(&provider_key, &conn.id, pause);
+                    self.ctx.pause_connection(&provider_key, &conn.id, pause);
                 }
                 Err(ConnectorError::Unauthorized { .. })
                     if !refreshed && ctx.secrets.contains_key("access_token") =>
@@ -60,6 +61,7 @@ impl Engine {
                         .clone()
                         .or_else(|| ctx.secrets.get("access_token").cloned());
                     match self
+                        .tokens
                         .force_refresh(&conn.id, stale.as_ref().expect("token"))
                         .await
                     {
@@ -74,7 +76,10 @@ impl Engine {
                 }
                 Err(e @ ConnectorError::Unauthorized { .. }) => {
                     if ctx.secrets.contains_key("access_token") {
-                        let _ = self.mark_token_expired(&conn.id, &e.to_string()).await;
+                        let _ = self
+                            .tokens
+                            .mark_token_expired(&conn.id, &e.to_string())
+                            .await;
                     }
                     return Err(e.to_string());
                 }

@@ -2,9 +2,9 @@
 //! with exponential backoff and jitter up to the job's attempts, then `dead`. `try_run_one` is
 //! the entry point tests drive directly; `spawn_workers` runs it in loops.
 
+use super::Syncs;
 use crate::error::Result;
 use crate::sync::{JobEnd, SYNC_JOB};
-use crate::Engine;
 use patchbay_core::now_ms;
 use patchbay_store::{JobRow, RunEnd};
 use rand::Rng;
@@ -49,13 +49,14 @@ pub fn retry_delay(attempts: i64) -> Duration {
     Duration::from_millis((capped * jitter) as u64)
 }
 
-impl Engine {
+impl Syncs {
     /// Claims and runs the next due job, if any.
     pub async fn try_run_one(&self, worker: &str) -> Result<RunOutcome> {
         let now = now_ms();
         let Some(job) = self
+            .ctx
             .store()
-            .claim_job(worker, now, now + self.inner.sync.job_lease_ms)
+            .claim_job(worker, now, now + self.state.job_lease_ms)
             .await?
         else {
             return Ok(RunOutcome::Empty);
@@ -67,8 +68,9 @@ impl Engine {
     pub async fn run_job_now(&self, job_id: &str, worker: &str) -> Result<RunOutcome> {
         let now = now_ms();
         match self
+            .ctx
             .store()
-            .claim_job_by_id(job_id, worker, now, now + self.inner.sync.job_lease_ms)
+            .claim_job_by_id(job_id, worker, now, now + self.state.job_lease_ms)
             .await?
         {
             Some(job) => self.run_claimed(job, worker).await,
@@ -107,7 +109,7 @@ impl Engine {
         let now = now_ms();
         match result {
             Ok(JobEnd::Done) => {
-                self.store().complete_job(&job.id, worker, now).await?;
+                self.ctx.store().complete_job(&job.id, worker, now).await?;
                 Ok(RunOutcome::Ran {
                     job_id: id,
                     kind,
@@ -126,7 +128,8 @@ impl Engine {
                     self.bury(&job, worker, &message).await?;
                 } else {
                     let at = now + retry_delay(job.attempts).as_millis() as i64;
-                    self.store()
+                    self.ctx
+                        .store()
                         .fail_job(&job.id, worker, &message, Some(at), now)
                         .await?;
                 }
@@ -142,14 +145,16 @@ impl Engine {
     /// Marks a job dead; a sync job's run fails with the same error.
     async fn bury(&self, job: &JobRow, worker: &str, error: &str) -> Result<()> {
         let now = now_ms();
-        self.store()
+        self.ctx
+            .store()
             .fail_job(&job.id, worker, error, None, now)
             .await?;
         if job.kind == SYNC_JOB {
-            if let Some(run) = self.store().sync_run_for_job(&job.id).await? {
+            if let Some(run) = self.ctx.store().sync_run_for_job(&job.id).await? {
                 if matches!(run.status.as_str(), "pending" | "running") {
                     let entities = serde_json::from_str(&run.entities).unwrap_or_default();
-                    self.store()
+                    self.ctx
+                        .store()
                         .finish_sync_run(&RunEnd {
                             run_id: run.id.clone(),
                             connection_id: run.connection_id.clone(),
@@ -176,12 +181,17 @@ impl Engine {
     ) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         let (job_id, worker) = (job_id.to_string(), worker.to_string());
-        let every = Duration::from_millis((self.inner.sync.job_lease_ms / 3).max(100) as u64);
+        let every = Duration::from_millis((self.state.job_lease_ms / 3).max(100) as u64);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let until = now_ms() + engine.inner.sync.job_lease_ms;
-                match engine.store().renew_lease(&job_id, &worker, until).await {
+                let until = now_ms() + engine.state.job_lease_ms;
+                match engine
+                    .ctx
+                    .store()
+                    .renew_lease(&job_id, &worker, until)
+                    .await
+                {
                     Ok(true) => {}
                     Ok(false) => {
                         lost.store(true, Ordering::Relaxed);

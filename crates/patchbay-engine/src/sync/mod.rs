@@ -16,7 +16,8 @@ pub use runs::{StartSync, SyncRunView};
 use crate::auth::activity_row;
 use crate::connections::connection_event;
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::oauth::Tokens;
+use crate::Context;
 use patchbay_core::{
     ids, now_ms, Connector, ConnectorContext, Health, Lifecycle, SyncMode, SyncRequest,
 };
@@ -28,29 +29,44 @@ use std::time::Duration;
 
 pub const SYNC_JOB: &str = "sync";
 
+/// Syncs: the job queue and its workers, the scheduler, the runner and the records it writes.
+#[derive(Clone)]
+pub struct Syncs {
+    ctx: Context,
+    tokens: Tokens,
+    state: Arc<SyncState>,
+}
+
 /// The sync side's own state: the job lease, and per provider a limit on the syncs this
 /// process runs at once.
-pub(crate) struct SyncState {
-    pub(crate) job_lease_ms: i64,
+struct SyncState {
+    job_lease_ms: i64,
     provider_concurrency: usize,
     provider_slots:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
-impl SyncState {
-    pub(crate) fn new(job_lease: Duration, provider_concurrency: usize) -> Self {
-        SyncState {
-            job_lease_ms: job_lease.as_millis() as i64,
-            provider_concurrency: provider_concurrency.max(1),
-            provider_slots: Default::default(),
+impl Syncs {
+    pub(crate) fn new(
+        ctx: Context,
+        tokens: Tokens,
+        job_lease: Duration,
+        provider_concurrency: usize,
+    ) -> Self {
+        Syncs {
+            ctx,
+            tokens,
+            state: Arc::new(SyncState {
+                job_lease_ms: job_lease.as_millis() as i64,
+                provider_concurrency: provider_concurrency.max(1),
+                provider_slots: Default::default(),
+            }),
         }
     }
-}
 
-impl Engine {
     /// A slot for one more concurrent sync of `provider` in this process.
     pub(crate) async fn provider_slot(&self, provider: &str) -> tokio::sync::OwnedSemaphorePermit {
-        let state = &self.inner.sync;
+        let state = &self.state;
         let sem = {
             let mut slots = state.provider_slots.lock().expect("provider slots");
             slots
@@ -91,7 +107,7 @@ fn sync_event(workspace_id: &str, connection_id: &str, event_type: &str, data: V
     }
 }
 
-impl Engine {
+impl Syncs {
     /// Runs the sync a job carries. `lost` turns true when the job's lease could not be renewed.
     pub(crate) async fn run_sync_job(
         &self,
@@ -99,7 +115,7 @@ impl Engine {
         worker: &str,
         lost: Arc<AtomicBool>,
     ) -> Result<JobEnd> {
-        let Some(run) = self.store().sync_run_for_job(&job.id).await? else {
+        let Some(run) = self.ctx.store().sync_run_for_job(&job.id).await? else {
             return Ok(JobEnd::Done);
         };
         if !matches!(run.status.as_str(), "pending" | "running") {
@@ -118,16 +134,18 @@ impl Engine {
             events,
         };
         if run.cancel_requested {
-            self.store()
+            self.ctx
+                .store()
                 .finish_sync_run(&end("cancelled", None, vec![]))
                 .await?;
             return Ok(JobEnd::Done);
         }
         let first_start = run.started_at.is_none();
-        if !self.store().start_sync_run(&run.id, now_ms()).await? {
+        if !self.ctx.store().start_sync_run(&run.id, now_ms()).await? {
             return Ok(JobEnd::Done);
         }
         let conn = match self
+            .ctx
             .store()
             .get_connection(None, &run.connection_id)
             .await?
@@ -139,7 +157,8 @@ impl Engine {
                 return Ok(JobEnd::Done);
             }
             None => {
-                self.store()
+                self.ctx
+                    .store()
                     .finish_sync_run(&end(
                         "failed",
                         Some("the connection was deleted".into()),
@@ -156,8 +175,9 @@ impl Engine {
                 "sync.started",
                 json!({"sync_run_id": run.id, "mode": run.mode, "entities": entities}),
             );
-            self.store().record_event(&ev).await?;
-            self.store()
+            self.ctx.store().record_event(&ev).await?;
+            self.ctx
+                .store()
                 .record_activity(&activity_row(
                     Some(&run.workspace_id),
                     Some(&run.connection_id),
@@ -167,7 +187,7 @@ impl Engine {
                 ))
                 .await?;
         }
-        let connector = self.connector_for(&conn)?;
+        let connector = self.ctx.connector_for(&conn)?;
         let _slot = self.provider_slot(&connector.spec().key).await;
         let mut ctx = match self.context_for_sync(&conn, connector.as_ref()).await {
             Ok(ctx) => ctx,
@@ -193,6 +213,7 @@ impl Engine {
                 Ok(EntityEnd::Stopped) => {
                     // Cancelled, or another worker took over: which one?
                     let now = self
+                        .ctx
                         .store()
                         .get_sync_run(&run.connection_id, &run.id)
                         .await?;
@@ -203,7 +224,8 @@ impl Engine {
                             "sync.failed",
                             json!({"sync_run_id": run.id, "error": "cancelled"}),
                         );
-                        self.store()
+                        self.ctx
+                            .store()
                             .finish_sync_run(&end("cancelled", None, vec![ev]))
                             .await?;
                         return Ok(JobEnd::Done);
@@ -217,6 +239,7 @@ impl Engine {
             }
         }
         let done = self
+            .ctx
             .store()
             .get_sync_run(&run.connection_id, &run.id)
             .await?
@@ -227,7 +250,8 @@ impl Engine {
             "sync.completed",
             json!({"sync_run_id": run.id, "mode": run.mode, "added": done.added, "updated": done.updated, "deleted": done.deleted, "unchanged": done.unchanged, "pages": done.pages}),
         );
-        self.store()
+        self.ctx
+            .store()
             .finish_sync_run(&end("completed", None, vec![ev]))
             .await?;
         if conn.health == Health::Failing.as_str() {
@@ -243,10 +267,12 @@ impl Engine {
             "sync.failed",
             json!({"sync_run_id": run.id, "error": message}),
         );
-        self.store()
+        self.ctx
+            .store()
             .finish_sync_run(&end("failed", Some(message.clone()), vec![ev]))
             .await?;
         if let Some(conn) = self
+            .ctx
             .store()
             .get_connection(None, &run.connection_id)
             .await?
@@ -268,7 +294,8 @@ impl Engine {
                         )],
                     )
                 };
-                self.store()
+                self.ctx
+                    .store()
                     .update_health(
                         &conn.id,
                         Health::Failing.as_str(),
@@ -295,7 +322,8 @@ impl Engine {
                 )],
             )
         };
-        self.store()
+        self.ctx
+            .store()
             .update_health(&conn.id, Health::Healthy.as_str(), None, None, &on_write)
             .await?;
         Ok(())
@@ -307,10 +335,11 @@ impl Engine {
         connector: &dyn Connector,
     ) -> Result<ConnectorContext> {
         let creds = self
+            .ctx
             .store()
             .list_credentials("connection", &conn.id)
             .await?;
-        let (mut secrets, errors) = self.open_secrets(&creds).await?;
+        let (mut secrets, errors) = self.ctx.open_secrets(&creds).await?;
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
@@ -318,7 +347,10 @@ impl Engine {
             connector.spec().auth,
             patchbay_core::AuthKind::Oauth2 | patchbay_core::AuthKind::Oauth2ClientCredentials
         ) {
-            secrets.insert("access_token".into(), self.access_token(&conn.id).await?);
+            secrets.insert(
+                "access_token".into(),
+                self.tokens.access_token(&conn.id).await?,
+            );
         }
         Ok(ConnectorContext {
             connection_id: conn.id.clone(),
@@ -339,6 +371,7 @@ impl Engine {
     ) -> std::result::Result<EntityEnd, String> {
         let full = run.mode == "full";
         let cursor = self
+            .ctx
             .store()
             .begin_entity(&conn.id, entity, &run.id, now_ms())
             .await
@@ -365,9 +398,10 @@ impl Engine {
         // A first sync of an entity (nothing stored yet, not resuming) skips change detection on
         // SQLite. On PostgreSQL the lookups of a first sync also set the new rows' hint bits as
         // they go; skipping them moves that cost, with interest, into the next run.
-        let assume_new = self.store().kind() == patchbay_store::BackendKind::Sqlite
+        let assume_new = self.ctx.store().kind() == patchbay_store::BackendKind::Sqlite
             && cursor.page_cursor.is_none()
             && !self
+                .ctx
                 .store()
                 .has_records(&conn.id, entity)
                 .await
@@ -427,7 +461,8 @@ impl Engine {
                     None => None,
                 }
             };
-            let (committed, fetched) = tokio::join!(self.store().commit_page(&commit), fetch_next);
+            let (committed, fetched) =
+                tokio::join!(self.ctx.store().commit_page(&commit), fetch_next);
             match committed {
                 Ok(_) => {}
                 // The run's lease moved to another worker, or it was cancelled.

@@ -1,10 +1,10 @@
 //! The record store as the API reads it: pages ordered by (patchbay's `updated_at`, id),
 //! opaque cursors, and the content hash that tells changed records from unchanged ones.
 
+use super::Syncs;
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::views::Page;
-use crate::Engine;
 use patchbay_core::ms_to_rfc3339;
 use patchbay_store::RecordQuery;
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,7 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
     Some((ts.parse().ok()?, id.to_string()))
 }
 
-impl Engine {
+impl Syncs {
     pub async fn list_records(
         &self,
         caller: &Caller,
@@ -77,7 +77,7 @@ impl Engine {
         entity: &str,
         q: &RecordsQuery,
     ) -> Result<Page<RecordView>> {
-        self.load_connection(caller, connection_id).await?;
+        self.ctx.load_connection(caller, connection_id).await?;
         let limit = q.limit.unwrap_or(100).clamp(1, 1000);
         let after = match &q.cursor {
             Some(c) => Some(
@@ -98,6 +98,7 @@ impl Engine {
             None => None,
         };
         let rows = self
+            .ctx
             .store()
             .list_records(&RecordQuery {
                 connection_id: connection_id.into(),

@@ -1,11 +1,11 @@
 //! Sync runs through the API: start one (queued as a job), list and read them, cancel, or
 //! run one in the foreground for the CLI.
 
+use super::Syncs;
 use super::SYNC_JOB;
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::views::Page;
-use crate::Engine;
 use patchbay_core::{ids, ms_to_rfc3339, now_ms, Capability, Lifecycle, SyncMode};
 use patchbay_store::{ConnectionRow, JobRow, SyncRunRow};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,7 @@ impl From<SyncRunRow> for SyncRunView {
     }
 }
 
-impl Engine {
+impl Syncs {
     /// Queues a sync run; `Conflict` (with the running run's id) while one is pending or running.
     pub async fn start_sync(
         &self,
@@ -80,7 +80,7 @@ impl Engine {
                 "integration keys cannot start syncs".into(),
             ));
         }
-        let row = self.load_connection(caller, connection_id).await?;
+        let row = self.ctx.load_connection(caller, connection_id).await?;
         self.queue_sync(&row, req.mode, req.entities).await
     }
 
@@ -90,7 +90,7 @@ impl Engine {
         mode: SyncMode,
         entities: Option<Vec<String>>,
     ) -> Result<SyncRunView> {
-        let connector = self.connector_for(row)?;
+        let connector = self.ctx.connector_for(row)?;
         let spec = connector.spec();
         if !spec.supports(Capability::Sync) {
             return Err(EngineError::Incapable(format!(
@@ -165,7 +165,7 @@ impl Engine {
             finished_at: None,
             created_at: now,
         };
-        match self.store().create_sync_run(&run, &job).await? {
+        match self.ctx.store().create_sync_run(&run, &job).await? {
             Ok(()) => Ok(run.into()),
             Err(existing) => Err(EngineError::Conflict(format!(
                 "a sync of this connection is already pending or running: {existing}"
@@ -182,12 +182,14 @@ impl Engine {
         mut progress: impl FnMut(&SyncRunView),
     ) -> Result<SyncRunView> {
         let row = self
+            .ctx
             .store()
             .get_connection(None, connection_id)
             .await?
             .ok_or(EngineError::NotFound("connection"))?;
         let run = self.queue_sync(&row, mode, None).await?;
         let job_id = self
+            .ctx
             .store()
             .get_sync_run(connection_id, &run.id)
             .await?
@@ -199,6 +201,7 @@ impl Engine {
         let mut ran_here = false;
         loop {
             let view: SyncRunView = self
+                .ctx
                 .store()
                 .get_sync_run(connection_id, &run.id)
                 .await?
@@ -232,9 +235,10 @@ impl Engine {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> Result<Page<SyncRunView>> {
-        self.load_connection(caller, connection_id).await?;
+        self.ctx.load_connection(caller, connection_id).await?;
         let limit = crate::page_limit(limit);
         let rows = self
+            .ctx
             .store()
             .list_sync_runs(connection_id, cursor, limit + 1)
             .await?;
@@ -251,8 +255,9 @@ impl Engine {
         connection_id: &str,
         run_id: &str,
     ) -> Result<SyncRunView> {
-        self.load_connection(caller, connection_id).await?;
-        self.store()
+        self.ctx.load_connection(caller, connection_id).await?;
+        self.ctx
+            .store()
             .get_sync_run(connection_id, run_id)
             .await?
             .map(Into::into)
@@ -280,13 +285,14 @@ impl Engine {
         }
         let now = now_ms();
         let row = self
+            .ctx
             .store()
             .request_cancel(run_id, now)
             .await?
             .ok_or(EngineError::NotFound("sync run"))?;
         if row.status == "cancelled" {
             if let Some(job) = &row.job_id {
-                self.store().cancel_job(job, now).await?;
+                self.ctx.store().cancel_job(job, now).await?;
             }
         }
         Ok(row.into())

@@ -3,8 +3,8 @@
 //! connection's next time is a compare-and-swap, so two schedulers on one database never
 //! schedule the same run twice.
 
+use super::Syncs;
 use crate::error::Result;
-use crate::Engine;
 use chrono::{TimeZone, Utc};
 use patchbay_core::{now_ms, Capability, SyncMode};
 use std::time::Duration;
@@ -65,19 +65,19 @@ pub fn next_run(freq: &Frequency, after_ms: i64) -> Option<i64> {
     }
 }
 
-impl Engine {
+impl Syncs {
     /// Queues every due sync; returns how many this scheduler queued.
     pub async fn schedule_due(&self) -> Result<usize> {
         let now = now_ms();
         let mut queued = 0;
-        for row in self.store().due_connections(now, 200).await? {
+        for row in self.ctx.store().due_connections(now, 200).await? {
             let Ok(freq) = parse_frequency(&row.sync_frequency) else {
                 continue;
             };
             let Some(next) = next_run(&freq, now) else {
                 continue;
             };
-            let Ok(connector) = self.connector_for(&row) else {
+            let Ok(connector) = self.ctx.connector_for(&row) else {
                 continue;
             };
             if !connector.spec().supports(Capability::Sync) {
@@ -85,6 +85,7 @@ impl Engine {
             }
             // Whoever moves the next time owns this slot; the others skip it.
             if !self
+                .ctx
                 .store()
                 .claim_schedule(&row.id, row.next_sync_at, next)
                 .await?

@@ -8,22 +8,54 @@ mod receive;
 
 use receive::{HookCache, Ingest};
 
-/// Inbound webhooks' own state: the group commit, started on first use, and the cache of
-/// connections' webhook secrets.
-#[derive(Default)]
-pub(crate) struct WebhookState {
-    pub(crate) ingest: std::sync::OnceLock<Ingest>,
-    pub(crate) hooks: HookCache,
+/// Inbound webhooks: receiving deliveries and processing them into records.
+#[derive(Clone)]
+pub struct Webhooks {
+    ctx: Context,
+    /// Events that name entities to resync queue a sync.
+    syncs: crate::sync::Syncs,
+    state: Arc<WebhookState>,
+}
+
+/// Inbound webhooks' own state: the group commit, started on first use, the cache of
+/// connections' webhook secrets, and the lease a worker holds on events it processes.
+struct WebhookState {
+    ingest: std::sync::OnceLock<Ingest>,
+    hooks: Arc<HookCache>,
+    lease_ms: i64,
+}
+
+impl Webhooks {
+    pub(crate) fn new(ctx: Context, syncs: crate::sync::Syncs, lease: std::time::Duration) -> Self {
+        let hooks = Arc::new(HookCache::default());
+        let heard = hooks.clone();
+        // An edited connection (a new webhook secret) is verified with its new secret at once.
+        ctx.on_change(move |change| {
+            if let Change::Connection(id) = change {
+                heard.forget(id);
+            }
+        });
+        Webhooks {
+            ctx,
+            syncs,
+            state: Arc::new(WebhookState {
+                ingest: Default::default(),
+                hooks,
+                lease_ms: lease.as_millis() as i64,
+            }),
+        }
+    }
 }
 
 use crate::auth::Caller;
 use crate::error::{EngineError, Result};
 use crate::views::Page;
-use crate::Engine;
+use crate::{Change, Context};
 use patchbay_core::ms_to_rfc3339;
 use patchbay_store::WebhookEventRow;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookAck {
@@ -72,7 +104,7 @@ impl From<WebhookEventRow> for WebhookEventView {
     }
 }
 
-impl Engine {
+impl Webhooks {
     pub async fn list_webhook_events(
         &self,
         caller: &Caller,
@@ -80,9 +112,10 @@ impl Engine {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> Result<Page<WebhookEventView>> {
-        self.load_connection(caller, connection_id).await?;
+        self.ctx.load_connection(caller, connection_id).await?;
         let limit = crate::page_limit(limit);
         let rows = self
+            .ctx
             .store()
             .list_webhook_events(connection_id, cursor, limit + 1)
             .await?;
@@ -105,18 +138,22 @@ impl Engine {
             ));
         }
         let event = self
+            .ctx
             .store()
             .get_webhook_event(id)
             .await?
             .ok_or(EngineError::NotFound("webhook event"))?;
         // Tenancy: the event's connection must be the caller's.
-        self.load_connection(caller, &event.connection_id).await?;
-        if !self.store().replay_webhook_event(id).await? {
+        self.ctx
+            .load_connection(caller, &event.connection_id)
+            .await?;
+        if !self.ctx.store().replay_webhook_event(id).await? {
             return Err(EngineError::Conflict(
                 "the event is being processed; try again shortly".into(),
             ));
         }
         Ok(self
+            .ctx
             .store()
             .get_webhook_event(id)
             .await?

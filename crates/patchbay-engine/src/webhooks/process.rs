@@ -1,8 +1,8 @@
 //! Processing: workers claim stored events and turn each into record changes through the
 //! connector, by the same path syncs use; the outcome is written with its activity entry.
 
+use super::Webhooks;
 use crate::error::{EngineError, Result};
-use crate::Engine;
 use patchbay_core::{
     ids, now_ms, ConnectorContext, ConnectorError, Lifecycle, SyncMode, WebhookRequest,
     WebhookScheme,
@@ -12,13 +12,14 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-impl Engine {
+impl Webhooks {
     /// Processes up to `limit` stored events; returns how many it handled.
     pub async fn process_webhooks_once(&self, limit: i64) -> Result<usize> {
         let now = now_ms();
         let events = self
+            .ctx
             .store()
-            .claim_webhook_events(now, now + self.inner.sync.job_lease_ms, limit)
+            .claim_webhook_events(now, now + self.state.lease_ms, limit)
             .await?;
         let n = events.len();
         for event in events {
@@ -27,7 +28,8 @@ impl Engine {
                 Ok(()) => ("processed", None),
                 Err(e) => ("failed", Some(e.to_string())),
             };
-            self.store()
+            self.ctx
+                .store()
                 .finish_webhook_event(&event, status, error.as_deref(), now_ms())
                 .await?;
         }
@@ -36,13 +38,18 @@ impl Engine {
 
     async fn process_event(&self, event: &WebhookEventRow) -> Result<()> {
         let row = self
+            .ctx
             .store()
             .get_connection(None, &event.connection_id)
             .await?
             .ok_or(EngineError::NotFound("connection"))?;
-        let connector = self.connector_for(&row)?;
-        let creds = self.store().list_credentials("connection", &row.id).await?;
-        let (secrets, _) = self.open_secrets(&creds).await?;
+        let connector = self.ctx.connector_for(&row)?;
+        let creds = self
+            .ctx
+            .store()
+            .list_credentials("connection", &row.id)
+            .await?;
+        let (secrets, _) = self.ctx.open_secrets(&creds).await?;
         let ctx = ConnectorContext {
             connection_id: row.id.clone(),
             config: serde_json::from_str(&row.config).unwrap_or(Value::Null),
@@ -93,7 +100,8 @@ impl Engine {
             by_entity.entry(entity).or_default().1.push(id);
         }
         for (entity, (records, deleted_ids)) in by_entity {
-            self.store()
+            self.ctx
+                .store()
                 .commit_page(&PageCommit {
                     workspace_id: row.workspace_id.clone(),
                     connection_id: row.id.clone(),
@@ -117,9 +125,10 @@ impl Engine {
             payload: json!({"webhook_event_id": event.id, "delivery_id": event.delivery_id, "event_type": outcome.event_type}).to_string(),
             created_at: now_ms(),
         };
-        self.store().record_event(&ev).await?;
+        self.ctx.store().record_event(&ev).await?;
         if !outcome.resync.is_empty() && row.lifecycle == Lifecycle::Enabled.as_str() {
             match self
+                .syncs
                 .queue_sync(&row, SyncMode::Incremental, Some(outcome.resync))
                 .await
             {

@@ -1,9 +1,9 @@
 //! Receiving: verify the delivery over its raw bytes with the connection's cached secret,
 //! answer handshakes, and make the event durable through the group commit before the 2xx.
 
+use super::Webhooks;
 use super::{WebhookAck, WebhookReply};
 use crate::error::{EngineError, Result};
-use crate::Engine;
 use patchbay_connectors::webhooks::{
     delivery_id, handshake, kept_headers_json, route_account, verify, VerifyError,
 };
@@ -44,11 +44,17 @@ struct HookTarget {
 #[derive(Default)]
 pub(crate) struct HookCache(Mutex<HashMap<String, std::sync::Arc<HookTarget>>>);
 
-impl Engine {
+impl HookCache {
+    pub(super) fn forget(&self, connection_id: &str) {
+        self.0.lock().expect("hook cache").remove(connection_id);
+    }
+}
+
+impl Webhooks {
     fn ingest(&self) -> &Ingest {
-        self.inner.webhooks.ingest.get_or_init(|| {
+        self.state.ingest.get_or_init(|| {
             let (tx, mut rx) = mpsc::channel::<Pending>(BATCH * 8);
-            let store = self.store().clone();
+            let store = self.ctx.store().clone();
             // One batch in flight: deliveries arriving during a commit gather in the channel
             // and go into the next batch. A second batch in flight was measured on both
             // backends and was no faster (SQLite has one writer; on PostgreSQL it split the
@@ -84,8 +90,7 @@ impl Engine {
 
     async fn hook_target(&self, connection_id: &str) -> Result<std::sync::Arc<HookTarget>> {
         if let Some(hit) = self
-            .inner
-            .webhooks
+            .state
             .hooks
             .0
             .lock()
@@ -97,19 +102,21 @@ impl Engine {
             }
         }
         let row = self
+            .ctx
             .store()
             .get_connection(None, connection_id)
             .await?
             .ok_or(EngineError::NotFound("connection"))?;
-        let connector = self.connector_for(&row)?;
+        let connector = self.ctx.connector_for(&row)?;
         let secret = match &connector.spec().webhook_secret_field {
             Some(field) => {
                 let creds = self
+                    .ctx
                     .store()
                     .list_credentials("connection", connection_id)
                     .await?;
                 match creds.iter().find(|c| &c.field == field) {
-                    Some(c) => Some(self.vault().open_credential(c).await?),
+                    Some(c) => Some(self.ctx.vault().open_credential(c).await?),
                     None => None,
                 }
             }
@@ -124,8 +131,7 @@ impl Engine {
             secret,
             loaded: Instant::now(),
         });
-        self.inner
-            .webhooks
+        self.state
             .hooks
             .0
             .lock()
@@ -177,6 +183,7 @@ impl Engine {
             ))
         })?;
         let candidates = self
+            .ctx
             .store()
             .find_connections_by_route(connector_key, &account)
             .await?;
@@ -214,7 +221,7 @@ impl Engine {
         &self,
         connector_key: &str,
     ) -> Result<std::sync::Arc<dyn patchbay_core::Connector>> {
-        let connector = self.registry().get(connector_key)?;
+        let connector = self.ctx.registry().get(connector_key)?;
         let spec = connector.spec();
         if spec.webhook_scheme.is_none() && !spec.supports(Capability::Webhooks) {
             return Err(EngineError::Unsupported(format!(
@@ -266,6 +273,7 @@ impl Engine {
             });
         }
         let existing = self
+            .ctx
             .store()
             .find_webhook_event(connection_id, &delivery)
             .await?

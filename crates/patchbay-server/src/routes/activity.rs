@@ -47,6 +47,7 @@ pub async fn stream(
     // Checks the caller may read events at all before the stream starts.
     state
         .engine
+        .events()
         .list_events(&caller, last.as_deref(), Some(1))
         .await?;
     let engine = state.engine.clone();
@@ -69,6 +70,7 @@ pub async fn stream(
                     return Some((Ok(event), (engine, caller, cursor, buffer)));
                 }
                 match engine
+                    .events()
                     .list_events(&caller, cursor.as_deref(), Some(100))
                     .await
                 {
@@ -110,6 +112,7 @@ pub async fn activity(
     Ok(Json(
         state
             .engine
+            .activity()
             .list_activity(
                 &caller,
                 q.connection_id.as_deref(),
@@ -131,6 +134,7 @@ pub async fn events(
     Ok(Json(
         state
             .engine
+            .events()
             .list_events(&caller, q.cursor.as_deref(), q.limit)
             .await?,
     ))

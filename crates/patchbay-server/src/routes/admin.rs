@@ -42,7 +42,11 @@ pub async fn create_workspace(
     _admin: Auth,
     ApiJson(body): ApiJson<CreateWorkspace>,
 ) -> ApiResult<(StatusCode, Json<CreatedWorkspace>)> {
-    let created = state.engine.create_workspace(&body.name, "admin").await?;
+    let created = state
+        .engine
+        .workspaces()
+        .create_workspace(&body.name, "admin")
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -57,6 +61,7 @@ pub async fn list_workspaces(
     Ok(Json(
         state
             .engine
+            .workspaces()
             .list_workspaces(q.cursor.as_deref(), limit)
             .await?,
     ))
@@ -73,6 +78,7 @@ pub async fn list_connections(
     Ok(Json(
         state
             .engine
+            .connections()
             .list_connections(&patchbay_engine::Caller::Admin, &q)
             .await?,
     ))
@@ -97,7 +103,7 @@ pub async fn stats(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(state.engine.stats(&caller).await?))
+    Ok(Json(state.engine.connections().stats(&caller).await?))
 }
 
 /// The same counts for the caller's workspace.
@@ -106,7 +112,7 @@ pub async fn workspace_stats(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(state.engine.stats(&caller).await?))
+    Ok(Json(state.engine.connections().stats(&caller).await?))
 }
 
 #[utoipa::path(get, path = "/v1/admin/activity", tag = "admin", params(PageQuery),
@@ -119,6 +125,7 @@ pub async fn activity(
     Ok(Json(
         state
             .engine
+            .activity()
             .list_activity(
                 &patchbay_engine::Caller::Admin,
                 None,

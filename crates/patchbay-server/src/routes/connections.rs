@@ -58,7 +58,13 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedConnection>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.engine.create_connection(&caller, body).await?),
+        Json(
+            state
+                .engine
+                .connections()
+                .create_connection(&caller, body)
+                .await?,
+        ),
     ))
 }
 
@@ -69,7 +75,13 @@ pub async fn list(
     Auth(caller): Auth,
     ApiQuery(q): ApiQuery<ListConnections>,
 ) -> ApiResult<Json<Page<ConnectionView>>> {
-    Ok(Json(state.engine.list_connections(&caller, &q).await?))
+    Ok(Json(
+        state
+            .engine
+            .connections()
+            .list_connections(&caller, &q)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections", params(("id" = String, Path)),
@@ -79,7 +91,13 @@ pub async fn show(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ConnectionView>> {
-    Ok(Json(state.engine.get_connection(&caller, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .connections()
+            .get_connection(&caller, &id)
+            .await?,
+    ))
 }
 
 /// Updates name and config (merge patch), rotates or removes secrets, and moves the lifecycle.
@@ -93,7 +111,11 @@ pub async fn update(
     ApiJson(body): ApiJson<PatchConnection>,
 ) -> ApiResult<Json<ConnectionView>> {
     Ok(Json(
-        state.engine.patch_connection(&caller, &id, body).await?,
+        state
+            .engine
+            .connections()
+            .patch_connection(&caller, &id, body)
+            .await?,
     ))
 }
 
@@ -105,7 +127,11 @@ pub async fn remove(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.engine.delete_connection(&caller, &id).await?;
+    state
+        .engine
+        .connections()
+        .delete_connection(&caller, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -117,7 +143,13 @@ pub async fn test(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TestOutcome>> {
-    Ok(Json(state.engine.test_connection(&caller, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .connections()
+            .test_connection(&caller, &id)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/connections/{id}/principal", tag = "connections", params(("id" = String, Path)),
@@ -127,7 +159,13 @@ pub async fn principal(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PrincipalView>> {
-    Ok(Json(state.engine.get_principal(&caller, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .connections()
+            .get_principal(&caller, &id)
+            .await?,
+    ))
 }
 
 /// Issues a new principal key id and key; the old key stops working.
@@ -138,7 +176,13 @@ pub async fn rotate_principal(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RotatedPrincipal>> {
-    Ok(Json(state.engine.rotate_principal(&caller, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .connections()
+            .rotate_principal(&caller, &id)
+            .await?,
+    ))
 }
 
 /// Runs a connector action; integration principals may run only their allowed actions. With an
@@ -171,6 +215,7 @@ pub async fn run_action(
     Ok(Json(
         state
             .engine
+            .actions()
             .run_action_idempotent(&caller, &id, &action, input, key)
             .await?,
     ))

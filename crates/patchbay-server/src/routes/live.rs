@@ -64,7 +64,11 @@ pub async fn signals(
         }
     };
     Ok(Json(
-        state.engine.signals(&caller, &q.owner_id, timeout).await?,
+        state
+            .engine
+            .live()
+            .signals(&caller, &q.owner_id, timeout)
+            .await?,
     ))
 }
 
@@ -78,7 +82,9 @@ pub async fn data(
     Auth(caller): Auth,
     ApiPath((id, endpoint)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<DataView>> {
-    Ok(Json(state.engine.data(&caller, &id, &endpoint).await?))
+    Ok(Json(
+        state.engine.live().data(&caller, &id, &endpoint).await?,
+    ))
 }
 
 /// Alerts raised by any `alert`-shaped data endpoint of the workspace's enabled connections.
@@ -88,5 +94,5 @@ pub async fn alerts(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> ApiResult<Json<AlertsAnswer>> {
-    Ok(Json(state.engine.alerts(&caller).await?))
+    Ok(Json(state.engine.live().alerts(&caller).await?))
 }

@@ -34,7 +34,11 @@ pub async fn put_app(
     ApiJson(body): ApiJson<PutOAuthApp>,
 ) -> ApiResult<Json<OAuthAppView>> {
     Ok(Json(
-        state.engine.put_oauth_app(&caller, &provider, body).await?,
+        state
+            .engine
+            .oauth()
+            .put_oauth_app(&caller, &provider, body)
+            .await?,
     ))
 }
 
@@ -49,7 +53,7 @@ pub async fn list_apps(
     Auth(caller): Auth,
 ) -> ApiResult<Json<OAuthAppList>> {
     Ok(Json(OAuthAppList {
-        data: state.engine.list_oauth_apps(&caller).await?,
+        data: state.engine.oauth().list_oauth_apps(&caller).await?,
     }))
 }
 
@@ -63,7 +67,13 @@ pub async fn create_session(
 ) -> ApiResult<(StatusCode, Json<ConnectSessionView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.engine.create_connect_session(&caller, body).await?),
+        Json(
+            state
+                .engine
+                .oauth()
+                .create_connect_session(&caller, body)
+                .await?,
+        ),
     ))
 }
 
@@ -92,7 +102,7 @@ pub async fn authorize(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AuthorizeQuery>,
 ) -> ApiResult<Response> {
-    let url = state.engine.authorize(&q.session).await?;
+    let url = state.engine.oauth().authorize(&q.session).await?;
     Ok(redirect(&url))
 }
 
@@ -105,7 +115,7 @@ pub async fn callback(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CallbackQuery>,
 ) -> ApiResult<Response> {
-    match state.engine.oauth_callback(q).await? {
+    match state.engine.oauth().oauth_callback(q).await? {
         CallbackOutcome::Redirect(to) => Ok(redirect(&to)),
         CallbackOutcome::Fail { code, message } => {
             Err(ApiError::new(StatusCode::BAD_REQUEST, code, message))

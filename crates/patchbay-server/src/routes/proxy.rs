@@ -91,13 +91,16 @@ pub async fn proxy(
         headers: parts.headers.clone(),
         body,
     };
-    let upstream = state.engine.proxy(&caller, id, request).await?;
+    let upstream = state.engine.proxy().proxy(&caller, id, request).await?;
     let mut out = Response::builder().status(upstream.status());
     if let Some(headers) = out.headers_mut() {
         *headers = end_to_end(upstream.headers());
     }
-    out.body(Body::from_stream(answer_stream(&state.engine, upstream)))
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()))
+    out.body(Body::from_stream(answer_stream(
+        state.engine.proxy(),
+        upstream,
+    )))
+    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "bad_gateway", e.to_string()))
 }
 
 #[cfg(test)]

@@ -56,7 +56,11 @@ pub async fn create(
     _admin: Auth,
     ApiJson(body): ApiJson<CreateRepository>,
 ) -> ApiResult<(StatusCode, Json<RepositoryView>)> {
-    let repo = state.engine.create_repository(&Caller::Admin, body).await?;
+    let repo = state
+        .engine
+        .repositories()
+        .create_repository(&Caller::Admin, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(repo)))
 }
 
@@ -70,6 +74,7 @@ pub async fn admin_list(
     Ok(Json(
         state
             .engine
+            .repositories()
             .list_repositories(
                 &Caller::Admin,
                 q.workspace_id.as_deref(),
@@ -88,7 +93,11 @@ pub async fn admin_show(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RepositoryView>> {
     Ok(Json(
-        state.engine.get_repository(&Caller::Admin, &id).await?,
+        state
+            .engine
+            .repositories()
+            .get_repository(&Caller::Admin, &id)
+            .await?,
     ))
 }
 
@@ -106,6 +115,7 @@ pub async fn update(
     Ok(Json(
         state
             .engine
+            .repositories()
             .patch_repository(&Caller::Admin, &id, body)
             .await?,
     ))
@@ -118,7 +128,11 @@ pub async fn remove(
     _admin: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.engine.delete_repository(&Caller::Admin, &id).await?;
+    state
+        .engine
+        .repositories()
+        .delete_repository(&Caller::Admin, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -133,6 +147,7 @@ pub async fn list(
     Ok(Json(
         state
             .engine
+            .repositories()
             .workspace_repositories(&caller, q.cursor.as_deref(), q.limit)
             .await?,
     ))
@@ -146,5 +161,11 @@ pub async fn show(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RepositoryView>> {
-    Ok(Json(state.engine.workspace_repository(&caller, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .repositories()
+            .workspace_repository(&caller, &id)
+            .await?,
+    ))
 }

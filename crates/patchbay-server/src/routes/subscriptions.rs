@@ -46,7 +46,13 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<SubscriptionView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.engine.create_subscription(&caller, body).await?),
+        Json(
+            state
+                .engine
+                .events()
+                .create_subscription(&caller, body)
+                .await?,
+        ),
     ))
 }
 
@@ -56,7 +62,7 @@ pub async fn list(
     Auth(caller): Auth,
 ) -> ApiResult<Json<SubscriptionList>> {
     Ok(Json(SubscriptionList {
-        data: state.engine.list_subscriptions(&caller).await?,
+        data: state.engine.events().list_subscriptions(&caller).await?,
     }))
 }
 
@@ -67,7 +73,9 @@ pub async fn show(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    Ok(Json(state.engine.get_subscription(&caller, &id).await?))
+    Ok(Json(
+        state.engine.events().get_subscription(&caller, &id).await?,
+    ))
 }
 
 /// Changes URL, event types, description or enabled; `rotate_secret` issues a new secret.
@@ -80,7 +88,11 @@ pub async fn update(
     ApiJson(body): ApiJson<PatchSubscription>,
 ) -> ApiResult<Json<SubscriptionView>> {
     Ok(Json(
-        state.engine.patch_subscription(&caller, &id, body).await?,
+        state
+            .engine
+            .events()
+            .patch_subscription(&caller, &id, body)
+            .await?,
     ))
 }
 
@@ -91,7 +103,11 @@ pub async fn remove(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.engine.delete_subscription(&caller, &id).await?;
+    state
+        .engine
+        .events()
+        .delete_subscription(&caller, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -107,6 +123,7 @@ pub async fn deliveries(
     Ok(Json(
         state
             .engine
+            .events()
             .list_deliveries(&caller, &id, q.cursor.as_deref(), q.limit)
             .await?,
     ))
@@ -120,5 +137,7 @@ pub async fn retry(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeliveryView>> {
-    Ok(Json(state.engine.retry_delivery(&caller, &id).await?))
+    Ok(Json(
+        state.engine.events().retry_delivery(&caller, &id).await?,
+    ))
 }

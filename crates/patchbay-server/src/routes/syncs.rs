@@ -48,7 +48,7 @@ pub async fn start(
 ) -> ApiResult<(StatusCode, Json<SyncRunView>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.engine.start_sync(&caller, &id, body).await?),
+        Json(state.engine.syncs().start_sync(&caller, &id, body).await?),
     ))
 }
 
@@ -64,6 +64,7 @@ pub async fn list(
     Ok(Json(
         state
             .engine
+            .syncs()
             .list_sync_runs(&caller, &id, q.cursor.as_deref(), q.limit)
             .await?,
     ))
@@ -77,7 +78,11 @@ pub async fn show(
     ApiPath((id, sync_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<SyncRunView>> {
     Ok(Json(
-        state.engine.get_sync_run(&caller, &id, &sync_id).await?,
+        state
+            .engine
+            .syncs()
+            .get_sync_run(&caller, &id, &sync_id)
+            .await?,
     ))
 }
 
@@ -90,7 +95,11 @@ pub async fn cancel(
     ApiPath((id, sync_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<SyncRunView>> {
     Ok(Json(
-        state.engine.cancel_sync_run(&caller, &id, &sync_id).await?,
+        state
+            .engine
+            .syncs()
+            .cancel_sync_run(&caller, &id, &sync_id)
+            .await?,
     ))
 }
 
@@ -105,6 +114,10 @@ pub async fn records(
     ApiQuery(q): ApiQuery<RecordsQuery>,
 ) -> ApiResult<Json<Page<RecordView>>> {
     Ok(Json(
-        state.engine.list_records(&caller, &id, &entity, &q).await?,
+        state
+            .engine
+            .syncs()
+            .list_records(&caller, &id, &entity, &q)
+            .await?,
     ))
 }

@@ -135,6 +135,7 @@ pub async fn receive(
     let (headers, body) = accept(req).await?;
     let answer = state
         .engine
+        .webhooks()
         .receive_webhook(&connector, &connection_id, headers, body)
         .await?;
     Ok(reply(answer, false))
@@ -173,6 +174,7 @@ pub async fn receive_routed(
     let (headers, body) = accept(req).await?;
     let answer = state
         .engine
+        .webhooks()
         .receive_routed_webhook(&connector, headers, body)
         .await?;
     Ok(reply(answer, true))
@@ -189,6 +191,7 @@ pub async fn list(
     Ok(Json(
         state
             .engine
+            .webhooks()
             .list_webhook_events(&caller, &id, q.cursor.as_deref(), q.limit)
             .await?,
     ))
@@ -202,5 +205,11 @@ pub async fn replay(
     Auth(caller): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WebhookEventView>> {
-    Ok(Json(state.engine.replay_webhook_event(&caller, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .webhooks()
+            .replay_webhook_event(&caller, &id)
+            .await?,
+    ))
 }

@@ -104,7 +104,9 @@ async fn sync(app: &TestApp, key: &str, id: &str, mode: &str) -> Value {
         )
         .await;
     assert_eq!(s, 202, "{run}");
-    while let RunOutcome::Ran { .. } = app.engine.try_run_one("test-worker").await.unwrap() {}
+    while let RunOutcome::Ran { .. } = app.engine.syncs().try_run_one("test-worker").await.unwrap()
+    {
+    }
     let run_id = run["id"].as_str().unwrap();
     let (_, run) = app
         .get(&format!("/v1/connections/{id}/syncs/{run_id}"), key)
@@ -287,13 +289,27 @@ async fn webhooks_update_pull_requests_and_branches(backend: TestBackend) {
     ] {
         let d = emu.emit_pull_request("octo/app", 3, action).await.unwrap();
         assert_eq!(d.status, Some(202), "{action}");
-        assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+        assert_eq!(
+            app.engine
+                .webhooks()
+                .process_webhooks_once(100)
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(pr_state(&app, &key, &id).await, expected, "after {action}");
     }
 
     let d = emu.emit_push("octo/app", "fast-start", 2).await.unwrap();
     assert_eq!(d.status, Some(202));
-    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+    assert_eq!(
+        app.engine
+            .webhooks()
+            .process_webhooks_once(100)
+            .await
+            .unwrap(),
+        1
+    );
     let branch = record(&app, &key, &id, "branches", "octo/app/fast-start").await;
     assert_eq!(branch["data"]["pushed_commits"], 2, "{branch}");
     let pushed: Value = serde_json::from_slice(&d.body).unwrap();
@@ -308,7 +324,14 @@ async fn webhooks_update_pull_requests_and_branches(backend: TestBackend) {
         .unwrap();
     assert_eq!(d.status, Some(401));
     assert_eq!(stored_events(&app, &key, &id).await, stored);
-    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 0);
+    assert_eq!(
+        app.engine
+            .webhooks()
+            .process_webhooks_once(100)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(pr_state(&app, &key, &id).await, "merged");
 }
 
@@ -332,7 +355,14 @@ async fn installation_deliveries_are_routed_by_payload(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(d.status, Some(202));
-    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+    assert_eq!(
+        app.engine
+            .webhooks()
+            .process_webhooks_once(100)
+            .await
+            .unwrap(),
+        1
+    );
     let pr = record(&app, &key, &installed, "pull_requests", "octo/app/3").await;
     assert_eq!(pr["data"]["state"], "closed");
     assert!(

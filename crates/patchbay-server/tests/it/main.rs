@@ -180,7 +180,11 @@ impl TestApp {
             provider_concurrency: 4,
         };
         let engine = Engine::new(store, vault, registry, options);
-        engine.scan_config_drift().await.expect("drift scan");
+        engine
+            .connections()
+            .scan_config_drift()
+            .await
+            .expect("drift scan");
         let app = patchbay_server::router(
             engine.clone(),
             &patchbay_server::ServerOptions {

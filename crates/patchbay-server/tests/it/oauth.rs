@@ -171,7 +171,7 @@ async fn connect_flow_creates_and_reconnects(backend: TestBackend) {
     // The grant dies; the next refresh says so and the connection needs a reconnect.
     em.revoke_all_refresh_tokens();
     expire_in_db(&app, &id).await;
-    let err = app.engine.access_token(&id).await.unwrap_err();
+    let err = app.engine.tokens().access_token(&id).await.unwrap_err();
     assert!(matches!(err, EngineError::NeedsReconnect(_)), "{err}");
     assert_eq!(
         app.get(&format!("/v1/connections/{id}"), &key).await.1["health"],
@@ -402,6 +402,7 @@ async fn one_refresh_for_a_thousand_callers(backend: TestBackend) {
             let id = id.clone();
             tokio::spawn(async move {
                 engine
+                    .tokens()
                     .access_token(&id)
                     .await
                     .map(|t| t.expose().to_string())
@@ -456,7 +457,7 @@ async fn refresh_keeps_tokens_and_reports_dead_grants(backend: TestBackend) {
     let rt = refresh_of(&app, id.clone()).await;
     for _ in 0..2 {
         expire_in_db(&app, &id).await;
-        app.engine.access_token(&id).await.unwrap();
+        app.engine.tokens().access_token(&id).await.unwrap();
         assert_eq!(
             refresh_of(&app, id.clone()).await,
             rt,
@@ -468,12 +469,13 @@ async fn refresh_keeps_tokens_and_reports_dead_grants(backend: TestBackend) {
     em.fail_token_next(2, TokenFault::ServerError);
     expire_in_db(&app, &id).await;
     app.engine
+        .tokens()
         .access_token(&id)
         .await
         .expect("third attempt succeeds");
     em.fail_token_next(5, TokenFault::ServerError);
     expire_in_db(&app, &id).await;
-    let err = app.engine.access_token(&id).await.unwrap_err();
+    let err = app.engine.tokens().access_token(&id).await.unwrap_err();
     assert!(matches!(err, EngineError::ProviderUnavailable(_)), "{err}");
     assert_eq!(
         app.get(&format!("/v1/connections/{id}"), &key).await.1["health"],
@@ -483,7 +485,7 @@ async fn refresh_keeps_tokens_and_reports_dead_grants(backend: TestBackend) {
     em.fail_token_next(0, TokenFault::ServerError);
     // invalid_grant: needs_reconnect, activity, and the token_expired event.
     em.fail_token_next(1, TokenFault::InvalidGrant);
-    let err = app.engine.access_token(&id).await.unwrap_err();
+    let err = app.engine.tokens().access_token(&id).await.unwrap_err();
     assert!(matches!(err, EngineError::NeedsReconnect(_)), "{err}");
     let c = app.get(&format!("/v1/connections/{id}"), &key).await.1;
     assert_eq!(c["health"], "needs_reconnect");

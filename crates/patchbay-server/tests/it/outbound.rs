@@ -113,7 +113,7 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         let c = app.connection(&key, partner(i)).await;
         conns.push(c["id"].as_str().unwrap().to_string());
     }
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     let (_, events) = app.get("/v1/events", &key).await;
     let event_ids: Vec<String> = events["data"]
         .as_array()
@@ -156,7 +156,7 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         json!({"name": "renamed again"}),
     )
     .await;
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     let (_, dl) = app
         .get(&format!("/v1/subscriptions/{sub_id}/deliveries"), &key)
         .await;
@@ -190,7 +190,7 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         json!({}),
     )
     .await;
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     assert_eq!(ids_of(&rx).len(), 3, "the newer event waits for the older");
     // Back up: the retried older one goes, then the newer, with their original ids.
     let (s, _) = app
@@ -201,8 +201,8 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         )
         .await;
     assert_eq!(s, 200);
-    app.engine.dispatch_once().await.unwrap();
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     let got = ids_of(&rx);
     assert_eq!(
         &got[3..],
@@ -223,7 +223,7 @@ async fn deliveries_are_signed_ordered_and_retried(backend: TestBackend) {
         .await;
     }
     for _ in 0..5 {
-        app.engine.dispatch_once().await.unwrap();
+        app.engine.events().dispatch_once().await.unwrap();
         let (_, dl) = app
             .get(
                 &format!("/v1/subscriptions/{sub_id}/deliveries?limit=100"),
@@ -280,7 +280,7 @@ async fn a_failed_delivery_is_retried_after_the_first_delay(backend: TestBackend
     let sub_id = sub["id"].as_str().unwrap().to_string();
     rx.fail.store(1, Ordering::SeqCst);
     app.connection(&key, partner(1)).await;
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     let failed_at = std::time::Instant::now();
     assert!(ids_of(&rx).is_empty(), "the first attempt failed");
     let deadline = failed_at + std::time::Duration::from_secs(12);
@@ -290,7 +290,7 @@ async fn a_failed_delivery_is_retried_after_the_first_delay(backend: TestBackend
             "never retried on its own"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        app.engine.dispatch_once().await.unwrap();
+        app.engine.events().dispatch_once().await.unwrap();
     }
     let waited = failed_at.elapsed();
     assert!(
@@ -340,7 +340,7 @@ async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
         ..late.clone()
     };
     app.connection(&key, partner(1)).await;
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     let before = ids_of(&rx);
     assert!(!before.is_empty() && !before.contains(&late.id));
     // The second connection's events sort after the late one: fan-out has read past it.
@@ -349,7 +349,7 @@ async fn an_event_committed_late_is_still_delivered(backend: TestBackend) {
     app.engine.store().record_event(&late).await.unwrap();
     app.engine.store().record_event(&skipped).await.unwrap();
     for _ in 0..3 {
-        app.engine.dispatch_once().await.unwrap();
+        app.engine.events().dispatch_once().await.unwrap();
     }
     let after = ids_of(&rx);
     assert_eq!(
@@ -383,7 +383,7 @@ async fn a_hanging_subscriber_holds_up_only_itself(backend: TestBackend) {
     app.connection(&key, partner(0)).await;
     let started = std::time::Instant::now();
     let engine = app.engine.clone();
-    let first = tokio::spawn(async move { engine.dispatch_once().await });
+    let first = tokio::spawn(async move { engine.events().dispatch_once().await });
     // The healthy subscriber's deliveries are sent and recorded while the other still waits.
     let statuses = |v: &Value| -> Vec<String> {
         v["data"]
@@ -421,7 +421,7 @@ async fn a_hanging_subscriber_holds_up_only_itself(backend: TestBackend) {
     app.connection(&key, partner(1)).await;
     let t = std::time::Instant::now();
     let engine = app.engine.clone();
-    let second = tokio::spawn(async move { engine.dispatch_once().await });
+    let second = tokio::spawn(async move { engine.events().dispatch_once().await });
     while ids_of(&rx).len() == delivered {
         assert!(
             t.elapsed() < std::time::Duration::from_secs(3),
@@ -458,14 +458,14 @@ async fn a_new_subscription_receives_only_later_events(backend: TestBackend) {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     subscribe(&app, &key, &url, &[]).await;
     for _ in 0..2 {
-        app.engine.dispatch_once().await.unwrap();
+        app.engine.events().dispatch_once().await.unwrap();
         // Past the recheck interval, so the second round reads behind the cursor too.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     }
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     assert!(ids_of(&rx).is_empty(), "older events were delivered");
     let c = app.connection(&key, partner(2)).await;
-    app.engine.dispatch_once().await.unwrap();
+    app.engine.events().dispatch_once().await.unwrap();
     let got = rx.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "one new event");
     let event: Value = serde_json::from_slice(&got[0].1).unwrap();

@@ -51,7 +51,8 @@ async fn start(app: &TestApp, key: &str, id: &str, mode: &str) -> String {
 /// Drains the queue with this test as the worker.
 async fn work(app: &TestApp) -> usize {
     let mut n = 0;
-    while let RunOutcome::Ran { .. } = app.engine.try_run_one("test-worker").await.unwrap() {
+    while let RunOutcome::Ran { .. } = app.engine.syncs().try_run_one("test-worker").await.unwrap()
+    {
         n += 1;
     }
     n
@@ -275,7 +276,7 @@ async fn faults_retry_wait_and_fail_cleanly(backend: TestBackend) {
     em3.set_latency(Duration::from_millis(150));
     let run = start(&app3, &key3, &id3, "full").await;
     let engine = app3.engine.clone();
-    let worker = tokio::spawn(async move { engine.try_run_one("w").await });
+    let worker = tokio::spawn(async move { engine.syncs().try_run_one("w").await });
     let deadline = Instant::now() + Duration::from_secs(20);
     while run_of(&app3, &key3, &id3, &run).await["pages"]
         .as_i64()
@@ -451,10 +452,13 @@ async fn schedulers_never_double_book(backend: TestBackend) {
     assert_eq!(s, 422);
     // A second process on the same database.
     let other = TestApp::spawn_on(app.db.clone(), app.master.clone(), crate::registry()).await;
-    let (a, b) = tokio::join!(app.engine.schedule_due(), other.engine.schedule_due());
+    let (a, b) = tokio::join!(
+        app.engine.syncs().schedule_due(),
+        other.engine.syncs().schedule_due()
+    );
     assert_eq!(a.unwrap() + b.unwrap(), 1, "exactly one run scheduled");
     assert_eq!(
-        app.engine.schedule_due().await.unwrap(),
+        app.engine.syncs().schedule_due().await.unwrap(),
         0,
         "not due again until 15 minutes pass"
     );

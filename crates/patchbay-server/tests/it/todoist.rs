@@ -123,7 +123,9 @@ async fn full_sync(app: &TestApp, key: &str, id: &str) {
         )
         .await;
     assert_eq!(s, 202, "{run}");
-    while let RunOutcome::Ran { .. } = app.engine.try_run_one("test-worker").await.unwrap() {}
+    while let RunOutcome::Ran { .. } = app.engine.syncs().try_run_one("test-worker").await.unwrap()
+    {
+    }
     let run_id = run["id"].as_str().unwrap();
     let (_, run) = app
         .get(&format!("/v1/connections/{id}/syncs/{run_id}"), key)

@@ -60,7 +60,12 @@ async fn moved_ciphertext_refuses_to_open(backend: TestBackend) {
     };
     let b_id = b["id"].as_str().unwrap();
     // The moved value refuses to open; the connection stays readable and names the row.
-    let view = app.engine.get_connection(&caller, b_id).await.unwrap();
+    let view = app
+        .engine
+        .connections()
+        .get_connection(&caller, b_id)
+        .await
+        .unwrap();
     let err = view
         .validation_errors
         .iter()

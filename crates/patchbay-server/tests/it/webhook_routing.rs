@@ -227,7 +227,14 @@ async fn payload_routed_deliveries_reach_every_verifying_connection(backend: Tes
     assert_eq!(s, 202, "{ack}");
     assert_eq!(ack["events"][0]["connection_id"], s1.as_str());
     // The stored event is processed like any other: it queues a resync.
-    assert!(app.engine.process_webhooks_once(10).await.unwrap() >= 1);
+    assert!(
+        app.engine
+            .webhooks()
+            .process_webhooks_once(10)
+            .await
+            .unwrap()
+            >= 1
+    );
     let (_, events) = app
         .get(&format!("/v1/connections/{s1}/webhook-events"), &key)
         .await;

@@ -76,7 +76,14 @@ async fn verified_deduplicated_durable_and_processed(backend: TestBackend) {
     .await;
     assert_eq!(s, 202);
     // Workers map them to records through the sync path.
-    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 2);
+    assert_eq!(
+        app.engine
+            .webhooks()
+            .process_webhooks_once(100)
+            .await
+            .unwrap(),
+        2
+    );
     let (_, recs) = app
         .get(&format!("/v1/connections/{id}/records/orders"), &key)
         .await;
@@ -143,7 +150,14 @@ async fn verified_deduplicated_durable_and_processed(backend: TestBackend) {
         (200, Some("received")),
         "{replayed}"
     );
-    assert_eq!(app.engine.process_webhooks_once(100).await.unwrap(), 1);
+    assert_eq!(
+        app.engine
+            .webhooks()
+            .process_webhooks_once(100)
+            .await
+            .unwrap(),
+        1
+    );
     let (_, outbox) = app.get("/v1/events?limit=200", &key).await;
     assert_eq!(
         outbox["data"]
@@ -163,7 +177,11 @@ async fn verified_deduplicated_durable_and_processed(backend: TestBackend) {
     )
     .await;
     assert_eq!(s, 202);
-    app.engine.process_webhooks_once(100).await.unwrap();
+    app.engine
+        .webhooks()
+        .process_webhooks_once(100)
+        .await
+        .unwrap();
     let (_, recs) = app
         .get(&format!("/v1/connections/{id}/records/orders"), &key)
         .await;
@@ -283,7 +301,11 @@ async fn bad_deliveries_are_refused(backend: TestBackend) {
         .headers
         .insert("X-Patchbay-Delivery-Id".into(), "bad-1".into());
     assert_eq!(post(&app, &path, &garbage).await.0, 202);
-    app.engine.process_webhooks_once(100).await.unwrap();
+    app.engine
+        .webhooks()
+        .process_webhooks_once(100)
+        .await
+        .unwrap();
     let (_, events) = app
         .get(&format!("/v1/connections/{id}/webhook-events"), &key)
         .await;
