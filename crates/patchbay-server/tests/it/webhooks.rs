@@ -10,6 +10,7 @@ use serde_json::json;
 both_backends!(
     verified_deduplicated_durable_and_processed,
     bad_deliveries_are_refused,
+    a_replaced_webhook_secret_holds_at_once,
     event_stream_resumes
 );
 
@@ -322,6 +323,37 @@ async fn bad_deliveries_are_refused(backend: TestBackend) {
     );
     // Nothing refused above was stored.
     assert_eq!(events["data"].as_array().unwrap().len(), 1);
+}
+
+/// Replacing a connection's webhook secret takes effect on the next delivery: the cached
+/// secret is dropped when the connection changes, not when its cache entry lapses.
+async fn a_replaced_webhook_secret_holds_at_once(backend: TestBackend) {
+    let (em, app, key, id) = setup(backend).await;
+    let path = format!("/v1/webhooks/printing_partner/{id}");
+    let old = em.order_event("order.updated", &em.order_ids()[0]).unwrap();
+    // The first delivery puts the secret in the cache.
+    assert_eq!(post(&app, &path, &old).await.0, 202);
+    let new_secret = "callback-secret-fedcba9876543210";
+    let (s, b) = app
+        .patch(
+            &format!("/v1/connections/{id}"),
+            &key,
+            json!({"secrets": {"callback_secret": new_secret}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let mut next = em.order_event("order.updated", &em.order_ids()[1]).unwrap();
+    next.headers
+        .insert("X-Patchbay-Delivery-Id".into(), "after-rotation-1".into());
+    // Signed with the old secret: refused now.
+    let (s, b) = post(&app, &path, &next).await;
+    assert_eq!(s, 401, "{b}");
+    next.headers.insert(
+        patchbay_emulators::SHARED_SECRET_HEADER.into(),
+        new_secret.into(),
+    );
+    let (s, b) = post(&app, &path, &next).await;
+    assert_eq!((s, b["duplicate"].as_bool()), (202, Some(false)), "{b}");
 }
 
 /// Reads a Server-Sent Events stream until `n` event ids arrived.
