@@ -1,8 +1,8 @@
-//! The engine: what patchbay does, independent of HTTP. It owns the vault service (keyring
-//! loaded from the database, seal/open, online rotation), authentication of API keys and
-//! principals, workspaces, the connection lifecycle with its activity and outbox events, OAuth
-//! apps and the connect flow, and the token manager. Later areas (queue, sync runner, webhooks)
-//! join here.
+//! The engine: what patchbay does, independent of HTTP. One folder per capability, each owning
+//! a service with its own state (connections, oauth, sync, webhooks, events, actions, proxy,
+//! live, activity), built on the shared [`Context`]; [`Engine`] is the thin front that builds
+//! them and hands them out. Also here: the vault service (keyring loaded from the database,
+//! seal/open, online rotation), key authentication, workspaces and the repository registry.
 
 pub mod actions;
 pub mod activity;

@@ -1,14 +1,14 @@
 //! The GitHub actions: open an issue, comment, open a pull request (on the default branch
 //! unless told otherwise) and check a repository before using it.
 
-use super::records::RepoRef;
+use super::records::RepoName;
 use super::Github;
 use patchbay_core::{ConnectorContext, ConnectorError, FieldError};
 use serde_json::{json, Value};
 
-fn repo_input(input: &Value, field: &str) -> Result<RepoRef, ConnectorError> {
+fn repo_input(input: &Value, field: &str) -> Result<RepoName, ConnectorError> {
     let raw = input.get(field).and_then(Value::as_str).unwrap_or_default();
-    RepoRef::parse_loose(raw).ok_or_else(|| {
+    RepoName::parse_reference(raw).ok().ok_or_else(|| {
         ConnectorError::InvalidInput(vec![FieldError::new(
             format!("input.{field}"),
             "format",
@@ -19,7 +19,7 @@ fn repo_input(input: &Value, field: &str) -> Result<RepoRef, ConnectorError> {
 
 /// GitHub's 422 (`Validation Failed` with what was wrong) as an input error; a missing
 /// repository named as such.
-fn explain(repo: &RepoRef, e: ConnectorError) -> ConnectorError {
+fn explain(repo: &RepoName, e: ConnectorError) -> ConnectorError {
     match e {
         ConnectorError::Provider {
             status: 422,

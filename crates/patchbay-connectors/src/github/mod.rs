@@ -29,7 +29,7 @@ use patchbay_core::{
     ProxyTarget, Record, Secret, Signal, SyncPage, SyncRequest, TestOutcome, ValidationInput,
     WebhookOutcome, WebhookRequest,
 };
-use records::{parse_item_id, RepoRef};
+use records::{parse_item_id, RepoName};
 use serde_json::Value;
 
 /// GitHub's largest page.
@@ -113,7 +113,8 @@ impl Connector for Github {
         let api = self.api(ctx)?;
         match entity {
             "repository" | "repositories" => {
-                let repo = RepoRef::parse(id)
+                let repo = RepoName::parse_plain(id)
+                    .ok()
                     .ok_or_else(|| ConnectorError::Config(format!("'{id}' is not owner/name")))?;
                 records::repository(&api.get(&["repos", &repo.owner, &repo.name]).await?)
             }

@@ -1,5 +1,5 @@
 //! GitHub objects as records: their ids, the normalized pull request state, trimming of
-//! oversized text, and parsing of `owner/name` references.
+//! oversized text, and item ids (`owner/name/number`).
 
 use super::spec::KEY;
 use patchbay_core::{ConnectorError, Record};
@@ -8,64 +8,14 @@ use serde_json::Value;
 /// Longest issue or pull request body kept in a record, in characters.
 const MAX_BODY_CHARS: usize = 64 * 1024;
 
-/// A repository reference, checked to be a plain `owner/name`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoRef {
-    pub owner: String,
-    pub name: String,
-}
-
-impl RepoRef {
-    pub fn parse(s: &str) -> Option<RepoRef> {
-        let (owner, name) = s.split_once('/')?;
-        let ok = |p: &str| {
-            !p.is_empty()
-                && p != "."
-                && p != ".."
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        };
-        (ok(owner) && ok(name)).then(|| RepoRef {
-            owner: owner.into(),
-            name: name.into(),
-        })
-    }
-
-    /// `owner/name`, or a web or clone URL of it (`https://github.com/o/r(.git)`,
-    /// `git@github.com:o/r.git`, or a deeper page such as `/o/r/pull/3`).
-    pub fn parse_loose(s: &str) -> Option<RepoRef> {
-        let s = s.trim();
-        if let Some(r) = RepoRef::parse(s) {
-            return Some(r);
-        }
-        let path = match url::Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https" | "ssh" | "git") => u.path().to_string(),
-            _ => s.split_once(':')?.1.to_string(),
-        };
-        let mut parts = path.trim_matches('/').split('/');
-        let owner = parts.next()?;
-        let name = parts.next()?;
-        let name = name.strip_suffix(".git").unwrap_or(name);
-        RepoRef::parse(&format!("{owner}/{name}"))
-    }
-
-    pub fn full_name(&self) -> String {
-        format!("{}/{}", self.owner, self.name)
-    }
-}
-
-impl std::fmt::Display for RepoRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.owner, self.name)
-    }
-}
+pub use super::repo_name::RepoName;
 
 /// `owner/repo/number` → the repository and number.
-pub fn parse_item_id(id: &str) -> Result<(RepoRef, u64), ConnectorError> {
+pub fn parse_item_id(id: &str) -> Result<(RepoName, u64), ConnectorError> {
     let bad = || ConnectorError::Config(format!("'{id}' is not owner/repo/number"));
     let (repo, number) = id.rsplit_once('/').ok_or_else(bad)?;
     let number = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
-    Ok((RepoRef::parse(repo).ok_or_else(bad)?, number))
+    Ok((RepoName::parse_plain(repo).map_err(|_| bad())?, number))
 }
 
 fn text(v: &Value, field: &str) -> Result<String, ConnectorError> {
@@ -143,7 +93,11 @@ pub fn repo_of(item: &Value) -> Option<String> {
     let mut parts = url.trim_end_matches('/').rsplit('/');
     let name = parts.next()?;
     let owner = parts.next()?;
-    Some(RepoRef::parse(&format!("{owner}/{name}"))?.full_name())
+    Some(
+        RepoName::parse_plain(&format!("{owner}/{name}"))
+            .ok()?
+            .full_name(),
+    )
 }
 
 #[cfg(test)]
@@ -153,7 +107,7 @@ mod tests {
 
     #[test]
     fn repository_references() {
-        let r = |s| RepoRef::parse_loose(s).map(|r| r.full_name());
+        let r = |s| RepoName::parse_reference(s).ok().map(|r| r.full_name());
         assert_eq!(r("octo/app").as_deref(), Some("octo/app"));
         assert_eq!(
             r("https://github.com/octo/app").as_deref(),

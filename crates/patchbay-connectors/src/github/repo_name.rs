@@ -1,5 +1,6 @@
-//! Repository names as operators type them (`owner/name`, an HTTPS or SSH clone URL), parsed
-//! by GitHub's own naming rules into the one form the organisation's registry stores.
+//! The one parser of GitHub repository names, by GitHub's own naming rules: `owner/name` as the
+//! API spells it, references people paste (web pages and clone URLs of github.com or an
+//! Enterprise Server), and the one form the organisation's registry stores.
 
 use patchbay_core::FieldError;
 
@@ -15,7 +16,49 @@ impl RepoName {
         format!("{}/{}", self.owner, self.name)
     }
 
-    /// Parses `owner/name` or a github.com URL. GitHub compares names without regard to case,
+    /// `owner/name` exactly, case kept: what the API and records use.
+    pub fn parse_plain(input: &str) -> Result<RepoName, FieldError> {
+        let mut parts = input.split('/');
+        let (Some(owner), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid("format", "expected 'owner/name'"));
+        };
+        check_owner(owner)?;
+        check_name(name)?;
+        Ok(RepoName {
+            owner: owner.into(),
+            name: name.into(),
+        })
+    }
+
+    /// What a person pastes into an action's input: `owner/name`, or a web or clone URL of it
+    /// on any host (github.com or an Enterprise Server), a deeper page such as
+    /// `/owner/name/pull/3` included. Case kept.
+    pub fn parse_reference(input: &str) -> Result<RepoName, FieldError> {
+        let input = input.trim();
+        if let Ok(plain) = RepoName::parse_plain(input) {
+            return Ok(plain);
+        }
+        let path = match url::Url::parse(input) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "ssh" | "git") => u.path().to_string(),
+            _ => match input.split_once(':') {
+                Some((_, path)) => path.to_string(),
+                None => {
+                    return Err(invalid(
+                        "format",
+                        "expected 'owner/name' or a repository URL",
+                    ))
+                }
+            },
+        };
+        let mut parts = path.trim_matches('/').split('/');
+        let (Some(owner), Some(name)) = (parts.next(), parts.next()) else {
+            return Err(invalid("format", "the URL names no repository"));
+        };
+        let name = name.strip_suffix(".git").unwrap_or(name);
+        RepoName::parse_plain(&format!("{owner}/{name}"))
+    }
+
+    /// For the registry: `owner/name` or a github.com URL of the repository itself. GitHub compares names without regard to case,
     /// so they are kept in lower case: the registry then refuses `Octo/App` next to `octo/app`.
     pub fn parse(input: &str) -> Result<RepoName, FieldError> {
         let input = input.trim();
@@ -25,19 +68,23 @@ impl RepoName {
         let path = strip_github_host(input)?;
         let path = path.trim_end_matches('/');
         let path = path.strip_suffix(".git").unwrap_or(path);
-        let mut parts = path.split('/');
-        let (Some(owner), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+        if path.split('/').count() != 2 {
             return Err(invalid(
                 "format",
                 "expected 'owner/name' or a repository URL such as https://github.com/owner/name",
             ));
-        };
-        check_owner(owner)?;
-        check_name(name)?;
+        }
+        let plain = RepoName::parse_plain(path)?;
         Ok(RepoName {
-            owner: owner.to_ascii_lowercase(),
-            name: name.to_ascii_lowercase(),
+            owner: plain.owner.to_ascii_lowercase(),
+            name: plain.name.to_ascii_lowercase(),
         })
+    }
+}
+
+impl std::fmt::Display for RepoName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
     }
 }
 
@@ -76,14 +123,20 @@ fn strip_github_host(input: &str) -> Result<&str, FieldError> {
     Ok(path)
 }
 
-/// GitHub logins: 1–39 letters, digits and single inner hyphens.
+/// GitHub logins: 1–39 letters, digits and single inner hyphens; managed (enterprise) users
+/// add `_` and their enterprise's short code.
 fn check_owner(owner: &str) -> Result<(), FieldError> {
-    let ok = !owner.is_empty()
+    let (login, shortcode) = match owner.split_once('_') {
+        Some((login, code)) => (login, Some(code)),
+        None => (owner, None),
+    };
+    let ok = !login.is_empty()
         && owner.len() <= 39
-        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !owner.starts_with('-')
-        && !owner.ends_with('-')
-        && !owner.contains("--");
+        && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !login.starts_with('-')
+        && !login.ends_with('-')
+        && !login.contains("--")
+        && shortcode.is_none_or(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_alphanumeric()));
     if ok {
         Ok(())
     } else {
@@ -166,6 +219,8 @@ mod tests {
             assert_eq!(full(input), "octo-org/hello-world", "{input}");
         }
         assert_eq!(full("a/b.c_d-e"), "a/b.c_d-e");
+        // A managed user's login.
+        assert_eq!(full("mona_octocorp/app"), "mona_octocorp/app");
     }
 
     #[test]
@@ -180,7 +235,8 @@ mod tests {
             ("git@gitlab.com:octo/app.git", "unsupported_host"),
             ("-octo/app", "invalid_owner"),
             ("oc--to/app", "invalid_owner"),
-            ("octo_org/app", "invalid_owner"),
+            ("octo__org/app", "invalid_owner"),
+            ("octo_/app", "invalid_owner"),
             (&format!("{}/app", "a".repeat(40)), "invalid_owner"),
             ("octo/..", "invalid_name"),
             ("octo/has space", "invalid_name"),

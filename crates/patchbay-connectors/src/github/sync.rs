@@ -7,7 +7,7 @@
 //! have no `since`, are read newest-updated first until an older one appears).
 
 use super::client::Api;
-use super::records::{self, RepoRef};
+use super::records::{self, RepoName};
 use super::Github;
 use crate::common::unknown_entity;
 use patchbay_core::{ConnectorContext, ConnectorError, Record, SyncMode, SyncPage, SyncRequest};
@@ -129,7 +129,8 @@ impl Github {
                 ..Default::default()
             });
         };
-        let full = RepoRef::parse(&repo)
+        let full = RepoName::parse_plain(&repo)
+            .ok()
             .ok_or_else(|| ConnectorError::Config(format!("'{repo}' is not owner/name")))?;
         let url = match cursor.next.take() {
             Some(next) => api.trusted(&next)?,
@@ -171,7 +172,7 @@ impl Github {
         Ok(out)
     }
 
-    fn first_url(&self, api: &Api<'_>, entity: &str, repo: &RepoRef, since: Option<&str>) -> Url {
+    fn first_url(&self, api: &Api<'_>, entity: &str, repo: &RepoName, since: Option<&str>) -> Url {
         let (owner, name) = (repo.owner.as_str(), repo.name.as_str());
         let per_page = self.page_size.to_string();
         let mut url = match entity {

@@ -26,7 +26,7 @@ pub fn router() -> Routes {
         )
         .add(
             POST,
-            "/v1/integrations/callbacks/{integration_key}/{connection_id}",
+            "/v1/integrations/callbacks/{connector}/{connection_id}",
             Public,
             receive_legacy,
         )
@@ -143,8 +143,8 @@ pub async fn receive(
 
 /// The earlier spelling of `POST /v1/webhooks/{connector}/{connection_id}`, kept for senders
 /// configured with it.
-#[utoipa::path(post, path = "/v1/integrations/callbacks/{integration_key}/{connection_id}", tag = "webhooks",
-    params(("integration_key" = String, Path, description = "the connector key"), ("connection_id" = String, Path)),
+#[utoipa::path(post, path = "/v1/integrations/callbacks/{connector}/{connection_id}", tag = "webhooks",
+    params(("connector" = String, Path, description = "the connector key"), ("connection_id" = String, Path)),
     request_body(description = "the provider's payload as it sent it; verified over its raw bytes",
         content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
     responses((status = 202, body = WebhookAck), (status = 200, description = "duplicate, or a handshake's answer", body = WebhookAck), (status = 401, description = "verification failed or no secret configured"),
