@@ -710,7 +710,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/integrations/callbacks/{integration_key}/{connection_id}": {
+    "/v1/integrations/callbacks/{connector}/{connection_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -4862,7 +4862,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description the connector key */
-                integration_key: string;
+                connector: string;
                 connection_id: string;
             };
             cookie?: never;
