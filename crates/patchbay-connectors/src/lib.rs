@@ -4,6 +4,7 @@
 
 mod common;
 pub mod github;
+pub mod gmail;
 pub mod http;
 pub mod http_json;
 pub mod oauth;
@@ -33,6 +34,10 @@ pub fn builtin(http: HttpClient, catalog: &providers::Catalog) -> patchbay_core:
             catalog.get(github::KEY).cloned(),
         )))
         .register(Arc::new(PrintingPartner::new(http.clone())))
+        .register(Arc::new(gmail::Gmail::new(
+            http.clone(),
+            catalog.get(gmail::KEY).cloned(),
+        )))
         .register(Arc::new(todoist::Todoist::new(
             http.clone(),
             catalog.get(todoist::KEY).cloned(),

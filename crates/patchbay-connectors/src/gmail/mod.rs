@@ -1,0 +1,242 @@
+//! Gmail: connected with Google OAuth 2.0 (the engine keeps a fresh token in the
+//! `access_token` secret). Syncs messages (incrementally through the mailbox history),
+//! threads, labels and drafts; unread inbox mail addressed to the owner becomes signals;
+//! actions send, reply, draft, label, search and fetch attachments. MIME is parsed with
+//! mail-parser and built with mail-builder. Calls go to the catalog entry's `api_base_url`
+//! unless the connection's `base_url` overrides it.
+
+mod actions;
+mod client;
+mod compose;
+pub mod message;
+mod spec;
+mod sync;
+
+pub use client::DEFAULT_API_BASE;
+pub use spec::KEY;
+
+use crate::common::unknown_entity;
+use crate::http::HttpClient;
+use crate::providers::Provider;
+use async_trait::async_trait;
+use client::{api_base, Api};
+use patchbay_core::{
+    Connector, ConnectorContext, ConnectorError, ConnectorSpec, FieldError, ProxyTarget, Record,
+    Secret, Signal, SignalKind, SyncPage, SyncRequest, TestOutcome, ValidationInput,
+};
+use serde_json::Value;
+
+/// Unread messages turned into signals at most.
+const MAX_SIGNALS: u32 = 50;
+
+pub struct Gmail {
+    http: HttpClient,
+    provider: Option<Provider>,
+    spec: ConnectorSpec,
+}
+
+impl Gmail {
+    /// `provider` is the catalog entry (with any operator overrides).
+    pub fn new(http: HttpClient, provider: Option<Provider>) -> Self {
+        Gmail {
+            http,
+            provider,
+            spec: spec::spec(),
+        }
+    }
+
+    fn api<'a>(&'a self, ctx: &'a ConnectorContext) -> Result<Api<'a>, ConnectorError> {
+        Api::new(&self.http, ctx, self.provider.as_ref())
+    }
+}
+
+fn options(ctx: &ConnectorContext) -> sync::Options {
+    sync::Options {
+        query: ctx
+            .config_str("query")
+            .filter(|q| !q.trim().is_empty())
+            .map(str::to_string),
+        label_ids: ctx.config["label_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        format: match ctx.config_str("format") {
+            Some("metadata") => "metadata",
+            _ => "full",
+        },
+        concurrency: ctx.config["fetch_concurrency"]
+            .as_u64()
+            .map_or(8, |n| n.clamp(1, 20) as usize),
+    }
+}
+
+#[async_trait]
+impl Connector for Gmail {
+    fn spec(&self) -> &ConnectorSpec {
+        &self.spec
+    }
+
+    fn validate_rules(&self, input: &ValidationInput<'_>) -> Vec<FieldError> {
+        spec::validate_rules(input)
+    }
+
+    async fn test_connection(&self, ctx: &ConnectorContext) -> Result<TestOutcome, ConnectorError> {
+        let api = self.api(ctx)?;
+        let profile = api.get(&["profile"], &[]).await?;
+        let overridden = ctx.config_str("base_url").is_some_and(|s| !s.is_empty());
+        let userinfo = self
+            .provider
+            .as_ref()
+            .and_then(|p| p.userinfo_url.as_deref())
+            .filter(|_| !overridden);
+        // The account is the Google account (`sub`), as the connect flow recorded it.
+        let account = match userinfo {
+            Some(url) => api.get_url(url).await?["sub"].as_str().map(str::to_string),
+            None => profile["emailAddress"].as_str().map(str::to_string),
+        };
+        Ok(TestOutcome {
+            ok: true,
+            message: format!(
+                "the token reads the mailbox of {}",
+                profile["emailAddress"].as_str().unwrap_or("the account")
+            ),
+            account,
+        })
+    }
+
+    async fn sync(
+        &self,
+        ctx: &ConnectorContext,
+        req: SyncRequest,
+    ) -> Result<SyncPage, ConnectorError> {
+        let api = self.api(ctx)?;
+        match req.entity.as_str() {
+            "messages" => sync::messages(&api, &req, &options(ctx)).await,
+            "threads" | "drafts" => {
+                let entity = req.entity.clone();
+                sync::listed(&api, &entity, &req, ctx.config_str("query")).await
+            }
+            "labels" => sync::labels(&api).await,
+            other => Err(unknown_entity(other)),
+        }
+    }
+
+    async fn fetch_entity(
+        &self,
+        ctx: &ConnectorContext,
+        entity: &str,
+        id: &str,
+    ) -> Result<Record, ConnectorError> {
+        let api = self.api(ctx)?;
+        let (entity, data) = match entity {
+            "messages" | "message" => {
+                let msg = api
+                    .get(&["messages", id], &[("format", "full".into())])
+                    .await?;
+                ("messages", message::record(&msg).0)
+            }
+            "labels" | "label" => ("labels", api.get(&["labels", id], &[]).await?),
+            "threads" | "thread" => (
+                "threads",
+                api.get(&["threads", id], &[("format", "minimal".into())])
+                    .await?,
+            ),
+            "drafts" | "draft" => ("drafts", api.get(&["drafts", id], &[]).await?),
+            other => return Err(unknown_entity(other)),
+        };
+        Ok(Record {
+            entity: entity.into(),
+            id: id.into(),
+            data,
+        })
+    }
+
+    async fn run_action(
+        &self,
+        ctx: &ConnectorContext,
+        action: &str,
+        input: Value,
+    ) -> Result<Value, ConnectorError> {
+        let api = self.api(ctx)?;
+        match action {
+            "search" => actions::search(&api, &input).await,
+            "get_thread" => actions::get_thread(&api, &input).await,
+            "send_email" => actions::send_email(&api, &input).await,
+            "reply_to_thread" => actions::reply_to_thread(&api, &input).await,
+            "create_draft" => actions::create_draft(&api, &input).await,
+            "update_draft" => actions::update_draft(&api, &input).await,
+            "send_draft" => actions::send_draft(&api, &input).await,
+            "modify_labels" => actions::modify_labels(&api, &input).await,
+            "get_attachment" => actions::get_attachment(&api, &input).await,
+            "trash" => actions::trash(&api, &input).await,
+            other => Err(ConnectorError::Unknown {
+                kind: "action",
+                key: other.into(),
+            }),
+        }
+    }
+
+    /// Unread inbox messages that name the owner in To or Cc.
+    async fn signals(&self, ctx: &ConnectorContext) -> Result<Vec<Signal>, ConnectorError> {
+        let api = self.api(ctx)?;
+        let me = api.get(&["profile"], &[]).await?["emailAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let list = api
+            .get(
+                &["messages"],
+                &[
+                    ("q", "is:unread in:inbox".into()),
+                    ("maxResults", MAX_SIGNALS.to_string()),
+                ],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for m in list["messages"].as_array().into_iter().flatten() {
+            let id = m["id"].as_str().unwrap_or_default();
+            let msg = api
+                .get(&["messages", id], &[("format", "metadata".into())])
+                .await?;
+            let (data, _) = message::record(&msg);
+            let to_me = ["to", "cc"].iter().any(|f| {
+                data[*f]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|a| a["address"] == me.as_str()))
+            });
+            if !to_me {
+                continue;
+            }
+            let from = data["from"][0]["name"]
+                .as_str()
+                .or_else(|| data["from"][0]["address"].as_str())
+                .unwrap_or("someone");
+            let subject = data["subject"].as_str().unwrap_or("(no subject)");
+            out.push(Signal {
+                id: id.into(),
+                source: KEY.into(),
+                kind: SignalKind::Message,
+                title: format!("{from}: {subject}"),
+                due: None,
+                url: Some(format!("https://mail.google.com/mail/u/0/#inbox/{id}")),
+                priority: None,
+                record: data,
+            });
+        }
+        Ok(out)
+    }
+
+    fn proxy_target(&self, ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {
+        let base = api_base(ctx, self.provider.as_ref())?;
+        let token = ctx.secret("access_token")?;
+        Ok(ProxyTarget {
+            base_url: base.as_str().trim_end_matches('/').to_string(),
+            headers: vec![(
+                "Authorization".into(),
+                Secret::new(format!("Bearer {}", token.expose())),
+            )],
+        })
+    }
+}
