@@ -86,6 +86,29 @@ pub fn required_config<'a>(
         .ok_or_else(|| ConnectorError::Config(format!("'{field}' is not set")))
 }
 
+/// A provider's API base: the connection's `base_url`, else the catalog entry's
+/// `api_base_url`, else `default`; `name` names the provider in errors.
+pub fn provider_api_base(
+    ctx: &ConnectorContext,
+    provider: Option<&crate::providers::Provider>,
+    default: &str,
+    name: &str,
+) -> Result<Url, ConnectorError> {
+    let raw = ctx
+        .config_str("base_url")
+        .filter(|s| !s.is_empty())
+        .or_else(|| provider.and_then(|p| p.api_base_url.as_deref()))
+        .unwrap_or(default);
+    let url = Url::parse(raw)
+        .map_err(|e| ConnectorError::Config(format!("the {name} base URL is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(ConnectorError::Config(format!(
+            "the {name} base URL must be an http(s) URL"
+        )));
+    }
+    Ok(url)
+}
+
 /// `base` with `segments` appended, each percent-encoded, keeping any path prefix of `base`.
 pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();

@@ -19,19 +19,7 @@ pub fn api_base(
     ctx: &ConnectorContext,
     provider: Option<&Provider>,
 ) -> Result<Url, ConnectorError> {
-    let raw = ctx
-        .config_str("base_url")
-        .filter(|s| !s.is_empty())
-        .or_else(|| provider.and_then(|p| p.api_base_url.as_deref()))
-        .unwrap_or(DEFAULT_API_BASE);
-    let url = Url::parse(raw)
-        .map_err(|e| ConnectorError::Config(format!("the Gmail base URL is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(ConnectorError::Config(
-            "the Gmail base URL must be an http(s) URL".into(),
-        ));
-    }
-    Ok(url)
+    crate::common::provider_api_base(ctx, provider, DEFAULT_API_BASE, "Gmail")
 }
 
 pub struct Api<'a> {
