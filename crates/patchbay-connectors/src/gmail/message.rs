@@ -172,7 +172,8 @@ pub fn addresses(headers: &[Value]) -> Map<String, Value> {
     out
 }
 
-/// The record data of a Gmail message resource, and the calendar texts it carries.
+/// The record data of a Gmail message resource (with the invites its calendar parts carry),
+/// and those calendar texts.
 pub fn record(msg: &Value) -> (Value, Vec<String>) {
     let payload = &msg["payload"];
     let headers = payload["headers"]
@@ -223,6 +224,7 @@ pub fn record(msg: &Value) -> (Value, Vec<String>) {
         "text": text,
         "html": if html.is_empty() { Value::Null } else { Value::String(html) },
         "attachments": parts.attachments,
+        "invites": parts.calendars.iter().flat_map(|c| super::invites::parse(c)).collect::<Vec<_>>(),
         "unread": msg["labelIds"].as_array().is_some_and(|l| l.iter().any(|x| x == "UNREAD")),
         "parse_notes": notes,
     });
@@ -276,6 +278,8 @@ mod tests {
         assert_eq!(r["unread"], true);
         assert_eq!(r["date"], "2026-11-24T10:00:00+01:00");
         assert_eq!(cals.len(), 1);
+        // A calendar without events gives no invite.
+        assert_eq!(r["invites"], json!([]));
         assert!(r["parse_notes"][0]
             .as_str()
             .unwrap()

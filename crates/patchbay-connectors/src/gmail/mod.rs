@@ -8,6 +8,7 @@
 mod actions;
 mod client;
 mod compose;
+pub mod invites;
 pub mod message;
 mod spec;
 mod sync;

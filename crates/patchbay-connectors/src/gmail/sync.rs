@@ -79,7 +79,8 @@ async fn fetch_all(
     for (id, got) in results {
         match got {
             Ok(msg) => {
-                let (data, _calendars) = message::record(&msg);
+                let (mut data, _) = message::record(&msg);
+                attached_invites(api, &id, &mut data).await?;
                 records.push(Record {
                     entity: "messages".into(),
                     id,
@@ -91,6 +92,44 @@ async fn fetch_all(
         }
     }
     Ok((records, gone))
+}
+
+/// Invites in `.ics` attachments Gmail did not send inline are fetched and read too.
+pub async fn attached_invites(
+    api: &Api<'_>,
+    message_id: &str,
+    data: &mut Value,
+) -> Result<(), ConnectorError> {
+    let wanted: Vec<String> = data["attachments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            a["mime_type"] == "text/calendar"
+                || a["filename"]
+                    .as_str()
+                    .is_some_and(|f| f.to_ascii_lowercase().ends_with(".ics"))
+        })
+        .filter_map(|a| a["attachment_id"].as_str().map(str::to_string))
+        .collect();
+    for aid in wanted {
+        let got = match api
+            .get(&["messages", message_id, "attachments", &aid], &[])
+            .await
+        {
+            Ok(v) => v,
+            Err(ConnectorError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let Some(bytes) = got["data"].as_str().and_then(message::decode_data) else {
+            continue;
+        };
+        let found = super::invites::parse(&String::from_utf8_lossy(&bytes));
+        if let Some(list) = data["invites"].as_array_mut() {
+            list.extend(found);
+        }
+    }
+    Ok(())
 }
 
 fn id_list(v: &Value, field: &str) -> Vec<String> {
