@@ -7,6 +7,7 @@ pub mod github;
 pub mod gmail;
 pub mod http;
 pub mod http_json;
+pub mod mail;
 pub mod oauth;
 pub mod printing_partner;
 pub mod providers;

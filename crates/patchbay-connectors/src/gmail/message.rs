@@ -172,6 +172,27 @@ pub fn addresses(headers: &[Value]) -> Map<String, Value> {
     out
 }
 
+/// Requests and commitments in the message's own text.
+fn action_items(data: &Value, day: Option<chrono::NaiveDate>) -> Value {
+    let (Some(text), Some(day)) = (data["text"].as_str(), day) else {
+        return json!([]);
+    };
+    let from = data["from"][0]["address"].as_str().unwrap_or_default();
+    let to: Vec<String> = data["to"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["address"].as_str().map(str::to_string))
+        .collect();
+    let items = crate::mail::action_items::extract(&crate::mail::action_items::Mail {
+        text,
+        from,
+        to: &to,
+        date: day,
+    });
+    serde_json::to_value(items).unwrap_or(Value::Null)
+}
+
 /// The record data of a Gmail message resource (with the invites its calendar parts carry),
 /// and those calendar texts.
 pub fn record(msg: &Value) -> (Value, Vec<String>) {
@@ -189,9 +210,16 @@ pub fn record(msg: &Value) -> (Value, Vec<String>) {
     let internal = internal_ms
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let mut day = internal_ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.date_naive());
     let date = match header(headers, "Date") {
         Some(d) => match chrono::DateTime::parse_from_rfc2822(d.trim()) {
-            Ok(t) => Some(t.to_rfc3339()),
+            Ok(t) => {
+                // Deadlines in the text are relative to the day where the sender was.
+                day = Some(t.date_naive());
+                Some(t.to_rfc3339())
+            }
             Err(_) => {
                 parts.notes.push(format!("unreadable Date header '{d}'"));
                 None
@@ -224,13 +252,14 @@ pub fn record(msg: &Value) -> (Value, Vec<String>) {
         "text": text,
         "html": if html.is_empty() { Value::Null } else { Value::String(html) },
         "attachments": parts.attachments,
-        "invites": parts.calendars.iter().flat_map(|c| super::invites::parse(c)).collect::<Vec<_>>(),
+        "invites": parts.calendars.iter().flat_map(|c| crate::mail::invites::parse(c)).collect::<Vec<_>>(),
         "unread": msg["labelIds"].as_array().is_some_and(|l| l.iter().any(|x| x == "UNREAD")),
         "parse_notes": notes,
     });
     if let Value::Object(o) = &mut data {
         o.extend(addresses(headers));
     }
+    data["action_items"] = action_items(&data, day);
     (data, parts.calendars)
 }
 

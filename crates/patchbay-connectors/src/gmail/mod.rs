@@ -8,7 +8,6 @@
 mod actions;
 mod client;
 mod compose;
-pub mod invites;
 pub mod message;
 mod spec;
 mod sync;

@@ -124,7 +124,7 @@ pub async fn attached_invites(
         let Some(bytes) = got["data"].as_str().and_then(message::decode_data) else {
             continue;
         };
-        let found = super::invites::parse(&String::from_utf8_lossy(&bytes));
+        let found = crate::mail::invites::parse(&String::from_utf8_lossy(&bytes));
         if let Some(list) = data["invites"].as_array_mut() {
             list.extend(found);
         }
