@@ -198,6 +198,32 @@ pub struct Record {
     pub data: Value,
 }
 
+/// How a derived record meets the one already stored under its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// The latest write replaces it.
+    Replace,
+    /// Kept only when its `rank` field is at least the stored one's, so later revisions win
+    /// whatever order their sources arrive in.
+    Newest,
+    /// One contribution per source: `count` counts distinct sources, `first_seen` and
+    /// `last_seen` span their `at` (UTC RFC 3339), and the other fields come from the latest
+    /// source that has them.
+    Tally,
+}
+
+/// A record derived from a synced one (a message's people, invites and action items), merged
+/// into its own entity in the same commit as the page it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedRecord {
+    pub entity: String,
+    pub id: String,
+    /// The synced record it was read from.
+    pub source_id: String,
+    pub merge: Merge,
+    pub data: Value,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncMode {
@@ -425,6 +451,11 @@ pub trait Connector: Send + Sync + 'static {
     /// The owner's open items at this source (tasks due, reviews requested, …).
     async fn signals(&self, _ctx: &ConnectorContext) -> Result<Vec<Signal>, ConnectorError> {
         Err(ConnectorError::unsupported(self.spec(), "signals"))
+    }
+
+    /// Records derived from a page of `entity` (mail context), committed with the page.
+    fn derive(&self, _entity: &str, _records: &[Record]) -> Vec<DerivedRecord> {
+        Vec::new()
     }
 
     /// Base URL and credential headers for the authenticated proxy.

@@ -7,6 +7,7 @@
 mod action_runs;
 mod activity;
 mod connections;
+mod context;
 mod jobs;
 mod migrate;
 mod oauth;
@@ -22,6 +23,7 @@ mod workspaces;
 pub use action_runs::{ActionClaim, ActionRunRow};
 pub use activity::ActivityFilter;
 pub use connections::{ConnectionFilter, ConnectionWrite, HealthChange, RefreshGuard};
+pub use context::record_hash;
 pub use jobs::Enqueued;
 pub use oauth::StateClaim;
 pub use repositories::RepositoryRow;

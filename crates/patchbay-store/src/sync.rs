@@ -40,6 +40,8 @@ pub struct PageCommit {
     pub deleted_ids: Vec<String>,
     pub next_page_cursor: Option<String>,
     pub run_checkpoint: Option<String>,
+    /// Records derived from this page's (a message's people, invites, action items).
+    pub derived: Vec<patchbay_core::DerivedRecord>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -283,6 +285,9 @@ macro_rules! commit_page_body {
         }
         let gone: Vec<String> = if c.deleted_ids.is_empty() { Vec::new() } else { $delete!(tx, c, now) };
         counts.deleted = gone.len() as i64;
+        if !c.derived.is_empty() {
+            crate::context::write_derived!(tx, c, now);
+        }
         if c.full && !page_ids.is_empty() {
             $seen!(tx, c, &page_ids);
         }
@@ -529,6 +534,7 @@ impl Store {
                             deleted_ids: Vec::new(),
                             next_page_cursor: None,
                             run_checkpoint: None,
+                            derived: Vec::new(),
                         };
                         let counts = PageCounts { deleted: swept.len() as i64, ..Default::default() };
                         insert_event!(&mut *tx, &records_event(&commit, counts, &[], &swept));
@@ -670,6 +676,7 @@ impl Store {
             deleted_ids: Vec::new(),
             next_page_cursor: None,
             run_checkpoint: None,
+            derived: Vec::new(),
         };
         let now = now_ms();
         let rows: Vec<&PageRecord> = rows.iter().collect();

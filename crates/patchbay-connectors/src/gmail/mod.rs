@@ -8,11 +8,17 @@
 mod actions;
 mod client;
 mod compose;
+mod context;
 pub mod message;
 mod spec;
 mod sync;
 
 pub use client::DEFAULT_API_BASE;
+
+/// The address of `Name <address>` or of a bare address, as actions read recipients.
+pub fn compose_address(raw: &str) -> Option<String> {
+    compose::parse_mailbox(raw).map(|m| m.address.to_ascii_lowercase())
+}
 pub use spec::KEY;
 
 use crate::common::unknown_entity;
@@ -21,8 +27,9 @@ use crate::providers::Provider;
 use async_trait::async_trait;
 use client::{api_base, Api};
 use patchbay_core::{
-    Connector, ConnectorContext, ConnectorError, ConnectorSpec, FieldError, ProxyTarget, Record,
-    Secret, Signal, SignalKind, SyncPage, SyncRequest, TestOutcome, ValidationInput,
+    Connector, ConnectorContext, ConnectorError, ConnectorSpec, DerivedRecord, FieldError,
+    ProxyTarget, Record, Secret, Signal, SignalKind, SyncPage, SyncRequest, TestOutcome,
+    ValidationInput,
 };
 use serde_json::Value;
 
@@ -226,6 +233,14 @@ impl Connector for Gmail {
             });
         }
         Ok(out)
+    }
+
+    /// People, invites and action items of synced messages.
+    fn derive(&self, entity: &str, records: &[Record]) -> Vec<DerivedRecord> {
+        match entity {
+            "messages" => context::derive(records),
+            _ => Vec::new(),
+        }
     }
 
     fn proxy_target(&self, ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {

@@ -69,6 +69,12 @@ const REQUEST_OPENINGS: &[&str] = &[
     "send me",
     "send us",
     "ping me",
+    "i would be grateful if you could",
+    "i'd be grateful if you could",
+    "i would appreciate if you could",
+    "would be great if you could",
+    "it would be great if you could",
+    "do the needful",
 ];
 
 /// Openings of a promise by the writer.
@@ -225,6 +231,48 @@ const TASK_VERBS: &[&str] = &[
     "note",
     "tell",
     "make",
+    "start",
+    "courier",
+    "brief",
+    "archive",
+    "renew",
+    "rotate",
+    "export",
+    "revert",
+    "push",
+    "clear",
+    "sign off",
+    "give",
+    "hand",
+    "drop",
+    "post",
+    "install",
+    "configure",
+    "migrate",
+    "release",
+    "launch",
+    "investigate",
+    "verify",
+    "validate",
+    "document",
+    "summarize",
+    "summarise",
+    "present",
+    "attend",
+    "lead",
+    "host",
+    "buy",
+    "purchase",
+    "refund",
+    "invoice",
+    "settle",
+    "back up",
+    "backup",
+    "restore",
+    "rerun",
+    "retry",
+    "escalate",
+    "assign",
 ];
 
 fn sentences(text: &str) -> Vec<String> {
@@ -270,10 +318,12 @@ fn core(sentence: &str) -> String {
         "great ",
     ] {
         if s.starts_with(lead) {
-            if let Some(i) = s.find([',', '!', '-', '—']) {
-                if i < 40 {
-                    s = s[i + 1..].trim().to_string();
-                }
+            let cut = s
+                .char_indices()
+                .find(|(_, c)| matches!(c, ',' | '!' | '-' | '—'))
+                .map(|(i, c)| i + c.len_utf8());
+            if let Some(i) = cut.filter(|i| *i < 40) {
+                s = s[i..].trim().to_string();
             }
         }
     }
@@ -303,19 +353,99 @@ fn starts_with_any(s: &str, list: &[&str]) -> Option<usize> {
         .max()
 }
 
+/// Words after an opening that make it no task: "can you believe", "I will be out".
+const NOT_TASK_WORDS: &[&str] = &[
+    "be", "believe", "imagine", "feel", "hesitate", "see", "find", "note", "say", "guess",
+    "tell if", "have any", "know if", "not",
+];
+
+/// Leading words that carry no meaning of their own ("also pls …", "ok so could you …").
+const FILLERS: &[&str] = &[
+    "also",
+    "and",
+    "so",
+    "but",
+    "then",
+    "btw",
+    "oh",
+    "ok",
+    "okay",
+    "hi",
+    "hey",
+    "hello",
+    "actually",
+    "finally",
+    "lastly",
+    "meanwhile",
+    "one more thing",
+    "quick one",
+    "sorry",
+];
+
+/// The clauses of a sentence, each without leading fillers.
+fn clauses(s: &str) -> Vec<String> {
+    let mut out = vec![s.to_string()];
+    let spaced = s.replace(" - ", ", ");
+    for part in spaced.split([',', ';', ':', '—', '–']) {
+        let mut p = part.trim().trim_start_matches('-').trim().to_string();
+        loop {
+            let before = p.clone();
+            for f in FILLERS {
+                if p.starts_with(f) && p[f.len()..].starts_with(' ') {
+                    p = p[f.len()..].trim().to_string();
+                }
+            }
+            if p == before {
+                break;
+            }
+        }
+        if !p.is_empty() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The opening `clause` starts with from `list`, when a task follows it.
+fn opening(clause: &str, list: &[&str]) -> Option<usize> {
+    let len = starts_with_any(clause, list)?;
+    let rest = clause[len..].trim_start();
+    let blocked = NOT_TASK_WORDS.iter().any(|w| {
+        rest.starts_with(w)
+            && rest[w.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric())
+    });
+    (!blocked && rest.chars().next().is_some_and(char::is_alphabetic)).then_some(len)
+}
+
 fn classify(sentence: &str) -> Option<(&'static str, f32)> {
     let s = core(sentence);
     if NOT_ACTIONS.iter().any(|p| s.contains(p)) {
         return None;
     }
     // A condition offers, it does not ask ("If you need anything, I can help").
-    if s.starts_with("if ") || s.starts_with("when you get a chance, if") {
+    if s.starts_with("if ") {
         return None;
     }
-    if starts_with_any(&s, REQUEST_OPENINGS).is_some() && has_task_verb(&s) {
-        let strong =
-            s.starts_with("please") || s.starts_with("could you") || s.starts_with("can you");
-        return Some(("request", if strong { 0.9 } else { 0.75 }));
+    for clause in clauses(&s) {
+        if let Some(len) = opening(&clause, REQUEST_OPENINGS) {
+            let strong = ["please", "could you", "can you", "kindly", "would you"]
+                .iter()
+                .any(|p| clause[..len].starts_with(p));
+            if strong || has_task_verb(&clause) {
+                return Some(("request", if strong { 0.9 } else { 0.75 }));
+            }
+        }
+        if let Some(len) = opening(&clause, COMMIT_OPENINGS) {
+            let strong = ["i'll", "i will", "we'll", "we will"]
+                .iter()
+                .any(|p| clause[..len].starts_with(p));
+            if strong || has_task_verb(&clause) {
+                return Some(("commitment", if strong { 0.85 } else { 0.7 }));
+            }
+        }
     }
     // "… please?" or "Send me the file please."
     if (s.ends_with("please.") || s.ends_with("please?") || s.ends_with("please"))
@@ -323,30 +453,63 @@ fn classify(sentence: &str) -> Option<(&'static str, f32)> {
     {
         return Some(("request", 0.7));
     }
-    if starts_with_any(&s, COMMIT_OPENINGS).is_some() && has_task_verb(&s) {
-        return Some((
-            "commitment",
-            if s.starts_with("i'll") || s.starts_with("i will") {
-                0.85
-            } else {
-                0.7
-            },
-        ));
-    }
     None
+}
+
+/// Mass and automated mail asks no one in particular.
+fn is_bulk(mail: &Mail<'_>) -> bool {
+    let local = mail
+        .from
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let automated_sender = [
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "newsletter",
+        "news",
+        "notifications",
+        "notification",
+        "alerts",
+        "tracking",
+        "mailer-daemon",
+        "updates",
+        "marketing",
+    ]
+    .iter()
+    .any(|a| {
+        local == *a || local.starts_with(&format!("{a}+")) || local.starts_with(&format!("{a}-"))
+    });
+    let text = mail.text.to_lowercase();
+    automated_sender
+        || text.contains("unsubscribe")
+        || text.contains("this is an automated message")
+        || text.contains("this email was sent automatically")
 }
 
 /// A list introduced by a request ("Could you:") asks for each of its items.
 fn is_list_lead(sentence: &str) -> bool {
     let s = core(sentence);
-    s.ends_with(':') && starts_with_any(&s, REQUEST_OPENINGS).is_some()
+    s.ends_with(':')
+        && (s.contains("the following")
+            || clauses(&s)
+                .iter()
+                .any(|c| starts_with_any(c, REQUEST_OPENINGS).is_some()))
 }
 
 /// The action items of one message.
 pub fn extract(mail: &Mail<'_>) -> Vec<ActionItem> {
+    if is_bulk(mail) {
+        return Vec::new();
+    }
     let own = quotes::own_text(mail.text);
     let mut out = Vec::new();
     let mut list_request = false;
+    // A deadline in the line that opens a list holds for each of its items.
+    let mut lead_due = None;
     for line in own.lines() {
         let trimmed = line.trim();
         let bullet = trimmed.starts_with(['-', '*', '•'])
@@ -357,6 +520,7 @@ pub fn extract(mail: &Mail<'_>) -> Vec<ActionItem> {
         for sentence in sentences(line) {
             if is_list_lead(&sentence) {
                 list_request = true;
+                lead_due = dates::due_date(&sentence, mail.date);
                 continue;
             }
             let kind = if bullet && list_request && has_task_verb(&core(&sentence)) {
@@ -367,7 +531,10 @@ pub fn extract(mail: &Mail<'_>) -> Vec<ActionItem> {
             let Some((kind, mut confidence)) = kind else {
                 continue;
             };
-            let due = dates::due_date(&sentence, mail.date);
+            let mut due = dates::due_date(&sentence, mail.date);
+            if bullet && list_request && due.is_none() {
+                due = lead_due;
+            }
             if due.is_some() {
                 confidence = (confidence + 0.05).min(0.99);
             }

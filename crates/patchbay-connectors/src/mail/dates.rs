@@ -170,11 +170,19 @@ pub fn due_date(sentence: &str, today: NaiveDate) -> Option<NaiveDate> {
                 return next_month_day(today, month, day);
             }
         }
-        // "by the 15th"
-        if word == "the" {
+        // "by the 15th" (not "the 2nd floor")
+        let deadline_word =
+            i > 0 && ["by", "on", "before", "until", "till", "for"].contains(&w[i - 1].as_str());
+        if word == "the" && deadline_word {
             if let Some(next) = w.get(i + 1) {
                 let ordinal = ["st", "nd", "rd", "th"].iter().any(|s| next.ends_with(s));
-                if let (true, Some(day)) = (ordinal, day_number(next)) {
+                let noun = w.get(i + 2).is_some_and(|n| {
+                    [
+                        "floor", "time", "row", "place", "edition", "round", "quarter", "century",
+                    ]
+                    .contains(&n.as_str())
+                });
+                if let (true, false, Some(day)) = (ordinal, noun, day_number(next)) {
                     let mut d = NaiveDate::from_ymd_opt(today.year(), today.month(), day);
                     if d.is_none_or(|d| d < today) {
                         let (y, m) = if today.month() == 12 {

@@ -2,6 +2,7 @@
 
 mod github;
 mod http_json;
+mod mail_context;
 mod network;
 mod oauth;
 mod printing;
@@ -21,6 +22,7 @@ fn builtin_registers_every_connector() {
         registry.keys(),
         vec![
             "github",
+            "google-mail",
             "http_json",
             "printing_partner",
             "todoist",

@@ -99,6 +99,7 @@ impl Syncs {
         let page = self
             .fetch_page(conn, connector, ctx, req, fresh_token)
             .await?;
+        let derived = connector.derive(&req.entity, &page.records);
         let records = page
             .records
             .into_iter()
@@ -110,6 +111,7 @@ impl Syncs {
             .collect();
         Ok(PreparedPage {
             records,
+            derived,
             deleted_ids: page.deleted_ids,
             next_page_cursor: page.next_page_cursor,
             checkpoint: page.checkpoint,
@@ -120,6 +122,7 @@ impl Syncs {
 /// A fetched page with each record serialized and hashed.
 pub(super) struct PreparedPage {
     pub(super) records: Vec<PageRecord>,
+    pub(super) derived: Vec<patchbay_core::DerivedRecord>,
     pub(super) deleted_ids: Vec<String>,
     pub(super) next_page_cursor: Option<String>,
     pub(super) checkpoint: Option<String>,

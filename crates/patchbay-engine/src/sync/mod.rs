@@ -96,6 +96,15 @@ pub(crate) enum JobEnd {
     LeaseLost,
 }
 
+/// Whether checkpoint `a` is after `b`: numerically when both are numbers (Gmail's
+/// `historyId`), else as text (timestamps).
+fn later(a: &str, b: &str) -> bool {
+    match (a.parse::<u128>(), b.parse::<u128>()) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
+}
+
 fn sync_event(workspace_id: &str, connection_id: &str, event_type: &str, data: Value) -> EventRow {
     EventRow {
         id: ids::new_id(ids::IdKind::Event),
@@ -429,7 +438,7 @@ impl Syncs {
             }
             let next = page.next_page_cursor.clone();
             if let Some(cp) = &page.checkpoint {
-                if run_checkpoint.as_ref().is_none_or(|c| cp > c) {
+                if run_checkpoint.as_ref().is_none_or(|c| later(cp, c)) {
                     run_checkpoint = Some(cp.clone());
                 }
             }
@@ -445,6 +454,7 @@ impl Syncs {
                 deleted_ids: std::mem::take(&mut page.deleted_ids),
                 next_page_cursor: next.clone(),
                 run_checkpoint: run_checkpoint.clone(),
+                derived: std::mem::take(&mut page.derived),
             };
             let fetch_next = async {
                 match &next {

@@ -34,25 +34,8 @@ pub struct RecordsQuery {
     pub include_deleted: bool,
 }
 
-/// The content hash of a record: XXH3-128 over its canonical JSON (keys sorted), streamed so
-/// no text is built for records that turn out unchanged. Change detection needs speed and a
-/// negligible accidental-collision rate, not resistance to an adversary: the provider's own
-/// data is what is hashed.
-pub fn record_hash(data: &Value) -> String {
-    struct Hasher(xxhash_rust::xxh3::Xxh3);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = Hasher(xxhash_rust::xxh3::Xxh3::new());
-    let _ = serde_json::to_writer(&mut h, data);
-    format!("{:032x}", h.0.digest128())
-}
+/// The content hash of a record, as the store compares it.
+pub use patchbay_store::record_hash;
 
 fn encode_cursor(ts: i64, id: &str) -> String {
     use base64::Engine as _;

@@ -114,6 +114,7 @@ impl Webhooks {
                     deleted_ids,
                     next_page_cursor: None,
                     run_checkpoint: None,
+                    derived: Vec::new(),
                 })
                 .await?;
         }

@@ -1131,6 +1131,7 @@ fn page(run_id: &str, worker: &str, full: bool, ids: &[(&str, &str)]) -> PageCom
         deleted_ids: vec![],
         next_page_cursor: None,
         run_checkpoint: None,
+        derived: Vec::new(),
     }
 }
 

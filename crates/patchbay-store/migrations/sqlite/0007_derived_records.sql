@@ -1,0 +1,9 @@
+-- Which source records (messages) each derived record (a person) has counted, so a source
+-- is counted once however often it is synced.
+CREATE TABLE context_sources (
+    connection_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    PRIMARY KEY (connection_id, entity, id, source_id)
+);
