@@ -1,5 +1,6 @@
 //! Storage conformance: every test runs against SQLite and PostgreSQL.
 
+use patchbay_core::{DerivedRecord, Merge};
 use patchbay_store::testing::{fresh_store, TestBackend};
 use patchbay_store::*;
 
@@ -31,6 +32,7 @@ both_backends!(
     action_keys_are_taken_over_only_when_stale,
     sync_runs_commit_pages_fence_and_sweep,
     deliveries_fan_out_once_and_keep_connection_order,
+    derived_records_merge_in_the_page_commit,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -1403,4 +1405,107 @@ async fn deliveries_fan_out_once_and_keep_connection_order(backend: TestBackend)
     let mut ids: Vec<&str> = retried.iter().map(|d| d.id.as_str()).collect();
     ids.sort();
     assert_eq!(ids, ["dlv_1", "dlv_2"], "in order, head first");
+}
+
+fn derived(
+    entity: &str,
+    id: &str,
+    source: &str,
+    merge: Merge,
+    data: serde_json::Value,
+) -> DerivedRecord {
+    DerivedRecord {
+        entity: entity.into(),
+        id: id.into(),
+        source_id: source.into(),
+        merge,
+        data,
+    }
+}
+
+async fn derived_data(store: &Store, entity: &str, id: &str) -> serde_json::Value {
+    let q = RecordQuery {
+        connection_id: "conn_1".into(),
+        entity: entity.into(),
+        after: None,
+        modified_after: None,
+        include_deleted: false,
+        limit: 100,
+    };
+    let row = store
+        .list_records(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no {entity} record {id}"));
+    serde_json::from_str(&row.data).unwrap()
+}
+
+/// People are tallied once per source message however often a page is committed; invites keep
+/// their latest revision whatever order they arrive in; both land with the page.
+async fn derived_records_merge_in_the_page_commit(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    store
+        .insert_connection(&write_of(conn("conn_1", "ws_a", "u1", "a")))
+        .await
+        .unwrap();
+    // Pages outside a run (as webhook processing commits them).
+    let mut first = page("", "", false, &[("m1", "1")]);
+    first.derived = vec![
+        derived(
+            "people",
+            "zoe@example.com",
+            "m1",
+            Merge::Tally,
+            serde_json::json!({"address": "zoe@example.com", "name": "Zoë", "at": "2026-12-02T09:00:00Z"}),
+        ),
+        derived(
+            "invites",
+            "u1",
+            "m1",
+            Merge::Newest,
+            serde_json::json!({"status": "cancelled", "rank": "0000000001|1|2026-12-02T09:00:00Z"}),
+        ),
+    ];
+    store.commit_page(&first).await.unwrap();
+    // The same message again, and an older one with the invite's first revision.
+    store.commit_page(&first).await.unwrap();
+    let mut older = page("", "", false, &[("m0", "0")]);
+    older.derived = vec![
+        derived(
+            "people",
+            "zoe@example.com",
+            "m0",
+            Merge::Tally,
+            serde_json::json!({"address": "zoe@example.com", "name": null, "at": "2026-11-01T09:00:00Z"}),
+        ),
+        derived(
+            "invites",
+            "u1",
+            "m0",
+            Merge::Newest,
+            serde_json::json!({"status": "confirmed", "rank": "0000000000|0|2026-11-01T09:00:00Z"}),
+        ),
+    ];
+    store.commit_page(&older).await.unwrap();
+    let zoe = derived_data(&store, "people", "zoe@example.com").await;
+    assert_eq!(zoe["count"], 2, "{zoe}");
+    assert_eq!(zoe["first_seen"], "2026-11-01T09:00:00Z");
+    assert_eq!(zoe["last_seen"], "2026-12-02T09:00:00Z");
+    assert_eq!(zoe["name"], "Zoë");
+    assert_eq!(
+        derived_data(&store, "invites", "u1").await["status"],
+        "cancelled"
+    );
+    // Each change of a derived entity is announced like any records change.
+    let events = store.list_events("ws_a", None, 100).await.unwrap();
+    let people_events = events
+        .iter()
+        .filter(|e| {
+            e.event_type == "records.changed" && e.payload.contains("\"entity\":\"people\"")
+        })
+        .count();
+    // Added by the first page, updated by the older message; the repeated page changed nothing.
+    assert_eq!(people_events, 2);
 }
