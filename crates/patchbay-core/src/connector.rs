@@ -249,6 +249,9 @@ pub struct SyncPage {
     pub deleted_ids: Vec<String>,
     pub next_page_cursor: Option<String>,
     pub checkpoint: Option<String>,
+    /// Something the run should say about itself (a stored cursor had expired and the
+    /// connector listed everything instead), kept on the run.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

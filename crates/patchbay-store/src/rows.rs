@@ -203,6 +203,8 @@ pub struct SyncRunRow {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub created_at: i64,
+    /// What the connector said about the run, one note a line.
+    pub notes: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -42,6 +42,8 @@ pub struct PageCommit {
     pub run_checkpoint: Option<String>,
     /// Records derived from this page's (a message's people, invites, action items).
     pub derived: Vec<patchbay_core::DerivedRecord>,
+    /// A note the connector made about the run, appended to the run's notes.
+    pub run_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -302,6 +304,14 @@ macro_rules! commit_page_body {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        if let Some(note) = &c.run_note {
+            sqlx::query("UPDATE sync_runs SET notes = CASE WHEN notes IS NULL THEN $2 ELSE notes || $3 || $2 END WHERE id = $1")
+                .bind(&c.run_id)
+                .bind(note)
+                .bind("\n")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("UPDATE sync_runs SET added = added + $2, updated = updated + $3, deleted = deleted + $4, unchanged = unchanged + $5 WHERE id = $1")
             .bind(&c.run_id)
             .bind(counts.added)
@@ -535,6 +545,7 @@ impl Store {
                             next_page_cursor: None,
                             run_checkpoint: None,
                             derived: Vec::new(),
+                            run_note: None,
                         };
                         let counts = PageCounts { deleted: swept.len() as i64, ..Default::default() };
                         insert_event!(&mut *tx, &records_event(&commit, counts, &[], &swept));
@@ -677,6 +688,7 @@ impl Store {
             next_page_cursor: None,
             run_checkpoint: None,
             derived: Vec::new(),
+            run_note: None,
         };
         let now = now_ms();
         let rows: Vec<&PageRecord> = rows.iter().collect();

@@ -171,6 +171,7 @@ async fn list_page(
         deleted_ids: Vec::new(),
         next_page_cursor: next.map(|_| cursor.encode()),
         checkpoint,
+        note: None,
     })
 }
 
@@ -204,7 +205,11 @@ async fn history_page(
                 fell_back: true,
                 ..Cursor::default()
             };
-            return list_page(api, fallback, opts).await;
+            let mut page = list_page(api, fallback, opts).await?;
+            page.note = Some(format!(
+                "Gmail no longer keeps history from {start}; the whole mailbox was listed instead"
+            ));
+            return Ok(page);
         }
         Err(e) => return Err(e),
     };
@@ -237,6 +242,7 @@ async fn history_page(
         deleted_ids,
         next_page_cursor: next.map(|_| cursor.encode()),
         checkpoint: page["historyId"].as_str().map(str::to_string),
+        note: None,
     })
 }
 
@@ -299,6 +305,7 @@ pub async fn listed(
         deleted_ids: Vec::new(),
         next_page_cursor: page["nextPageToken"].as_str().map(str::to_string),
         checkpoint: None,
+        note: None,
     })
 }
 

@@ -139,6 +139,7 @@ impl Connector for Todoist {
             deleted_ids: Vec::new(),
             next_page_cursor: page.next_cursor,
             checkpoint: None,
+            note: None,
         })
     }
 

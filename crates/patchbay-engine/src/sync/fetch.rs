@@ -115,6 +115,7 @@ impl Syncs {
             deleted_ids: page.deleted_ids,
             next_page_cursor: page.next_page_cursor,
             checkpoint: page.checkpoint,
+            note: page.note,
         })
     }
 }
@@ -126,4 +127,5 @@ pub(super) struct PreparedPage {
     pub(super) deleted_ids: Vec<String>,
     pub(super) next_page_cursor: Option<String>,
     pub(super) checkpoint: Option<String>,
+    pub(super) note: Option<String>,
 }

@@ -455,6 +455,7 @@ impl Syncs {
                 next_page_cursor: next.clone(),
                 run_checkpoint: run_checkpoint.clone(),
                 derived: std::mem::take(&mut page.derived),
+                run_note: page.note.take(),
             };
             let fetch_next = async {
                 match &next {

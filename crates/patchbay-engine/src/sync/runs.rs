@@ -43,6 +43,9 @@ pub struct SyncRunView {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub created_at: String,
+    /// What the connector said about the run, such as an expired cursor it recovered from by
+    /// reading everything.
+    pub notes: Vec<String>,
 }
 
 impl From<SyncRunRow> for SyncRunView {
@@ -63,6 +66,11 @@ impl From<SyncRunRow> for SyncRunView {
             started_at: r.started_at.map(ms_to_rfc3339),
             finished_at: r.finished_at.map(ms_to_rfc3339),
             created_at: ms_to_rfc3339(r.created_at),
+            notes: r
+                .notes
+                .as_deref()
+                .map(|n| n.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -164,6 +172,7 @@ impl Syncs {
             started_at: None,
             finished_at: None,
             created_at: now,
+            notes: None,
         };
         match self.ctx.store().create_sync_run(&run, &job).await? {
             Ok(()) => Ok(run.into()),

@@ -115,6 +115,7 @@ impl Webhooks {
                     next_page_cursor: None,
                     run_checkpoint: None,
                     derived: Vec::new(),
+                    run_note: None,
                 })
                 .await?;
         }

@@ -7,3 +7,6 @@ CREATE TABLE context_sources (
     source_id TEXT NOT NULL,
     PRIMARY KEY (connection_id, entity, id, source_id)
 );
+
+-- What a connector said about a run (an expired cursor it recovered from), one note a line.
+ALTER TABLE sync_runs ADD COLUMN notes TEXT;

@@ -1096,6 +1096,7 @@ async fn running_sync(store: &Store, run_id: &str, job_id: &str, full: bool, wor
         started_at: None,
         finished_at: None,
         created_at: 1,
+        notes: None,
     };
     let mut j = job(job_id, Some("sync:conn_1"), 0);
     j.connection_id = Some("conn_1".into());
@@ -1134,6 +1135,7 @@ fn page(run_id: &str, worker: &str, full: bool, ids: &[(&str, &str)]) -> PageCom
         next_page_cursor: None,
         run_checkpoint: None,
         derived: Vec::new(),
+        run_note: None,
     }
 }
 
