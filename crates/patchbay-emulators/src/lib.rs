@@ -7,6 +7,7 @@
 
 mod faults;
 pub mod github;
+pub mod gmail;
 pub mod oauth2;
 mod paging;
 pub mod printing_partner;
@@ -24,6 +25,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use github::{GithubConfig, GithubEmulator};
+pub use gmail::{GmailConfig, GmailEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};

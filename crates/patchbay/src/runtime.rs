@@ -179,6 +179,13 @@ pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     } else {
         None
     };
+    // The stand-ins' addresses go into the provider catalog unless the operator brought one.
+    if let (Some(demo), None) = (&demo, &cfg.providers_file) {
+        let path = cfg.data_dir.join("dev-providers.yaml");
+        std::fs::write(&path, demo.providers_yaml())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        cfg.providers_file = Some(path);
+    }
     if dev && cfg.allow_private_networks == "false" {
         cfg.allow_private_networks = "127.0.0.0/8,::1/128".into();
     }
@@ -237,6 +244,9 @@ pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
 struct DemoPartners {
     printing: patchbay_emulators::PrintingEmulator,
     venue: patchbay_emulators::VenueEmulator,
+    /// Google's OAuth endpoints and the Gmail API, with a seeded mailbox.
+    google: patchbay_emulators::OAuthEmulator,
+    gmail: patchbay_emulators::GmailEmulator,
 }
 
 impl DemoPartners {
@@ -253,6 +263,25 @@ impl DemoPartners {
             self.venue.base_url,
             v.venue_id,
             v.api_token
+        ) + &format!(
+            "\x20     google-mail       a Gmail mailbox ({email}) behind Google OAuth, both local;\n\
+             \x20                       OAuth app: client_id {id}  client_secret {secret}\n",
+            email = self.gmail.config().email,
+            id = self.google.config().client_id,
+            secret = self.google.config().client_secret,
+        )
+    }
+
+    /// The catalog entries that send Gmail's OAuth and API calls to the local stand-ins.
+    fn providers_yaml(&self) -> String {
+        format!(
+            "google-mail:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
+             userinfo_url: '{}'\n  api_base_url: '{}'\n",
+            self.google.authorize_url(),
+            self.google.token_url(),
+            self.google.revoke_url(),
+            self.google.userinfo_url(),
+            self.gmail.base_url,
         )
     }
 }
@@ -260,9 +289,14 @@ impl DemoPartners {
 /// Fixed ports keep the README's walkthrough copy-pastable; any free port if they are taken.
 const DEMO_PRINTING_PORT: u16 = 8181;
 const DEMO_VENUE_PORT: u16 = 8182;
+const DEMO_GOOGLE_PORT: u16 = 8183;
+const DEMO_GMAIL_PORT: u16 = 8184;
 
 async fn start_demo_partners() -> AnyResult<DemoPartners> {
-    use patchbay_emulators::{printing_partner, venue_ops, PrintingConfig, VenueConfig};
+    use patchbay_emulators::oauth2::{self, ClientAuth};
+    use patchbay_emulators::{
+        gmail, printing_partner, venue_ops, GmailConfig, OAuthConfig, PrintingConfig, VenueConfig,
+    };
     let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let printing = match printing_partner::spawn(PrintingConfig {
         bind: at(DEMO_PRINTING_PORT),
@@ -282,7 +316,37 @@ async fn start_demo_partners() -> AnyResult<DemoPartners> {
         Ok(v) => v,
         Err(_) => venue_ops::spawn(VenueConfig::default()).await?,
     };
-    Ok(DemoPartners { printing, venue })
+    let google_config = |bind| OAuthConfig {
+        client_id: "patchbay-dev-google-client".into(),
+        client_secret: "patchbay-dev-google-secret".into(),
+        scopes_supported: Vec::new(),
+        client_auth: ClientAuth::Body,
+        require_pkce: true,
+        userinfo: serde_json::json!({"sub": "100000000000000000001", "email": "ada@example.com",
+            "email_verified": true, "name": "Ada Lovelace"}),
+        bind,
+        ..Default::default()
+    };
+    let google = match oauth2::spawn(google_config(at(DEMO_GOOGLE_PORT))).await {
+        Ok(g) => g,
+        Err(_) => oauth2::spawn(google_config(at(0))).await?,
+    };
+    let gmail_config = |bind| GmailConfig {
+        seed_demo: true,
+        bind,
+        ..Default::default()
+    };
+    let gmail = match gmail::spawn(gmail_config(at(DEMO_GMAIL_PORT))).await {
+        Ok(g) => g,
+        Err(_) => gmail::spawn(gmail_config(at(0))).await?,
+    };
+    gmail.accept_oauth_tokens(&google);
+    Ok(DemoPartners {
+        printing,
+        venue,
+        google,
+        gmail,
+    })
 }
 
 fn print_dev_banner(cfg: &Config, addr: std::net::SocketAddr, new_admin: Option<&str>) {

@@ -1,6 +1,7 @@
 //! Integration tests for the emulators, over real HTTP.
 
 mod github;
+mod gmail;
 mod oauth2;
 mod records;
 mod todoist;

@@ -5,6 +5,7 @@ mod api;
 mod contract;
 mod drift;
 mod github;
+mod gmail;
 mod lifecycle;
 mod live;
 mod oauth;

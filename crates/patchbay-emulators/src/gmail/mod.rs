@@ -1,0 +1,351 @@
+//! Google's Gmail API v1 (`/gmail/v1/users/{userId}/…`) for one account: messages (list with
+//! Gmail's search syntax, get in the `full`, `metadata`, `minimal` and `raw` formats, send,
+//! insert, import, modify, trash, delete, attachments), threads, labels with counts, drafts,
+//! the history log with expiry, the profile, and `watch`/`stop`. The media upload forms
+//! (`/upload/gmail/v1/…`, `uploadType=media|multipart`) are served too.
+//!
+//! Messages are stored as RFC 822 bytes built with `mail-builder` and read with `mail-parser`
+//! into Gmail's `MessagePart` tree; ids sort by time like Gmail's. Every change moves the
+//! mailbox `historyId` and writes a history record. Bearer tokens are registered by the test
+//! or accepted from the crate's OAuth emulator. Errors follow Google's
+//! `{"error": {"code", "message", "errors": [...], "status"}}` shape, and quota errors can be
+//! injected as Gmail sends them (429 `rateLimitExceeded`, 403 `userRateLimitExceeded`).
+//!
+//! `seed_demo` fills the mailbox with hand-written mail (`demo.rs`, `demo_invites.rs`,
+//! `demo_more.rs`); `generated` adds synthetic mail that is stored as an index only and
+//! rebuilt from it whenever read (`synth.rs`), so 100,000 messages seed in about a second.
+
+mod blobs;
+mod calendar;
+mod compose;
+mod demo;
+mod demo_invites;
+mod demo_more;
+mod drafts;
+mod history;
+mod labels;
+mod messages;
+mod parse;
+mod query;
+mod request;
+mod routes;
+mod sending;
+mod store;
+mod synth;
+mod threads;
+
+use crate::faults::Faults;
+use crate::oauth2::OAuthEmulator;
+use crate::EmulatorHandle;
+use axum::http::StatusCode;
+pub use compose::{Attachment, Mail};
+use routes::ApiError;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use store::Store;
+use synth::Synth;
+
+#[derive(Debug, Clone)]
+pub struct GmailConfig {
+    /// The account's address (`emailAddress` of the profile, accepted as `{userId}`).
+    pub email: String,
+    pub name: String,
+    /// Access tokens accepted from the start; [`GmailEmulator::add_token`] adds more.
+    pub tokens: Vec<String>,
+    /// Seeds the hand-written demo mailbox.
+    pub seed_demo: bool,
+    /// Seeds this many generated messages besides.
+    pub generated: usize,
+    /// The moment seeded mail is dated back from; now when `None`.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    pub bind: SocketAddr,
+}
+
+impl Default for GmailConfig {
+    fn default() -> Self {
+        GmailConfig {
+            email: "ada@example.com".into(),
+            name: "Ada Lovelace".into(),
+            tokens: vec!["gmail-emulator-token-0001".into()],
+            seed_demo: false,
+            generated: 0,
+            now: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// A token check other than the registered list, such as another emulator's token store.
+pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The last `users.watch` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchRequest {
+    pub topic_name: String,
+    pub label_ids: Vec<String>,
+    pub label_filter_behavior: Option<String>,
+    /// The mailbox historyId when the watch started.
+    pub history_id: u64,
+    /// Epoch milliseconds, seven days after the request.
+    pub expiration: i64,
+}
+
+/// Mail to deliver: raw bytes or a [`Mail`], and the labels it arrives with (`INBOX` and
+/// `UNREAD` unless changed).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub raw: Vec<u8>,
+    pub labels: Vec<String>,
+}
+
+impl Delivery {
+    pub fn labels(mut self, labels: &[&str]) -> Self {
+        self.labels = labels.iter().map(|l| l.to_string()).collect();
+        self
+    }
+}
+
+impl From<Vec<u8>> for Delivery {
+    fn from(raw: Vec<u8>) -> Self {
+        let labels = vec!["INBOX".into(), "UNREAD".into()];
+        Delivery { raw, labels }
+    }
+}
+
+impl From<&[u8]> for Delivery {
+    fn from(raw: &[u8]) -> Self {
+        raw.to_vec().into()
+    }
+}
+
+impl From<Mail> for Delivery {
+    fn from(mail: Mail) -> Self {
+        mail.to_raw().into()
+    }
+}
+
+/// The mailbox behind a running Gmail emulator.
+pub struct Mailbox {
+    config: GmailConfig,
+    store: Mutex<Store>,
+    auth: Mutex<Auth>,
+    quota: Mutex<Quota>,
+    calls: Mutex<BTreeMap<String, u64>>,
+}
+
+#[derive(Default)]
+struct Auth {
+    tokens: HashSet<String>,
+    /// Refused whatever else would accept them.
+    revoked: HashSet<String>,
+    checks: Vec<TokenCheck>,
+}
+
+#[derive(Default)]
+struct Quota {
+    too_many: u32,
+    user_limit: u32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Mailbox {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    fn token_valid(&self, token: &str) -> bool {
+        let auth = lock(&self.auth);
+        !auth.revoked.contains(token)
+            && (auth.tokens.contains(token) || auth.checks.iter().any(|check| check(token)))
+    }
+
+    fn count_call(&self, key: String) {
+        *lock(&self.calls).entry(key).or_default() += 1;
+    }
+
+    fn take_quota_fault(&self) -> Option<ApiError> {
+        let mut quota = lock(&self.quota);
+        let mut error = if quota.too_many > 0 {
+            quota.too_many -= 1;
+            let retry = crate::rfc3339(chrono::Utc::now() + chrono::Duration::seconds(1));
+            let message = format!("User-rate limit exceeded.  Retry after {retry}");
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rateLimitExceeded", message)
+        } else if quota.user_limit > 0 {
+            quota.user_limit -= 1;
+            let message = "User Rate Limit Exceeded";
+            ApiError::new(StatusCode::FORBIDDEN, "userRateLimitExceeded", message)
+        } else {
+            return None;
+        };
+        error.domain = "usageLimits";
+        Some(error)
+    }
+}
+
+pub type GmailEmulator = EmulatorHandle<Mailbox>;
+
+/// Starts the emulator on `config.bind`; returns once it accepts connections.
+pub async fn spawn(config: GmailConfig) -> std::io::Result<GmailEmulator> {
+    let bind = config.bind;
+    let anchor = config.now.unwrap_or_else(chrono::Utc::now);
+    let synth = Synth {
+        email: config.email.clone(),
+        name: config.name.clone(),
+        anchor_ms: anchor.timestamp_millis(),
+        count: u32::try_from(config.generated).unwrap_or(u32::MAX),
+    };
+    let mut store = Store::new(config.email.clone(), synth);
+    seed_generated(&mut store);
+    if config.seed_demo {
+        demo::seed(&mut store, &config, anchor);
+    }
+    let auth = Auth {
+        tokens: config.tokens.iter().cloned().collect(),
+        ..Default::default()
+    };
+    let mailbox = Arc::new(Mailbox {
+        config,
+        store: Mutex::new(store),
+        auth: Mutex::new(auth),
+        quota: Mutex::default(),
+        calls: Mutex::default(),
+    });
+    let faults = Faults::new(routes::error_body);
+    let router = routes::router(mailbox.clone(), faults.clone());
+    crate::serve(bind, router, faults, mailbox).await
+}
+
+/// Oldest first, so replies find the thread of the message they answer.
+fn seed_generated(store: &mut Store) {
+    let count = store.synth.count;
+    let mut threads: Vec<String> = vec![String::new(); count as usize];
+    for index in (0..count).rev() {
+        let parent = store.synth.parent(index);
+        let thread = parent.map(|p| threads[p as usize].clone());
+        let labels = store.synth.labels(index);
+        let date = store.synth.date_ms(index);
+        let source = store::Source::Generated(index);
+        threads[index as usize] = store.insert(source, labels, date, thread, false).1;
+    }
+}
+
+impl EmulatorHandle<Mailbox> {
+    pub fn config(&self) -> &GmailConfig {
+        &self.state.config
+    }
+
+    pub fn add_token(&self, token: &str) {
+        let mut auth = lock(&self.state.auth);
+        auth.revoked.remove(token);
+        auth.tokens.insert(token.to_string());
+    }
+
+    /// Refuses `token` from now on, however it was accepted.
+    pub fn revoke_token(&self, token: &str) {
+        let mut auth = lock(&self.state.auth);
+        auth.tokens.remove(token);
+        auth.revoked.insert(token.to_string());
+    }
+
+    /// Also accepts tokens for which `check` says yes.
+    pub fn accept_tokens_with(&self, check: impl Fn(&str) -> bool + Send + Sync + 'static) {
+        lock(&self.state.auth).checks.push(Arc::new(check));
+    }
+
+    /// Also accepts the live access tokens of `oauth`, as Gmail accepts Google's tokens;
+    /// expiry and revocation there apply here.
+    pub fn accept_oauth_tokens(&self, oauth: &OAuthEmulator) {
+        let server = oauth.state.clone();
+        self.accept_tokens_with(move |token| server.access_token_valid(token));
+    }
+
+    /// Delivers mail as if it arrived from outside: threaded by its References and subject,
+    /// dated by its `Date` header. Returns `(id, threadId)`.
+    pub fn deliver(&self, mail: impl Into<Delivery>) -> (String, String) {
+        let delivery = mail.into();
+        let mut store = self.state.store();
+        let id = store.insert_raw(delivery.raw, delivery.labels, None);
+        let thread = store.messages.get(&id).map(|m| m.thread_id.clone());
+        (id, thread.unwrap_or_default())
+    }
+
+    /// Deletes a message for good, as another client would; `false` for unknown ids.
+    pub fn delete_message(&self, id: &str) -> bool {
+        self.state.store().delete(id).is_some()
+    }
+
+    /// Replaces a message's labels, writing history as a client's change would.
+    pub fn set_labels(&self, id: &str, labels: &[&str]) -> bool {
+        let mut store = self.state.store();
+        let Some(current) = store.messages.get(id).map(|m| m.labels.clone()) else {
+            return false;
+        };
+        let wanted: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+        let remove: Vec<String> = current
+            .into_iter()
+            .filter(|l| !wanted.contains(l))
+            .collect();
+        store.modify(id, &wanted, &remove).is_some()
+    }
+
+    /// A message's label ids; `None` for unknown ids.
+    pub fn labels_of(&self, id: &str) -> Option<Vec<String>> {
+        self.state
+            .store()
+            .messages
+            .get(id)
+            .map(|m| m.labels.clone())
+    }
+
+    /// A message as `messages.get` renders it in the `full` format.
+    pub fn message(&self, id: &str) -> Option<Value> {
+        let store = self.state.store();
+        let m = store.messages.get(id)?;
+        Some(messages::render(&store, m, messages::Format::Full, &[]))
+    }
+
+    /// Every message id, newest first.
+    pub fn message_ids(&self) -> Vec<String> {
+        self.state.store().messages.keys().rev().cloned().collect()
+    }
+
+    pub fn history_id(&self) -> u64 {
+        self.state.store().history_id
+    }
+
+    /// Forgets all history so far: `history.list` from any earlier id answers 404.
+    pub fn expire_history(&self) {
+        self.state.store().expire_history();
+    }
+
+    /// Raw RFC 822 bytes of every message sent through the API, in order, as stored.
+    pub fn sent_messages(&self) -> Vec<Vec<u8>> {
+        self.state.store().sent.clone()
+    }
+
+    /// The last `watch` request, until `stop`.
+    pub fn watch(&self) -> Option<WatchRequest> {
+        self.state.store().watch.clone()
+    }
+
+    /// Answers the next `n` authenticated requests with 429 `rateLimitExceeded`.
+    pub fn rate_limit_next_429(&self, n: u32) {
+        lock(&self.state.quota).too_many = n;
+    }
+
+    /// Answers the next `n` authenticated requests with 403 `userRateLimitExceeded`.
+    pub fn rate_limit_next_403(&self, n: u32) {
+        lock(&self.state.quota).user_limit = n;
+    }
+
+    /// Requests per route, e.g. `GET /gmail/v1/users/{userId}/messages/{id}`, faulted and
+    /// refused ones included.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.state.calls).clone()
+    }
+}
