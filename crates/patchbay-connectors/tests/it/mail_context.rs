@@ -14,14 +14,8 @@ struct Score {
     extra: Vec<String>,
 }
 
-fn score() -> Score {
-    let corpus: Vec<Value> = serde_json::from_str(include_str!("../fixtures/action_items.json"))
-        .expect("corpus is JSON");
-    assert!(
-        corpus.len() >= 50,
-        "the corpus has {} messages",
-        corpus.len()
-    );
+fn score(text: &str) -> Score {
+    let corpus: Vec<Value> = serde_json::from_str(text).expect("corpus is JSON");
     let mut s = Score {
         expected: 0,
         found: 0,
@@ -84,19 +78,36 @@ fn score() -> Score {
     s
 }
 
-#[test]
-fn action_items_meet_precision_and_recall_on_the_corpus() {
-    let s = score();
+fn report(name: &str, s: &Score) -> (f64, f64, f64) {
     let precision = s.matched as f64 / s.found.max(1) as f64;
     let recall = s.matched as f64 / s.expected.max(1) as f64;
     let due = s.due_right as f64 / s.matched.max(1) as f64;
     println!(
-        "action items: {} expected, {} found, {} matched; precision {precision:.3}, recall {recall:.3}, due dates right {due:.3}",
+        "{name}: {} expected, {} found, {} matched; precision {precision:.3}, recall {recall:.3}, due dates right {due:.3}",
         s.expected, s.found, s.matched
     );
     for m in s.misses.iter().chain(&s.extra) {
         println!("  {m}");
     }
+    (precision, recall, due)
+}
+
+/// The held-out corpus was written apart from the rules and never tuned against: its figures
+/// say how the rules do on mail they have not seen.
+#[test]
+fn action_items_on_the_held_out_corpus() {
+    let s = score(include_str!("../fixtures/action_items_holdout.json"));
+    let (precision, recall, due) = report("held-out corpus (30 messages)", &s);
+    assert!(precision >= 0.75, "precision {precision:.3}");
+    assert!(recall >= 0.6, "recall {recall:.3}");
+    assert!(due >= 0.75, "due dates {due:.3}");
+}
+
+#[test]
+fn action_items_meet_precision_and_recall_on_the_corpus() {
+    let s = score(include_str!("../fixtures/action_items.json"));
+    assert!(s.expected >= 50);
+    let (precision, recall, due) = report("tuning corpus (60 messages)", &s);
     assert!(precision >= 0.85, "precision {precision:.3}");
     assert!(recall >= 0.80, "recall {recall:.3}");
     assert!(due >= 0.85, "due dates {due:.3}");
