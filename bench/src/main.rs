@@ -4,6 +4,7 @@
 //! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
 
 mod deliveries;
+mod gmail;
 mod proxy;
 mod sync;
 mod webhooks;
@@ -28,6 +29,8 @@ enum Bench {
     Connections(Args),
     /// Sync records from the emulated source: first full, unchanged full, 1% incremental.
     Sync(sync::SyncArgs),
+    /// Sync generated Gmail messages with the mail context on and off, then 1% by history.
+    Gmail(gmail::GmailArgs),
     /// Inbound webhooks per second, next to a bare route and a group-commit ceiling.
     Webhooks(webhooks::WebhookArgs),
     /// Proxy throughput and added latency, next to calling the emulator directly.
@@ -402,6 +405,7 @@ async fn main() {
     match Cli::parse().command {
         Bench::Connections(args) => connections(args).await,
         Bench::Sync(args) => sync::run(args).await,
+        Bench::Gmail(args) => gmail::run(args).await,
         Bench::Webhooks(args) => webhooks::bench(args).await,
         Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::Proxy(args) => proxy::bench(args).await,

@@ -457,7 +457,12 @@ pub trait Connector: Send + Sync + 'static {
     }
 
     /// Records derived from a page of `entity` (mail context), committed with the page.
-    fn derive(&self, _entity: &str, _records: &[Record]) -> Vec<DerivedRecord> {
+    fn derive(
+        &self,
+        _ctx: &ConnectorContext,
+        _entity: &str,
+        _records: &[Record],
+    ) -> Vec<DerivedRecord> {
         Vec::new()
     }
 

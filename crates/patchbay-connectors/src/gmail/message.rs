@@ -196,6 +196,11 @@ fn action_items(data: &Value, day: Option<chrono::NaiveDate>) -> Value {
 /// The record data of a Gmail message resource (with the invites its calendar parts carry),
 /// and those calendar texts.
 pub fn record(msg: &Value) -> (Value, Vec<String>) {
+    record_with(msg, true)
+}
+
+/// [`record`], reading invites and action items only when `context` is on.
+pub fn record_with(msg: &Value, context: bool) -> (Value, Vec<String>) {
     let payload = &msg["payload"];
     let headers = payload["headers"]
         .as_array()
@@ -252,14 +257,22 @@ pub fn record(msg: &Value) -> (Value, Vec<String>) {
         "text": text,
         "html": if html.is_empty() { Value::Null } else { Value::String(html) },
         "attachments": parts.attachments,
-        "invites": parts.calendars.iter().flat_map(|c| crate::mail::invites::parse(c)).collect::<Vec<_>>(),
+        "invites": if context {
+            parts.calendars.iter().flat_map(|c| crate::mail::invites::parse(c)).collect::<Vec<_>>()
+        } else {
+            Vec::new()
+        },
         "unread": msg["labelIds"].as_array().is_some_and(|l| l.iter().any(|x| x == "UNREAD")),
         "parse_notes": notes,
     });
     if let Value::Object(o) = &mut data {
         o.extend(addresses(headers));
     }
-    data["action_items"] = action_items(&data, day);
+    data["action_items"] = if context {
+        action_items(&data, day)
+    } else {
+        json!([])
+    };
     (data, parts.calendars)
 }
 

@@ -73,6 +73,7 @@ fn options(ctx: &ConnectorContext) -> sync::Options {
             Some("metadata") => "metadata",
             _ => "full",
         },
+        context: ctx.config["mail_context"].as_bool().unwrap_or(true),
         concurrency: ctx.config["fetch_concurrency"]
             .as_u64()
             .map_or(8, |n| n.clamp(1, 20) as usize),
@@ -236,9 +237,14 @@ impl Connector for Gmail {
     }
 
     /// People, invites and action items of synced messages.
-    fn derive(&self, entity: &str, records: &[Record]) -> Vec<DerivedRecord> {
+    fn derive(
+        &self,
+        ctx: &ConnectorContext,
+        entity: &str,
+        records: &[Record],
+    ) -> Vec<DerivedRecord> {
         match entity {
-            "messages" => context::derive(records),
+            "messages" if options(ctx).context => context::derive(records),
             _ => Vec::new(),
         }
     }

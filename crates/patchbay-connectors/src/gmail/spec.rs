@@ -207,6 +207,10 @@ pub fn spec() -> ConnectorSpec {
                     "type": "string", "enum": ["full", "metadata"],
                     "description": "full (bodies and attachments) or metadata (headers only); default full"
                 },
+                "mail_context": {
+                    "type": "boolean",
+                    "description": "Read people, calendar invites and action items from synced mail (default true)"
+                },
                 "fetch_concurrency": {
                     "type": "integer", "minimum": 1, "maximum": 20,
                     "description": "Messages fetched at once during a sync (default 8)"

@@ -53,6 +53,8 @@ pub struct Options {
     pub query: Option<String>,
     pub label_ids: Vec<String>,
     pub format: &'static str,
+    /// Read invites and action items, and derive people, invites and action items.
+    pub context: bool,
     pub concurrency: usize,
 }
 
@@ -79,8 +81,10 @@ async fn fetch_all(
     for (id, got) in results {
         match got {
             Ok(msg) => {
-                let (mut data, _) = message::record(&msg);
-                attached_invites(api, &id, &mut data).await?;
+                let (mut data, _) = message::record_with(&msg, opts.context);
+                if opts.context {
+                    attached_invites(api, &id, &mut data).await?;
+                }
                 records.push(Record {
                     entity: "messages".into(),
                     id,

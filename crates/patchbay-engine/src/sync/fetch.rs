@@ -99,7 +99,7 @@ impl Syncs {
         let page = self
             .fetch_page(conn, connector, ctx, req, fresh_token)
             .await?;
-        let derived = connector.derive(&req.entity, &page.records);
+        let derived = connector.derive(ctx, &req.entity, &page.records);
         let records = page
             .records
             .into_iter()
