@@ -128,6 +128,7 @@ async fn catalog(backend: TestBackend) {
         keys,
         [
             "github",
+            "google-mail",
             "http_json",
             "printing_partner",
             "todoist",
