@@ -165,6 +165,7 @@ async fn catalog(backend: TestBackend) {
         b["error"]["details"]["known"],
         json!([
             "github",
+            "google-mail",
             "http_json",
             "printing_partner",
             "todoist",
