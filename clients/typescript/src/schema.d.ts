@@ -1407,6 +1407,11 @@ export interface components {
                 finished_at?: string | null;
                 id: string;
                 mode: string;
+                /**
+                 * @description What the connector said about the run, such as an expired cursor it recovered from by
+                 *     reading everything.
+                 */
+                notes: string[];
                 /** Format: int64 */
                 pages: number;
                 started_at?: string | null;
@@ -1621,6 +1626,11 @@ export interface components {
             finished_at?: string | null;
             id: string;
             mode: string;
+            /**
+             * @description What the connector said about the run, such as an expired cursor it recovered from by
+             *     reading everything.
+             */
+            notes: string[];
             /** Format: int64 */
             pages: number;
             started_at?: string | null;
