@@ -65,7 +65,7 @@ async fn connected(backend: TestBackend, seed_demo: bool) -> Setup {
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    let id = connect(&app, &key, &oauth).await;
+    let id = crate::oauth_connect(&app, &key, &oauth, "google-mail", RETURN).await;
     Setup {
         oauth,
         mail,
@@ -73,35 +73,6 @@ async fn connected(backend: TestBackend, seed_demo: bool) -> Setup {
         key,
         id,
     }
-}
-
-async fn connect(app: &TestApp, key: &str, oauth: &OAuthEmulator) -> String {
-    let (s, session) = app
-        .post(
-            "/v1/connect-sessions",
-            key,
-            json!({"connector": "google-mail", "owner": {"id": "ada"}, "return_url": RETURN}),
-        )
-        .await;
-    assert_eq!(s, 201, "{session}");
-    let to_provider = redirect(session["authorize_url"].as_str().unwrap()).await;
-    let callback = oauth.approve(&to_provider).await.unwrap();
-    let back = url::Url::parse(&redirect(&callback).await).unwrap();
-    back.query_pairs()
-        .find(|(k, _)| k == "connection_id")
-        .unwrap_or_else(|| panic!("no connection in {back}"))
-        .1
-        .into_owned()
-}
-
-async fn redirect(url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302, "{url}");
-    resp.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// Runs a sync to its end; returns the run.

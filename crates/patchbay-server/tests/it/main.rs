@@ -293,3 +293,42 @@ pub fn assert_hidden(body: &Value, secret: &str) {
         "secret leaked in {body}"
     );
 }
+
+/// The browser's part of an OAuth connect flow against the OAuth emulator; returns the new
+/// connection's id.
+pub async fn oauth_connect(
+    app: &TestApp,
+    key: &str,
+    oauth: &patchbay_emulators::OAuthEmulator,
+    connector: &str,
+    return_url: &str,
+) -> String {
+    let (s, session) = app
+        .post(
+            "/v1/connect-sessions",
+            key,
+            json!({"connector": connector, "owner": {"id": "ada"}, "return_url": return_url}),
+        )
+        .await;
+    assert_eq!(s, 201, "{session}");
+    let to_provider = redirect(session["authorize_url"].as_str().unwrap()).await;
+    let callback = oauth.approve(&to_provider).await.unwrap();
+    let back = url::Url::parse(&redirect(&callback).await).unwrap();
+    assert!(back.as_str().starts_with(return_url), "{back}");
+    back.query_pairs()
+        .find(|(k, _)| k == "connection_id")
+        .unwrap_or_else(|| panic!("no connection in {back}"))
+        .1
+        .into_owned()
+}
+
+/// Where `url` redirects to (302), without following it.
+pub async fn redirect(url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302, "{url}");
+    resp.headers()["location"].to_str().unwrap().to_string()
+}

@@ -72,7 +72,7 @@ async fn connected(backend: TestBackend) -> Setup {
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    let id = connect(&app, &key, &oauth).await;
+    let id = crate::oauth_connect(&app, &key, &oauth, "todoist", RETURN).await;
     Setup {
         oauth,
         todo,
@@ -81,37 +81,6 @@ async fn connected(backend: TestBackend) -> Setup {
         key,
         id,
     }
-}
-
-/// The browser's part of the connect flow; returns the new connection's id.
-async fn connect(app: &TestApp, key: &str, oauth: &OAuthEmulator) -> String {
-    let (s, session) = app
-        .post(
-            "/v1/connect-sessions",
-            key,
-            json!({"connector": "todoist", "owner": {"id": "ada"}, "return_url": RETURN}),
-        )
-        .await;
-    assert_eq!(s, 201, "{session}");
-    let to_provider = redirect(session["authorize_url"].as_str().unwrap()).await;
-    let callback = oauth.approve(&to_provider).await.unwrap();
-    let back = url::Url::parse(&redirect(&callback).await).unwrap();
-    assert!(back.as_str().starts_with(RETURN), "{back}");
-    back.query_pairs()
-        .find(|(k, _)| k == "connection_id")
-        .unwrap_or_else(|| panic!("no connection in {back}"))
-        .1
-        .into_owned()
-}
-
-async fn redirect(url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302, "{url}");
-    resp.headers()["location"].to_str().unwrap().to_string()
 }
 
 async fn full_sync(app: &TestApp, key: &str, id: &str) {
