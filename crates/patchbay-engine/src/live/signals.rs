@@ -51,7 +51,47 @@ fn sort_signals(signals: &mut [SignalView]) {
     });
 }
 
+/// Open action items a connection's synced mail carries, at most this many per connection.
+const MAX_ACTION_ITEMS: i64 = 100;
+
 impl Live {
+    /// Open action items derived from synced mail, as tasks. A store failure leaves them out
+    /// rather than failing the source.
+    async fn open_action_items(&self, row: &patchbay_store::ConnectionRow) -> Vec<SignalView> {
+        let q = patchbay_store::RecordQuery {
+            connection_id: row.id.clone(),
+            entity: "action_items".into(),
+            after: None,
+            modified_after: None,
+            include_deleted: false,
+            limit: MAX_ACTION_ITEMS,
+        };
+        let Ok(rows) = self.ctx.store().list_records(&q).await else {
+            return Vec::new();
+        };
+        rows.into_iter()
+            .filter_map(|r| {
+                let data: serde_json::Value = serde_json::from_str(&r.data).ok()?;
+                (data["status"] == "open").then(|| SignalView {
+                    connection_id: row.id.clone(),
+                    signal: Signal {
+                        id: r.id,
+                        source: row.connector.clone(),
+                        kind: patchbay_core::SignalKind::Task,
+                        title: data["sentence"]
+                            .as_str()
+                            .unwrap_or("action item")
+                            .to_string(),
+                        due: data["due"].as_str().map(str::to_string),
+                        url: None,
+                        priority: None,
+                        record: data,
+                    },
+                })
+            })
+            .collect()
+    }
+
     /// Every signal source of `owner_id`, asked in parallel; a failing or slow source is
     /// reported in `sources` and never fails the answer.
     pub async fn signals(
@@ -92,14 +132,15 @@ impl Live {
                 };
                 match outcome {
                     Ok(Ok(Ok(CallOut::Signals(list)))) => {
-                        let n = list.len();
-                        let views = list
+                        let mut views: Vec<SignalView> = list
                             .into_iter()
                             .map(|signal| SignalView {
                                 connection_id: row.id.clone(),
                                 signal,
                             })
                             .collect();
+                        views.extend(engine.open_action_items(&row).await);
+                        let n = views.len();
                         (views, report("ok", None, n))
                     }
                     Ok(Ok(Ok(_))) => (

@@ -193,6 +193,21 @@ async fn connect_sync_and_mail_context(backend: TestBackend) {
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["data"]["kind"], "request");
     assert_eq!(items[0]["data"]["due"], "2026-12-04");
+    // Unread mail to the owner and the open action item join the owner's signals.
+    let (st, answer) = s.app.get("/v1/signals?owner_id=ada", &s.key).await;
+    assert_eq!(st, 200, "{answer}");
+    let signals = answer["signals"].as_array().unwrap();
+    let task = signals
+        .iter()
+        .find(|x| x["kind"] == "task")
+        .unwrap_or_else(|| panic!("no task in {answer}"));
+    assert_eq!(task["due"], "2026-12-04");
+    assert!(task["title"].as_str().unwrap().contains("Q3 report"));
+    assert_eq!(
+        signals.iter().filter(|x| x["kind"] == "message").count(),
+        3,
+        "{answer}"
+    );
     // A second full sync counts nobody twice.
     sync(&s, "full").await;
     let people = records(&s, "people").await;
