@@ -51,6 +51,8 @@ struct PartialEntry {
     burst: Option<u32>,
     connection_requests_per_second: Option<f64>,
     retries: Option<u32>,
+    jwks_url: Option<String>,
+    token_issuers: Option<Vec<String>>,
 }
 
 impl PartialEntry {
@@ -80,7 +82,9 @@ impl PartialEntry {
             requests_per_second,
             burst,
             connection_requests_per_second,
-            retries
+            retries,
+            jwks_url,
+            token_issuers
         );
     }
 
@@ -119,6 +123,10 @@ pub struct Provider {
     pub connection_requests_per_second: Option<f64>,
     /// How often a proxied idempotent request is tried again after a 429 or 5xx.
     pub retries: u32,
+    /// Keys that sign the provider's push tokens (OIDC JWTs), as a JWKS document.
+    pub jwks_url: Option<String>,
+    /// The `iss` values those tokens may carry.
+    pub token_issuers: Vec<String>,
 }
 
 impl Provider {
@@ -203,6 +211,8 @@ impl Catalog {
                 burst: entry.burst,
                 connection_requests_per_second: entry.connection_requests_per_second,
                 retries: entry.retries.unwrap_or(2),
+                jwks_url: entry.jwks_url.clone(),
+                token_issuers: entry.token_issuers.clone().unwrap_or_default(),
             };
             for (field, value) in [
                 ("authorization_url", &provider.authorization_url),
@@ -210,6 +220,7 @@ impl Catalog {
                 ("revocation_url", &provider.revocation_url),
                 ("userinfo_url", &provider.userinfo_url),
                 ("api_base_url", &provider.api_base_url),
+                ("jwks_url", &provider.jwks_url),
             ] {
                 check_url(key, field, value)?;
             }

@@ -71,6 +71,9 @@ pub enum WebhookScheme {
     TelegramSecretToken,
     DiscordEd25519,
     StandardWebhooks,
+    /// Google Cloud Pub/Sub push: a Google-signed OIDC bearer token, checked against the
+    /// issuer's JWKS, audience, issuer and expiry. No shared secret.
+    PubsubOidc,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -210,6 +213,15 @@ pub enum Merge {
     /// `last_seen` span their `at` (UTC RFC 3339), and the other fields come from the latest
     /// source that has them.
     Tally,
+}
+
+/// A push subscription held at the provider (Gmail `users.watch`, a Calendar channel). It
+/// lapses at `expires_at_ms` unless renewed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watch {
+    pub expires_at_ms: i64,
+    /// What renewing or stopping it needs (channel and resource ids, the topic).
+    pub state: Value,
 }
 
 /// A record derived from a synced one (a message's people, invites and action items), merged
@@ -464,6 +476,30 @@ pub trait Connector: Send + Sync + 'static {
         _records: &[Record],
     ) -> Vec<DerivedRecord> {
         Vec::new()
+    }
+
+    /// Whether a connection with this config keeps a push subscription at the provider.
+    fn wants_watch(&self, _config: &Value) -> bool {
+        false
+    }
+
+    /// Starts or renews the push subscription that sends changes to `callback_url`;
+    /// `previous` is the one being renewed.
+    async fn watch(
+        &self,
+        _ctx: &ConnectorContext,
+        _callback_url: &str,
+        _previous: Option<&Watch>,
+    ) -> Result<Watch, ConnectorError> {
+        Err(ConnectorError::unsupported(
+            self.spec(),
+            "push subscriptions",
+        ))
+    }
+
+    /// Stops a push subscription (the connection is going away).
+    async fn unwatch(&self, _ctx: &ConnectorContext, _watch: &Watch) -> Result<(), ConnectorError> {
+        Ok(())
     }
 
     /// Base URL and credential headers for the authenticated proxy.

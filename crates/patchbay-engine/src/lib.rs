@@ -85,7 +85,8 @@ impl Engine {
             &options.public_url,
         );
         let tokens = oauth::Tokens::new(ctx.clone());
-        let connections = connections::Connections::new(ctx.clone(), tokens.clone());
+        let watches = webhooks::Watches::new(ctx.clone(), tokens.clone());
+        let connections = connections::Connections::new(ctx.clone(), tokens.clone(), watches);
         let syncs = sync::Syncs::new(
             ctx.clone(),
             tokens.clone(),
@@ -140,6 +141,11 @@ impl Engine {
     }
 
     /// Inbound webhooks.
+    /// Push subscriptions held at providers.
+    pub fn watches(&self) -> &webhooks::Watches {
+        self.connections.watches()
+    }
+
     pub fn webhooks(&self) -> &webhooks::Webhooks {
         &self.webhooks
     }

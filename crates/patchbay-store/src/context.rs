@@ -89,96 +89,209 @@ pub fn merge(stored: Option<&Value>, writes: &[&DerivedRecord]) -> Option<Value>
     touched.then_some(current).flatten()
 }
 
-/// Writes `c.derived` inside the page's transaction: counts each Tally source once, merges,
-/// upserts what changed and records one `records.changed` event per derived entity.
+/// Writes `c.derived` inside the page's transaction with three statements whatever the page
+/// holds: record the Tally sources (only the new ones come back), read the stored records the
+/// writes touch, upsert what changed. Then one `records.changed` event per derived entity.
+/// `$sources`, `$stored` and `$upsert` are the backend's forms of those statements.
 macro_rules! write_derived {
-    ($tx:expr, $c:expr, $now:expr) => {{
+    ($tx:expr, $c:expr, $now:expr, $sources:ident, $stored:ident, $upsert:ident) => {{
         let c: &PageCommit = $c;
         let mut groups: std::collections::BTreeMap<(&str, &str), Vec<&patchbay_core::DerivedRecord>> =
             std::collections::BTreeMap::new();
         for d in &c.derived {
             groups.entry((d.entity.as_str(), d.id.as_str())).or_default().push(d);
         }
-        let mut changes: std::collections::BTreeMap<&str, (i64, i64, Vec<&str>)> =
-            std::collections::BTreeMap::new();
-        for ((entity, id), writes) in groups {
-            let mut fresh = Vec::with_capacity(writes.len());
-            for w in writes {
-                if w.merge != patchbay_core::Merge::Tally {
-                    fresh.push(w);
+        let tallies: Vec<(&str, &str, &str)> = c
+            .derived
+            .iter()
+            .filter(|d| d.merge == patchbay_core::Merge::Tally)
+            .map(|d| (d.entity.as_str(), d.id.as_str(), d.source_id.as_str()))
+            .collect();
+        let mut new_sources: std::collections::HashSet<(String, String, String)> = if tallies.is_empty() {
+            Default::default()
+        } else {
+            $sources!($tx, c, &tallies).into_iter().collect()
+        };
+        let mut touched: Vec<((&str, &str), Vec<&patchbay_core::DerivedRecord>)> = Vec::with_capacity(groups.len());
+        for (key, writes) in groups {
+            let fresh: Vec<&patchbay_core::DerivedRecord> = writes
+                .into_iter()
+                .filter(|w| {
+                    w.merge != patchbay_core::Merge::Tally
+                        || new_sources.remove(&(w.entity.clone(), w.id.clone(), w.source_id.clone()))
+                })
+                .collect();
+            if !fresh.is_empty() {
+                touched.push((key, fresh));
+            }
+        }
+        if !touched.is_empty() {
+            let keys: Vec<(&str, &str)> = touched.iter().map(|(k, _)| *k).collect();
+            let stored: std::collections::HashMap<(String, String), (String, bool)> = $stored!($tx, c, &keys)
+                .into_iter()
+                .map(|(e, i, d, del)| ((e, i), (d, del)))
+                .collect();
+            let mut writes: Vec<(&str, &str, String, String)> = Vec::with_capacity(touched.len());
+            let mut changes: std::collections::BTreeMap<&str, (i64, i64, Vec<&str>)> =
+                std::collections::BTreeMap::new();
+            for ((entity, id), fresh) in &touched {
+                let row = stored.get(&(entity.to_string(), id.to_string()));
+                let existed = row.is_some_and(|(_, deleted)| !deleted);
+                let current: Option<serde_json::Value> = row
+                    .filter(|(_, deleted)| !deleted)
+                    .and_then(|(d, _)| serde_json::from_str(d).ok());
+                let Some(merged) = crate::context::merge(current.as_ref(), fresh) else {
+                    continue;
+                };
+                if current.as_ref() == Some(&merged) {
                     continue;
                 }
-                let added = sqlx::query("INSERT INTO context_sources (connection_id, entity, id, source_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                    .bind(&c.connection_id)
-                    .bind(entity)
-                    .bind(id)
-                    .bind(&w.source_id)
-                    .execute(&mut *$tx)
-                    .await?
-                    .rows_affected();
-                if added == 1 {
-                    fresh.push(w);
+                let hash = crate::context::record_hash(&merged);
+                writes.push((entity, id, merged.to_string(), hash));
+                let entry = changes.entry(entity).or_default();
+                if existed {
+                    entry.1 += 1;
+                } else {
+                    entry.0 += 1;
                 }
+                entry.2.push(id);
             }
-            if fresh.is_empty() {
-                continue;
+            if !writes.is_empty() {
+                $upsert!($tx, c, &writes, $now);
             }
-            let stored: Option<(String, bool)> = sqlx::query_as("SELECT data, deleted FROM records WHERE connection_id = $1 AND entity = $2 AND id = $3")
-                .bind(&c.connection_id)
-                .bind(entity)
-                .bind(id)
-                .fetch_optional(&mut *$tx)
-                .await?;
-            let existed = stored.as_ref().is_some_and(|(_, deleted)| !deleted);
-            let stored: Option<serde_json::Value> = stored
-                .filter(|(_, deleted)| !deleted)
-                .and_then(|(d, _)| serde_json::from_str(&d).ok());
-            let Some(merged) = crate::context::merge(stored.as_ref(), &fresh) else {
-                continue;
-            };
-            if stored.as_ref() == Some(&merged) {
-                continue;
+            for (entity, (added, updated, ids)) in changes {
+                let ids: Vec<&str> = ids.into_iter().take(100).collect();
+                let event = EventRow {
+                    id: ids::new_id(ids::IdKind::Event),
+                    workspace_id: c.workspace_id.clone(),
+                    event_type: "records.changed".into(),
+                    connection_id: Some(c.connection_id.clone()),
+                    payload: serde_json::json!({
+                        "connection_id": c.connection_id, "entity": entity,
+                        "sync_run_id": (!c.run_id.is_empty()).then_some(&c.run_id),
+                        "added": added, "updated": updated, "deleted": 0, "ids": ids,
+                        "derived_from": c.entity,
+                    })
+                    .to_string(),
+                    created_at: now_ms(),
+                };
+                insert_event!(&mut *$tx, &event);
             }
-            sqlx::query("INSERT INTO records (connection_id, entity, id, workspace_id, data, hash, deleted, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7) \
-                ON CONFLICT (connection_id, entity, id) DO UPDATE SET data = excluded.data, hash = excluded.hash, deleted = FALSE, updated_at = excluded.updated_at")
-                .bind(&c.connection_id)
-                .bind(entity)
-                .bind(id)
-                .bind(&c.workspace_id)
-                .bind(merged.to_string())
-                .bind(crate::context::record_hash(&merged))
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-            let entry = changes.entry(entity).or_default();
-            if existed {
-                entry.1 += 1;
-            } else {
-                entry.0 += 1;
-            }
-            entry.2.push(id);
-        }
-        for (entity, (added, updated, ids)) in changes {
-            let ids: Vec<&str> = ids.into_iter().take(100).collect();
-            let event = EventRow {
-                id: ids::new_id(ids::IdKind::Event),
-                workspace_id: c.workspace_id.clone(),
-                event_type: "records.changed".into(),
-                connection_id: Some(c.connection_id.clone()),
-                payload: serde_json::json!({
-                    "connection_id": c.connection_id, "entity": entity,
-                    "sync_run_id": (!c.run_id.is_empty()).then_some(&c.run_id),
-                    "added": added, "updated": updated, "deleted": 0, "ids": ids,
-                    "derived_from": c.entity,
-                })
-                .to_string(),
-                created_at: now_ms(),
-            };
-            insert_event!(&mut *$tx, &event);
         }
     }};
 }
+
+// The three statements by backend: PostgreSQL takes arrays, SQLite one JSON array.
+macro_rules! pg_derived_sources {
+    ($tx:expr, $c:expr, $rows:expr) => {{
+        let rows: &Vec<(&str, &str, &str)> = $rows;
+        let e: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let i: Vec<&str> = rows.iter().map(|r| r.1).collect();
+        let s: Vec<&str> = rows.iter().map(|r| r.2).collect();
+        sqlx::query_as::<_, (String, String, String)>(
+            "INSERT INTO context_sources (connection_id, entity, id, source_id) \
+             SELECT $1, u.e, u.i, u.s FROM UNNEST($2::text[], $3::text[], $4::text[]) AS u(e, i, s) \
+             ON CONFLICT DO NOTHING RETURNING entity, id, source_id")
+            .bind(&$c.connection_id)
+            .bind(&e)
+            .bind(&i)
+            .bind(&s)
+            .fetch_all(&mut *$tx)
+            .await?
+    }};
+}
+macro_rules! lite_derived_sources {
+    ($tx:expr, $c:expr, $rows:expr) => {{
+        let rows: &Vec<(&str, &str, &str)> = $rows;
+        let json = serde_json::to_string(rows).unwrap_or_else(|_| "[]".into());
+        sqlx::query_as::<_, (String, String, String)>(
+            "INSERT INTO context_sources (connection_id, entity, id, source_id) \
+             SELECT $1, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each($2) AS j WHERE true \
+             ON CONFLICT DO NOTHING RETURNING entity, id, source_id")
+            .bind(&$c.connection_id)
+            .bind(json)
+            .fetch_all(&mut *$tx)
+            .await?
+    }};
+}
+macro_rules! pg_derived_stored {
+    ($tx:expr, $c:expr, $keys:expr) => {{
+        let keys: &Vec<(&str, &str)> = $keys;
+        let e: Vec<&str> = keys.iter().map(|k| k.0).collect();
+        let i: Vec<&str> = keys.iter().map(|k| k.1).collect();
+        sqlx::query_as::<_, (String, String, String, bool)>(
+            "SELECT r.entity, r.id, r.data, r.deleted FROM UNNEST($2::text[], $3::text[]) AS u(e, i) \
+             JOIN records r ON r.connection_id = $1 AND r.entity = u.e AND r.id = u.i")
+            .bind(&$c.connection_id)
+            .bind(&e)
+            .bind(&i)
+            .fetch_all(&mut *$tx)
+            .await?
+    }};
+}
+macro_rules! lite_derived_stored {
+    ($tx:expr, $c:expr, $keys:expr) => {{
+        let keys: &Vec<(&str, &str)> = $keys;
+        let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        sqlx::query_as::<_, (String, String, String, bool)>(
+            "SELECT r.entity, r.id, r.data, r.deleted FROM json_each($2) AS j \
+             JOIN records r ON r.connection_id = $1 AND r.entity = j.value ->> 0 AND r.id = j.value ->> 1")
+            .bind(&$c.connection_id)
+            .bind(json)
+            .fetch_all(&mut *$tx)
+            .await?
+    }};
+}
+macro_rules! pg_derived_upsert {
+    ($tx:expr, $c:expr, $rows:expr, $now:expr) => {{
+        let rows: &Vec<(&str, &str, String, String)> = $rows;
+        let e: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let i: Vec<&str> = rows.iter().map(|r| r.1).collect();
+        let d: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+        let h: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        sqlx::query("INSERT INTO records (connection_id, entity, id, workspace_id, data, hash, deleted, created_at, updated_at) \
+            SELECT $1, u.e, u.i, $2, u.d, u.h, FALSE, $3, $3 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[]) AS u(e, i, d, h) \
+            ON CONFLICT (connection_id, entity, id) DO UPDATE SET data = excluded.data, hash = excluded.hash, deleted = FALSE, updated_at = excluded.updated_at")
+            .bind(&$c.connection_id)
+            .bind(&$c.workspace_id)
+            .bind($now)
+            .bind(&e)
+            .bind(&i)
+            .bind(&d)
+            .bind(&h)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+macro_rules! lite_derived_upsert {
+    ($tx:expr, $c:expr, $rows:expr, $now:expr) => {{
+        let rows: &Vec<(&str, &str, String, String)> = $rows;
+        let mut json = String::with_capacity(rows.len() * 256);
+        json.push('[');
+        for (n, (e, i, d, h)) in rows.iter().enumerate() {
+            if n > 0 {
+                json.push(',');
+            }
+            let _ = write!(json, "{{\"e\":{},\"i\":{},\"h\":\"{}\",\"d\":{}}}",
+                serde_json::to_string(e).unwrap_or_default(), serde_json::to_string(i).unwrap_or_default(), h, d);
+        }
+        json.push(']');
+        sqlx::query("INSERT INTO records (connection_id, entity, id, workspace_id, data, hash, deleted, created_at, updated_at) \
+            SELECT $1, j.value ->> '$.e', j.value ->> '$.i', $2, j.value -> '$.d', j.value ->> '$.h', FALSE, $3, $3 FROM json_each($4) AS j WHERE true \
+            ON CONFLICT (connection_id, entity, id) DO UPDATE SET data = excluded.data, hash = excluded.hash, deleted = FALSE, updated_at = excluded.updated_at")
+            .bind(&$c.connection_id)
+            .bind(&$c.workspace_id)
+            .bind($now)
+            .bind(json)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
 pub(crate) use write_derived;
+pub(crate) use {
+    lite_derived_sources, lite_derived_stored, lite_derived_upsert, pg_derived_sources,
+    pg_derived_stored, pg_derived_upsert,
+};
 
 #[cfg(test)]
 mod tests {

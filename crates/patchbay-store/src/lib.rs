@@ -1,6 +1,6 @@
 //! Storage for patchbay: one `Store` with a file of methods per area (workspaces, connections,
 //! activity and events, OAuth, jobs, sync and records, webhooks, subscriptions, action runs,
-//! repositories, vault keys), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
+//! repositories, vault keys, push watches), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
 //! (`$N` parameters work on both); each has its own migrations. The backend is picked from the
 //! database URL's scheme.
 
@@ -17,6 +17,7 @@ mod subscriptions;
 mod sync;
 pub mod testing;
 mod vault_keys;
+mod watches;
 mod webhooks;
 mod workspaces;
 
@@ -30,6 +31,7 @@ pub use repositories::RepositoryRow;
 pub use rows::*;
 pub use subscriptions::{AttemptRecord, CircuitUpdate, EventHead};
 pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd, SYNC_ACTOR};
+pub use watches::WatchRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

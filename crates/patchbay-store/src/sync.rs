@@ -3,6 +3,10 @@
 //! run's counters and a `records.changed` event. Unchanged records are not written.
 
 use crate::activity::{insert_activity, insert_event};
+use crate::context::{
+    lite_derived_sources, lite_derived_stored, lite_derived_upsert, pg_derived_sources,
+    pg_derived_stored, pg_derived_upsert,
+};
 use crate::jobs::insert_job;
 use crate::{
     with_pool, with_reader, Backend, EventRow, JobRow, RecordRow, Result, Store, StoreError,
@@ -238,7 +242,7 @@ macro_rules! lite_seen {
 
 /// The page transaction, with the backend's statements plugged in.
 macro_rules! commit_page_body {
-    ($pool:expr, $c:expr, $changed:ident, $upsert:ident, $delete:ident, $seen:ident) => {{
+    ($pool:expr, $c:expr, $changed:ident, $upsert:ident, $delete:ident, $seen:ident, $d_sources:ident, $d_stored:ident, $d_upsert:ident) => {{
         let c: &PageCommit = $c;
         let now = now_ms();
         let page_ids: Vec<&str> = c.records.iter().map(|r| r.id.as_str()).collect();
@@ -288,7 +292,7 @@ macro_rules! commit_page_body {
         let gone: Vec<String> = if c.deleted_ids.is_empty() { Vec::new() } else { $delete!(tx, c, now) };
         counts.deleted = gone.len() as i64;
         if !c.derived.is_empty() {
-            crate::context::write_derived!(tx, c, now);
+            crate::context::write_derived!(tx, c, now, $d_sources, $d_stored, $d_upsert);
         }
         if c.full && !page_ids.is_empty() {
             $seen!(tx, c, &page_ids);
@@ -493,10 +497,30 @@ impl Store {
     pub async fn commit_page(&self, c: &PageCommit) -> Result<PageCounts> {
         match &self.backend {
             Backend::Sqlite(pool) => {
-                commit_page_body!(pool, c, lite_changed, lite_upsert, lite_delete, lite_seen)
+                commit_page_body!(
+                    pool,
+                    c,
+                    lite_changed,
+                    lite_upsert,
+                    lite_delete,
+                    lite_seen,
+                    lite_derived_sources,
+                    lite_derived_stored,
+                    lite_derived_upsert
+                )
             }
             Backend::Postgres(pool) => {
-                commit_page_body!(pool, c, pg_changed, pg_upsert, pg_delete, pg_seen)
+                commit_page_body!(
+                    pool,
+                    c,
+                    pg_changed,
+                    pg_upsert,
+                    pg_delete,
+                    pg_seen,
+                    pg_derived_sources,
+                    pg_derived_stored,
+                    pg_derived_upsert
+                )
             }
         }
     }

@@ -395,6 +395,11 @@ pub fn start_background(
     tasks.push(engine.events().spawn_dispatcher(cancel.clone()));
     tasks.push(
         engine
+            .watches()
+            .spawn_renewer(Duration::from_secs(cfg.scheduler_interval_seconds), cancel.clone()),
+    );
+    tasks.push(
+        engine
             .syncs()
             .spawn_scheduler(Duration::from_secs(cfg.scheduler_interval_seconds), cancel),
     );

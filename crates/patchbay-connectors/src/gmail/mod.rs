@@ -2,14 +2,16 @@
 //! `access_token` secret). Syncs messages (incrementally through the mailbox history),
 //! threads, labels and drafts; unread inbox mail addressed to the owner becomes signals;
 //! actions send, reply, draft, label, search and fetch attachments. MIME is parsed with
-//! mail-parser and built with mail-builder. Calls go to the catalog entry's `api_base_url`
-//! unless the connection's `base_url` overrides it.
+//! mail-parser and built with mail-builder. With a `push_topic` the connection keeps a
+//! `users.watch` alive and Pub/Sub pushes trigger incremental syncs. Calls go to the catalog
+//! entry's `api_base_url` unless the connection's `base_url` overrides it.
 
 mod actions;
 mod client;
 mod compose;
 mod context;
 pub mod message;
+mod push;
 mod spec;
 mod sync;
 
@@ -29,7 +31,7 @@ use client::{api_base, Api};
 use patchbay_core::{
     Connector, ConnectorContext, ConnectorError, ConnectorSpec, DerivedRecord, FieldError,
     ProxyTarget, Record, Secret, Signal, SignalKind, SyncPage, SyncRequest, TestOutcome,
-    ValidationInput,
+    ValidationInput, Watch, WebhookOutcome, WebhookRequest,
 };
 use serde_json::Value;
 
@@ -122,10 +124,8 @@ impl Connector for Gmail {
         let api = self.api(ctx)?;
         match req.entity.as_str() {
             "messages" => sync::messages(&api, &req, &options(ctx)).await,
-            "threads" | "drafts" => {
-                let entity = req.entity.clone();
-                sync::listed(&api, &entity, &req, ctx.config_str("query")).await
-            }
+            "threads" => sync::threads(&api, &req, ctx.config_str("query")).await,
+            "drafts" => sync::listed(&api, "drafts", req.page_cursor.as_deref(), None).await,
             "labels" => sync::labels(&api).await,
             other => Err(unknown_entity(other)),
         }
@@ -247,6 +247,32 @@ impl Connector for Gmail {
             "messages" if options(ctx).context => context::derive(records),
             _ => Vec::new(),
         }
+    }
+
+    fn wants_watch(&self, config: &Value) -> bool {
+        push::topic(config).is_some()
+    }
+
+    async fn watch(
+        &self,
+        ctx: &ConnectorContext,
+        _callback_url: &str,
+        _previous: Option<&Watch>,
+    ) -> Result<Watch, ConnectorError> {
+        push::watch(&self.api(ctx)?, &ctx.config).await
+    }
+
+    async fn unwatch(&self, ctx: &ConnectorContext, _watch: &Watch) -> Result<(), ConnectorError> {
+        push::stop(&self.api(ctx)?).await
+    }
+
+    /// A Pub/Sub push (already verified by its token): the mailbox changed, so sync what did.
+    fn handle_webhook(
+        &self,
+        _ctx: &ConnectorContext,
+        req: &WebhookRequest,
+    ) -> Result<WebhookOutcome, ConnectorError> {
+        push::outcome(&req.body)
     }
 
     fn proxy_target(&self, ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {

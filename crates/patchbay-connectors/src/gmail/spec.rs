@@ -4,7 +4,7 @@
 use crate::common::check_base_url;
 use patchbay_core::{
     ActionSpec, AuthKind, Capability, ConnectorSpec, Direction, EntitySpec, FieldError, Mode,
-    ValidationInput,
+    ValidationInput, WebhookScheme,
 };
 use serde_json::{json, Value};
 
@@ -99,6 +99,7 @@ pub fn spec() -> ConnectorSpec {
             Capability::Actions,
             Capability::Signals,
             Capability::Proxy,
+            Capability::Webhooks,
         ],
         entities: vec![
             entity(
@@ -109,8 +110,9 @@ pub fn spec() -> ConnectorSpec {
             ),
             entity(
                 "threads",
-                "Threads with their message ids and snippet.",
-                false,
+                "Threads with their snippet and latest historyId. Incremental runs read the \
+                 threads the mailbox history touched.",
+                true,
             ),
             entity("labels", "System and user labels with their counts.", false),
             entity("drafts", "Drafts with their message.", false),
@@ -214,13 +216,32 @@ pub fn spec() -> ConnectorSpec {
                 "fetch_concurrency": {
                     "type": "integer", "minimum": 1, "maximum": 20,
                     "description": "Messages fetched at once during a sync (default 8)"
+                },
+                "push_topic": {
+                    "type": "string", "maxLength": 255, "title": "Pub/Sub topic",
+                    "pattern": "^projects/[^/]+/topics/[^/]+$",
+                    "description": "projects/P/topics/T: Gmail publishes mailbox changes there (users.watch, renewed before it lapses); a push subscription to this connection's webhook URL then triggers incremental syncs"
+                },
+                "push_label_ids": {
+                    "type": "array", "maxItems": 20,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "description": "Only changes to messages with one of these labels are published (default: every change)"
+                },
+                "push_audience": {
+                    "type": "string", "maxLength": 2048,
+                    "description": "The audience the push subscription's OIDC token carries (default: this connection's webhook URL)"
+                },
+                "push_service_account": {
+                    "type": "string", "maxLength": 320,
+                    "description": "The service account the subscription pushes as; tokens from any other are refused"
                 }
             },
             "additionalProperties": false
         }),
         secrets_schema: crate::todoist::oauth_secrets_schema(),
         account_field: None,
-        webhook_scheme: None,
+        // Pub/Sub push, verified by its Google-signed token; there is no shared secret.
+        webhook_scheme: Some(WebhookScheme::PubsubOidc),
         webhook_secret_field: None,
     }
 }

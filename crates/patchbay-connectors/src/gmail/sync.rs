@@ -2,8 +2,9 @@
 //! run starts there, so nothing that changes during the run is missed), then lists message ids
 //! page by page and fetches each message with bounded concurrency. An incremental run reads
 //! `users.history.list` from the stored `historyId`: added and relabelled messages are fetched
-//! again, deleted ones reported. A `historyId` too old for Gmail (404) falls back to listing
-//! the whole mailbox in the same run.
+//! again, deleted ones reported. Threads follow the same history: each thread it touched is
+//! read again. A `historyId` too old for Gmail (404) falls back to listing the whole mailbox in
+//! the same run.
 
 use super::client::Api;
 use super::message;
@@ -179,13 +180,13 @@ async fn list_page(
     })
 }
 
-/// One page of the mailbox history from `start`.
-async fn history_page(
+/// One page of the mailbox history from `start`; `None` when Gmail no longer keeps it (404
+/// on the first page).
+async fn read_history(
     api: &Api<'_>,
     start: &str,
-    mut cursor: Cursor,
-    opts: &Options,
-) -> Result<SyncPage, ConnectorError> {
+    cursor: &Cursor,
+) -> Result<Option<Value>, ConnectorError> {
     let mut query = vec![
         ("startHistoryId", start.to_string()),
         ("maxResults", HISTORY_PAGE.to_string()),
@@ -201,21 +202,35 @@ async fn history_page(
     if let Some(p) = &cursor.page {
         query.push(("pageToken", p.clone()));
     }
-    let page = match api.get(&["history"], &query).await {
-        Ok(p) => p,
+    match api.get(&["history"], &query).await {
+        Ok(p) => Ok(Some(p)),
         // Gmail keeps history for about a week; an older start cannot be read from.
-        Err(ConnectorError::NotFound(_)) if cursor.page.is_none() => {
-            let fallback = Cursor {
-                fell_back: true,
-                ..Cursor::default()
-            };
-            let mut page = list_page(api, fallback, opts).await?;
-            page.note = Some(format!(
-                "Gmail no longer keeps history from {start}; the whole mailbox was listed instead"
-            ));
-            return Ok(page);
-        }
-        Err(e) => return Err(e),
+        Err(ConnectorError::NotFound(_)) if cursor.page.is_none() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn expired_note(start: &str) -> Option<String> {
+    Some(format!(
+        "Gmail no longer keeps history from {start}; the whole mailbox was listed instead"
+    ))
+}
+
+/// One page of the mailbox history from `start`.
+async fn history_page(
+    api: &Api<'_>,
+    start: &str,
+    mut cursor: Cursor,
+    opts: &Options,
+) -> Result<SyncPage, ConnectorError> {
+    let Some(page) = read_history(api, start, &cursor).await? else {
+        let fallback = Cursor {
+            fell_back: true,
+            ..Cursor::default()
+        };
+        let mut page = list_page(api, fallback, opts).await?;
+        page.note = expired_note(start);
+        return Ok(page);
     };
     // The last change to a message decides: fetched again, or deleted.
     let mut last: BTreeMap<String, bool> = BTreeMap::new();
@@ -268,19 +283,133 @@ pub async fn messages(
     }
 }
 
+/// Threads: listed like messages on a full run (with the starting `historyId` as the
+/// checkpoint), and on an incremental run every thread the history touched is read again (or
+/// reported deleted when it is gone).
+pub async fn threads(
+    api: &Api<'_>,
+    req: &SyncRequest,
+    query: Option<&str>,
+) -> Result<SyncPage, ConnectorError> {
+    // Cursors of runs begun before threads kept history were bare page tokens.
+    let cursor = Cursor::parse(req.page_cursor.as_deref()).unwrap_or_else(|_| {
+        Some(Cursor {
+            page: req.page_cursor.clone(),
+            ..Cursor::default()
+        })
+    });
+    let start = req.since.as_deref().filter(|s| !s.is_empty());
+    let (start, mut cursor) = match (req.mode, start, cursor) {
+        (SyncMode::Incremental, Some(start), None) => (start, Cursor::default()),
+        (SyncMode::Incremental, Some(start), Some(c)) if c.history_mode => (start, c),
+        (_, _, cursor) => return thread_list_page(api, cursor.unwrap_or_default(), query).await,
+    };
+    let Some(page) = read_history(api, start, &cursor).await? else {
+        let fallback = Cursor {
+            fell_back: true,
+            ..Cursor::default()
+        };
+        let mut page = thread_list_page(api, fallback, query).await?;
+        page.note = expired_note(start);
+        return Ok(page);
+    };
+    let mut touched = std::collections::BTreeSet::new();
+    for h in page["history"].as_array().into_iter().flatten() {
+        for m in h["messages"].as_array().into_iter().flatten() {
+            if let Some(t) = m["threadId"].as_str() {
+                touched.insert(t.to_string());
+            }
+        }
+        for field in [
+            "messagesAdded",
+            "messagesDeleted",
+            "labelsAdded",
+            "labelsRemoved",
+        ] {
+            for item in h[field].as_array().into_iter().flatten() {
+                if let Some(t) = item["message"]["threadId"].as_str() {
+                    touched.insert(t.to_string());
+                }
+            }
+        }
+    }
+    let got: Vec<(String, Result<Value, ConnectorError>)> = stream::iter(touched)
+        .map(|id| async move {
+            let thread = api
+                .get(&["threads", &id], &[("format", "minimal".into())])
+                .await;
+            (id, thread)
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    let mut records = Vec::new();
+    let mut deleted_ids = Vec::new();
+    for (id, thread) in got {
+        match thread {
+            Ok(t) => {
+                let last = t["messages"].as_array().and_then(|m| m.last());
+                let snippet = t["snippet"]
+                    .as_str()
+                    .or_else(|| last.and_then(|m| m["snippet"].as_str()))
+                    .unwrap_or_default();
+                records.push(Record {
+                    entity: "threads".into(),
+                    data: thread_data(&id, &json!(snippet), &t["historyId"]),
+                    id,
+                });
+            }
+            Err(ConnectorError::NotFound(_)) => deleted_ids.push(id),
+            Err(e) => return Err(e),
+        }
+    }
+    let next = page["nextPageToken"].as_str().map(str::to_string);
+    cursor.page = next.clone();
+    cursor.history_mode = true;
+    Ok(SyncPage {
+        records,
+        deleted_ids,
+        next_page_cursor: next.map(|_| cursor.encode()),
+        checkpoint: page["historyId"].as_str().map(str::to_string),
+        note: None,
+    })
+}
+
+fn thread_data(id: &str, snippet: &Value, history_id: &Value) -> Value {
+    json!({"id": id, "snippet": snippet, "history_id": history_id})
+}
+
+/// One page of the thread listing; the first records the mailbox `historyId` to start the
+/// next incremental run from.
+async fn thread_list_page(
+    api: &Api<'_>,
+    mut cursor: Cursor,
+    query: Option<&str>,
+) -> Result<SyncPage, ConnectorError> {
+    if cursor.history.is_none() {
+        let profile = api.get(&["profile"], &[]).await?;
+        cursor.history = profile["historyId"].as_str().map(str::to_string);
+    }
+    let mut page = listed(api, "threads", cursor.page.as_deref(), query).await?;
+    cursor.page = page.next_page_cursor.take();
+    page.next_page_cursor = cursor.page.as_ref().map(|_| cursor.encode());
+    page.checkpoint = cursor.history.clone();
+    Ok(page)
+}
+
 /// A list read page by page (`threads`, `drafts`), each item kept as listed.
 pub async fn listed(
     api: &Api<'_>,
     entity: &str,
-    req: &SyncRequest,
+    page_token: Option<&str>,
     query: Option<&str>,
 ) -> Result<SyncPage, ConnectorError> {
     let mut q = vec![("maxResults", LIST_PAGE.to_string())];
     if let Some(query) = query.filter(|_| entity == "threads") {
         q.push(("q", query.to_string()));
     }
-    if let Some(p) = &req.page_cursor {
-        q.push(("pageToken", p.clone()));
+    if let Some(p) = page_token {
+        q.push(("pageToken", p.to_string()));
     }
     let page = api.get(&[entity], &q).await?;
     let mut records = Vec::new();
@@ -291,9 +420,7 @@ pub async fn listed(
             )));
         };
         let data = match entity {
-            "threads" => {
-                json!({"id": id, "snippet": item["snippet"], "history_id": item["historyId"]})
-            }
+            "threads" => thread_data(id, &item["snippet"], &item["historyId"]),
             _ => {
                 json!({"id": id, "message_id": item["message"]["id"], "thread_id": item["message"]["threadId"]})
             }

@@ -8,6 +8,7 @@
 
 mod discord;
 mod github;
+mod pubsub;
 mod routing;
 mod shared_secret;
 mod slack;
@@ -23,6 +24,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 pub use discord::discord_public_key_hex;
+pub use pubsub::{bearer_token, token_key_id, verify_push, PushExpectation};
 pub use routing::{handshake, route_account};
 
 /// How far a signed timestamp may lie from now, in either direction, before the delivery is
@@ -42,6 +44,12 @@ pub enum VerifyError {
     Malformed(&'static str),
     #[error("no secret is configured for this webhook")]
     NoSecret,
+    #[error("the token is signed with a key the issuer does not publish")]
+    UnknownKey,
+    #[error("the token's {0} claim is not the expected one")]
+    Claim(&'static str),
+    #[error("this scheme is verified with the issuer's published keys")]
+    KeysRequired,
 }
 
 /// Verifies `req` over its raw body with `secret` (for Discord: the application's public key,
@@ -55,6 +63,9 @@ pub fn verify(
     secret: &str,
     now: i64,
 ) -> Result<(), VerifyError> {
+    if scheme == WebhookScheme::PubsubOidc {
+        return Err(VerifyError::KeysRequired);
+    }
     // An empty secret would make an unsigned or trivially signed request pass.
     if secret.is_empty() {
         return Err(VerifyError::NoSecret);
@@ -66,6 +77,7 @@ pub fn verify(
         WebhookScheme::TelegramSecretToken => telegram::verify(req, secret),
         WebhookScheme::DiscordEd25519 => discord::verify(req, secret),
         WebhookScheme::StandardWebhooks => standard::verify(req, secret, now),
+        WebhookScheme::PubsubOidc => Err(VerifyError::KeysRequired),
     }
 }
 
@@ -73,9 +85,16 @@ pub fn verify(
 /// GitHub `X-GitHub-Delivery`, Standard Webhooks `webhook-id`, Slack JSON body `event_id`
 /// (Events API), Telegram JSON body `update_id` (as a string), Discord JSON body `id`, and for
 /// the shared-secret scheme the `X-Patchbay-Delivery-Id` header if present, else JSON body
-/// `id` or `event_id`.
+/// `id` or `event_id`; Pub/Sub the body's `message.messageId`.
 pub fn delivery_id(scheme: WebhookScheme, req: &WebhookRequest) -> Option<String> {
     match scheme {
+        WebhookScheme::PubsubOidc => {
+            let value: Value = serde_json::from_slice(&req.body).ok()?;
+            let message = value.get("message")?;
+            ["messageId", "message_id"]
+                .iter()
+                .find_map(|k| message.get(k)?.as_str().map(str::to_string))
+        }
         WebhookScheme::GithubHmacSha256 => header_value(req, github::DELIVERY_HEADER),
         WebhookScheme::StandardWebhooks => header_value(req, standard::ID_HEADER),
         WebhookScheme::SlackV0 => body_field(&req.body, &["event_id"]),
@@ -170,6 +189,8 @@ pub fn sign(
         WebhookScheme::TelegramSecretToken => telegram::sign(secret),
         WebhookScheme::DiscordEd25519 => discord::sign(secret, body, now),
         WebhookScheme::StandardWebhooks => standard::sign(secret, body, now, id),
+        // The "secret" is the token itself, signed by the caller.
+        WebhookScheme::PubsubOidc => vec![("Authorization".into(), format!("Bearer {secret}"))],
     }
 }
 

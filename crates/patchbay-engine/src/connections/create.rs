@@ -428,6 +428,7 @@ impl Connections {
                 )),
                 other => other.into(),
             })?;
+        self.watches.reconcile(&row).await;
         Ok(CreatedConnection {
             connection: ConnectionView::new(&row, hints(&n.secrets), n.errors),
             principal_key,

@@ -48,11 +48,21 @@ pub struct ListConnections {
 pub struct Connections {
     ctx: Context,
     tokens: Tokens,
+    /// Push subscriptions follow the connection's config and lifecycle.
+    watches: crate::webhooks::Watches,
 }
 
 impl Connections {
-    pub(crate) fn new(ctx: Context, tokens: Tokens) -> Self {
-        Connections { ctx, tokens }
+    pub(crate) fn new(ctx: Context, tokens: Tokens, watches: crate::webhooks::Watches) -> Self {
+        Connections {
+            ctx,
+            tokens,
+            watches,
+        }
+    }
+
+    pub(crate) fn watches(&self) -> &crate::webhooks::Watches {
+        &self.watches
     }
 
     pub async fn get_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionView> {

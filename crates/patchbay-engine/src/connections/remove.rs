@@ -21,6 +21,8 @@ impl Connections {
         from: Lifecycle,
         name: Option<String>,
     ) -> Result<ConnectionView> {
+        // Stopped while the credentials to stop it still exist.
+        self.watches.stop(&row).await;
         let existing = self
             .ctx
             .store()
@@ -77,6 +79,7 @@ impl Connections {
             ));
         }
         let row = self.ctx.load_connection(caller, id).await?;
+        self.watches.stop(&row).await;
         let revoked = self.revoke_at_provider(&row).await;
         let activity = activity_row(
             Some(&row.workspace_id),

@@ -288,6 +288,7 @@ impl Connections {
                 )),
                 other => other.into(),
             })?;
+        self.watches.reconcile(&new).await;
         self.ctx.view_of(&new).await
     }
 }

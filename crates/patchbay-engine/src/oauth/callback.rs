@@ -352,11 +352,12 @@ impl OAuth {
                 json!({"from": row.lifecycle}),
             ));
         }
-        write.connection = Some(new);
+        write.connection = Some(new.clone());
         self.ctx
             .store()
             .update_connection(&write, row.version)
             .await?;
+        self.connections.watches().reconcile(&new).await;
         Ok(row.id)
     }
 }

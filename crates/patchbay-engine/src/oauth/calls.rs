@@ -99,6 +99,9 @@ pub(crate) enum Call<'a> {
     Action(&'a str, Value),
     Signals,
     Data(&'a str),
+    /// Start or renew a push subscription to the callback URL.
+    Watch(&'a str, Option<&'a patchbay_core::Watch>),
+    Unwatch(&'a patchbay_core::Watch),
 }
 
 pub(crate) enum CallOut {
@@ -106,6 +109,8 @@ pub(crate) enum CallOut {
     Value(Value),
     Signals(Vec<patchbay_core::Signal>),
     Data(patchbay_core::DataPayload),
+    Watch(patchbay_core::Watch),
+    Done,
 }
 
 impl Call<'_> {
@@ -122,6 +127,11 @@ impl Call<'_> {
                 .map(CallOut::Value),
             Call::Signals => connector.signals(ctx).await.map(CallOut::Signals),
             Call::Data(endpoint) => connector.fetch_data(ctx, endpoint).await.map(CallOut::Data),
+            Call::Watch(callback, previous) => connector
+                .watch(ctx, callback, *previous)
+                .await
+                .map(CallOut::Watch),
+            Call::Unwatch(watch) => connector.unwatch(ctx, watch).await.map(|_| CallOut::Done),
         }
     }
 }

@@ -2,9 +2,16 @@
 //! the provider's delivery id, and make the event durable before answering 2xx. Deliveries
 //! arriving together share one insert statement and one commit. Workers then map each event to
 //! record changes through the connector, by the same path syncs use.
+//!
+//! Push subscriptions at providers (Gmail `users.watch`) are kept alive by [`Watches`]; their
+//! deliveries carry OIDC tokens checked against the provider's published keys (`jwks.rs`).
 
+mod jwks;
 mod process;
 mod receive;
+mod watches;
+
+pub use watches::Watches;
 
 use receive::{HookCache, Ingest};
 
@@ -22,6 +29,8 @@ pub struct Webhooks {
 struct WebhookState {
     ingest: std::sync::OnceLock<Ingest>,
     hooks: Arc<HookCache>,
+    /// Push-token signing keys by JWKS URL.
+    keys: jwks::KeySets,
     lease_ms: i64,
 }
 
@@ -41,6 +50,7 @@ impl Webhooks {
             state: Arc::new(WebhookState {
                 ingest: Default::default(),
                 hooks,
+                keys: Default::default(),
                 lease_ms: lease.as_millis() as i64,
             }),
         }

@@ -5,7 +5,8 @@ use super::Webhooks;
 use super::{WebhookAck, WebhookReply};
 use crate::error::{EngineError, Result};
 use patchbay_connectors::webhooks::{
-    delivery_id, handshake, kept_headers_json, route_account, verify, VerifyError,
+    bearer_token, delivery_id, handshake, kept_headers_json, route_account, token_key_id, verify,
+    verify_push, PushExpectation, VerifyError,
 };
 use patchbay_core::{ids, now_ms, Capability, Lifecycle, WebhookRequest, WebhookScheme};
 use patchbay_store::{StoreError, WebhookEventRow};
@@ -38,7 +39,17 @@ struct HookTarget {
     lifecycle: String,
     scheme: Option<WebhookScheme>,
     secret: Option<patchbay_core::Secret>,
+    /// For push tokens: what they must say and where the keys are.
+    push: Option<PushCheck>,
     loaded: Instant,
+}
+
+#[derive(Clone)]
+struct PushCheck {
+    audience: String,
+    issuers: Vec<String>,
+    email: Option<String>,
+    jwks_url: Option<String>,
 }
 
 #[derive(Default)]
@@ -123,8 +134,36 @@ impl Webhooks {
             None => None,
         };
         let config: Value = serde_json::from_str(&row.config).unwrap_or(Value::Null);
+        let scheme = connector.webhook_scheme_for(&config);
+        let push = (scheme == Some(WebhookScheme::PubsubOidc)).then(|| {
+            let setting = |key: &str| {
+                config
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
+            let provider = self.ctx.catalog().get(&row.connector);
+            PushCheck {
+                // Pub/Sub's default audience is the push endpoint itself.
+                audience: setting("push_audience").unwrap_or_else(|| {
+                    format!(
+                        "{}/v1/webhooks/{}/{}",
+                        self.ctx.public_url().trim_end_matches('/'),
+                        row.connector,
+                        row.id
+                    )
+                }),
+                issuers: provider
+                    .map(|p| p.token_issuers.clone())
+                    .unwrap_or_default(),
+                email: setting("push_service_account"),
+                jwks_url: provider.and_then(|p| p.jwks_url.clone()),
+            }
+        });
         let target = std::sync::Arc::new(HookTarget {
-            scheme: connector.webhook_scheme_for(&config),
+            scheme,
+            push,
             workspace_id: row.workspace_id,
             connector: row.connector,
             lifecycle: row.lifecycle,
@@ -158,7 +197,7 @@ impl Webhooks {
             return Err(EngineError::NotFound("connection"));
         }
         let req = WebhookRequest { headers, body };
-        let scheme = verify_for(&target, &req)?;
+        let scheme = self.verify_for(&target, &req).await?;
         if let Some(answer) = handshake(scheme, &req.body) {
             return Ok(WebhookReply::Handshake(answer));
         }
@@ -194,7 +233,7 @@ impl Webhooks {
         let mut verified = Vec::new();
         for row in &candidates {
             let target = self.hook_target(&row.id).await?;
-            if let Ok(scheme) = verify_for(&target, &req) {
+            if let Ok(scheme) = self.verify_for(&target, &req).await {
                 verified.push((row.id.clone(), target, scheme));
             }
         }
@@ -286,11 +325,44 @@ impl Webhooks {
     }
 }
 
-/// Verifies `req` with the connection's scheme and secret; both are mandatory.
-fn verify_for(target: &HookTarget, req: &WebhookRequest) -> Result<WebhookScheme> {
-    let scheme = target.scheme.ok_or_else(|| {
-        EngineError::Unauthorized("no webhook scheme is configured for this connection".into())
-    })?;
+impl Webhooks {
+    /// Verifies `req` with the connection's scheme and secret (or, for push tokens, the
+    /// issuer's keys); both are mandatory.
+    async fn verify_for(&self, target: &HookTarget, req: &WebhookRequest) -> Result<WebhookScheme> {
+        let scheme = target.scheme.ok_or_else(|| {
+            EngineError::Unauthorized("no webhook scheme is configured for this connection".into())
+        })?;
+        if let Some(push) = &target.push {
+            self.verify_push_token(push, req).await?;
+            return Ok(scheme);
+        }
+        verify_with_secret(scheme, target, req)
+    }
+
+    async fn verify_push_token(&self, push: &PushCheck, req: &WebhookRequest) -> Result<()> {
+        let refused =
+            |e: VerifyError| EngineError::Unauthorized(format!("webhook verification failed: {e}"));
+        let kid = token_key_id(bearer_token(req).map_err(refused)?).map_err(refused)?;
+        let url = push.jwks_url.as_deref().ok_or_else(|| {
+            EngineError::Unauthorized(
+                "the provider's catalog entry names no jwks_url to verify push tokens with".into(),
+            )
+        })?;
+        let keys = self.push_keys(url, &kid).await?;
+        let expect = PushExpectation {
+            audience: &push.audience,
+            issuers: &push.issuers,
+            email: push.email.as_deref(),
+        };
+        verify_push(req, &keys, &expect).map_err(refused)
+    }
+}
+
+fn verify_with_secret(
+    scheme: WebhookScheme,
+    target: &HookTarget,
+    req: &WebhookRequest,
+) -> Result<WebhookScheme> {
     let secret = target.secret.as_ref().map(|s| s.expose()).unwrap_or("");
     verify(scheme, req, secret, now_ms() / 1000).map_err(|e| match e {
         VerifyError::NoSecret => {

@@ -14,7 +14,8 @@ both_backends!(
     connect_sync_and_mail_context,
     history_sync_and_expired_history,
     actions_write_through_gmail,
-    a_seeded_mailbox_syncs_whole
+    a_seeded_mailbox_syncs_whole,
+    pushes_keep_the_mailbox_in_step
 );
 
 const RETURN: &str = "https://app.example/connected";
@@ -47,12 +48,13 @@ async fn connected(backend: TestBackend, seed_demo: bool) -> Setup {
     mail.accept_oauth_tokens(&oauth);
     let overrides = format!(
         "google-mail: {{authorization_url: '{}', token_url: '{}', revocation_url: '{}', \
-         userinfo_url: '{}', api_base_url: '{}'}}",
+         userinfo_url: '{}', api_base_url: '{}', jwks_url: '{}'}}",
         oauth.authorize_url(),
         oauth.token_url(),
         oauth.revoke_url(),
         oauth.userinfo_url(),
         mail.base_url,
+        mail.jwks_url(),
     );
     let app = TestApp::spawn_with_providers(backend, &overrides).await;
     let (_, key) = app.workspace("acme").await;
@@ -75,14 +77,18 @@ async fn connected(backend: TestBackend, seed_demo: bool) -> Setup {
     }
 }
 
-/// Runs a sync to its end; returns the run.
+/// Runs a sync of messages to its end; returns the run.
 async fn sync(s: &Setup, mode: &str) -> Value {
+    sync_of(s, mode, &["messages"]).await
+}
+
+async fn sync_of(s: &Setup, mode: &str, entities: &[&str]) -> Value {
     let (status, run) = s
         .app
         .post(
             &format!("/v1/connections/{}/syncs", s.id),
             &s.key,
-            json!({"mode": mode, "entities": ["messages"]}),
+            json!({"mode": mode, "entities": entities}),
         )
         .await;
     assert_eq!(status, 202, "{run}");
@@ -222,7 +228,7 @@ async fn history_sync_and_expired_history(backend: TestBackend) {
     let (gone, _) = s
         .mail
         .deliver(Mail::new("bob@example.com", "Gone").to(ME).text("bye"));
-    sync(&s, "full").await;
+    sync_of(&s, "full", &["messages", "threads"]).await;
     // Changes after the full sync: one new, one deleted, one relabelled.
     let (new, _) = s
         .mail
@@ -243,6 +249,17 @@ async fn history_sync_and_expired_history(backend: TestBackend) {
         "{ids:?}"
     );
     assert_eq!(record(&messages, &keep)["data"]["unread"], false);
+    // Threads read the same history: the new one added, the emptied one gone.
+    let run = sync_of(&s, "incremental", &["threads"]).await;
+    assert_eq!(
+        (run["added"].as_i64(), run["deleted"].as_i64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
+    let threads = records(&s, "threads").await;
+    let thread_of = |id: &str| s.mail.message(id).unwrap()["threadId"].clone();
+    assert!(threads.iter().any(|t| t["id"] == thread_of(&new)), "{threads:?}");
+    assert_eq!(threads.len(), 2, "{threads:?}");
     // Gmail forgot the history: the run lists the mailbox instead, and says so.
     s.mail.deliver(
         Mail::new("dan@example.com", "After expiry")
@@ -417,4 +434,185 @@ async fn a_seeded_mailbox_syncs_whole(backend: TestBackend) {
     assert!(!records(&s, "people").await.is_empty());
     assert!(!records(&s, "invites").await.is_empty());
     assert!(!records(&s, "action_items").await.is_empty());
+}
+
+const TOPIC: &str = "projects/acme-mail/topics/gmail-ada";
+const PUSHER: &str = "gmail-push@acme-mail.iam.gserviceaccount.com";
+
+/// Posts a push to the connection's webhook URL with `token`.
+async fn push(s: &Setup, token: Option<&str>, message_id: &str) -> u16 {
+    let data = base64::engine::general_purpose::STANDARD
+        .encode(json!({"emailAddress": ME, "historyId": "1"}).to_string());
+    let mut req = s
+        .app
+        .client
+        .post(format!("{}/v1/webhooks/google-mail/{}", s.app.base, s.id))
+        .json(&json!({"message": {"data": data, "messageId": message_id,
+            "publishTime": "2026-12-05T08:00:00Z"},
+            "subscription": "projects/acme-mail/subscriptions/patchbay"}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+/// A connection with a Pub/Sub topic keeps a `users.watch` alive; Gmail's pushes, verified by
+/// their Google-signed token, sync what changed; anything unverified gets 401; disconnecting
+/// stops the watch.
+async fn pushes_keep_the_mailbox_in_step(backend: TestBackend) {
+    let s = connected(backend, false).await;
+    s.mail
+        .deliver(Mail::new("bob@example.com", "Before").to(ME).text("hi"));
+    sync_of(&s, "full", &["messages", "threads"]).await;
+    let (status, body) = s
+        .app
+        .patch(
+            &format!("/v1/connections/{}", s.id),
+            &s.key,
+            json!({"config": {"push_topic": TOPIC, "push_service_account": PUSHER}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 1);
+    let watch = s.mail.watch().expect("users.watch was called");
+    assert_eq!(watch.topic_name, TOPIC);
+    let row = s.app.engine.store().get_watch(&s.id).await.unwrap().unwrap();
+    let now = patchbay_core::now_ms();
+    assert_eq!(row.expires_at, Some(watch.expiration));
+    // Renewed at half its remaining life: about three and a half days from now.
+    assert!(
+        (row.renew_at - (now + 3 * 86_400_000 + 43_200_000)).abs() < 60_000,
+        "{row:?}"
+    );
+    // Nothing is due again until then.
+    assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 0);
+    assert_eq!(s.mail.watch_calls(), 1);
+
+    // The operator's push subscription to this connection's webhook URL.
+    let endpoint = format!("{}/v1/webhooks/google-mail/{}", s.app.base, s.id);
+    s.mail.subscribe(
+        "projects/acme-mail/subscriptions/patchbay",
+        TOPIC,
+        &endpoint,
+        None,
+        PUSHER,
+    );
+    let (new, _) = s
+        .mail
+        .deliver(Mail::new("carol@example.com", "Pushed").to(ME).text("news"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !s.mail.pushes().iter().any(|p| p.status == Some(200)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no push was accepted: {:?}",
+            s.mail.pushes()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(s.app.engine.webhooks().process_webhooks_once(10).await.unwrap() >= 1);
+    while let RunOutcome::Ran { .. } = s.app.engine.syncs().try_run_one("w").await.unwrap() {}
+    let messages = records(&s, "messages").await;
+    assert_eq!(record(&messages, &new)["data"]["subject"], "Pushed");
+    let threads = records(&s, "threads").await;
+    assert_eq!(threads.len(), 2, "{threads:?}");
+
+    // Tokens that do not hold are refused, and nothing is stored for them.
+    let iat = now / 1000;
+    let claims = |f: &dyn Fn(&mut Value)| {
+        let mut c = json!({"iss": "https://accounts.google.com", "aud": endpoint, "azp": "1",
+            "sub": "1", "email": PUSHER, "email_verified": true, "iat": iat, "exp": iat + 3600});
+        f(&mut c);
+        s.mail.sign_push_token(&c)
+    };
+    assert_eq!(push(&s, None, "m-none").await, 401);
+    assert_eq!(push(&s, Some("not-a-jwt"), "m-garbage").await, 401);
+    let wrong_audience = claims(&|c| c["aud"] = json!("https://elsewhere.example/push"));
+    assert_eq!(push(&s, Some(&wrong_audience), "m-aud").await, 401);
+    let expired = claims(&|c| {
+        c["iat"] = json!(iat - 7200);
+        c["exp"] = json!(iat - 3600);
+    });
+    assert_eq!(push(&s, Some(&expired), "m-exp").await, 401);
+    let stranger = claims(&|c| c["email"] = json!("someone@else.iam.gserviceaccount.com"));
+    assert_eq!(push(&s, Some(&stranger), "m-email").await, 401);
+    let foreign = claims(&|c| c["iss"] = json!("https://issuer.example"));
+    assert_eq!(push(&s, Some(&foreign), "m-iss").await, 401);
+    let good = claims(&|_| {});
+    let mut forged: Vec<String> = good.split('.').map(str::to_string).collect();
+    forged[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"iss": "https://accounts.google.com", "aud": endpoint, "email": PUSHER,
+            "email_verified": true, "iat": iat, "exp": iat + 3600}).to_string());
+    assert_eq!(push(&s, Some(&forged.join(".")), "m-forged").await, 401);
+    let (_, events) = s
+        .app
+        .get(&format!("/v1/connections/{}/webhook-events", s.id), &s.key)
+        .await;
+    let stored = events["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(push(&s, Some(&good), "m-good").await, 200);
+    assert_eq!(push(&s, Some(&good), "m-good").await, 200, "a redelivery");
+    let (_, events) = s
+        .app
+        .get(&format!("/v1/connections/{}/webhook-events", s.id), &s.key)
+        .await;
+    assert_eq!(
+        events["data"].as_array().map_or(0, Vec::len),
+        stored + 1,
+        "only the verified push is stored, once: {events}"
+    );
+
+    // Renewal: due again, Gmail is asked again; a failure is kept and retried later.
+    let state = row.state.clone().unwrap();
+    let store = s.app.engine.store();
+    store
+        .watch_renewed(&s.id, &state, watch.expiration, now - 1, now)
+        .await
+        .unwrap();
+    assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 1);
+    assert_eq!(s.mail.watch_calls(), 2);
+    store
+        .watch_renewed(&s.id, &state, watch.expiration, now - 1, now)
+        .await
+        .unwrap();
+    s.mail.rate_limit_next_429(5);
+    assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 0);
+    let failed = store.get_watch(&s.id).await.unwrap().unwrap();
+    assert_eq!(failed.attempts, 1);
+    assert!(failed.error.as_deref().unwrap().contains("rate limiting"), "{failed:?}");
+    assert!(failed.renew_at > patchbay_core::now_ms(), "retried later");
+
+    // Dropping the topic stops the watch; disconnecting stops one too.
+    let (status, _) = s
+        .app
+        .patch(
+            &format!("/v1/connections/{}", s.id),
+            &s.key,
+            json!({"config": {"push_topic": null}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(s.mail.watch().is_none());
+    assert_eq!(s.mail.stop_calls(), 1);
+    let (status, _) = s
+        .app
+        .patch(
+            &format!("/v1/connections/{}", s.id),
+            &s.key,
+            json!({"config": {"push_topic": TOPIC}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 1);
+    assert!(s.mail.watch().is_some());
+    let (status, _) = s
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/connections/{}", s.id),
+            &s.key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(s.mail.watch().is_none(), "disconnecting stops the watch");
+    assert_eq!(s.mail.stop_calls(), 2);
 }

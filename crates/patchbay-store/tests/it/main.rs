@@ -33,6 +33,7 @@ both_backends!(
     sync_runs_commit_pages_fence_and_sweep,
     deliveries_fan_out_once_and_keep_connection_order,
     derived_records_merge_in_the_page_commit,
+    watches_are_leased_renewed_and_taken,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -1510,4 +1511,66 @@ async fn derived_records_merge_in_the_page_commit(backend: TestBackend) {
         .count();
     // Added by the first page, updated by the older message; the repeated page changed nothing.
     assert_eq!(people_events, 2);
+}
+
+async fn watches_are_leased_renewed_and_taken(backend: TestBackend) {
+    let store = setup(backend, &["ws_a"]).await;
+    for id in ["conn_1", "conn_2"] {
+        store
+            .insert_connection(&write_of(conn(id, "ws_a", "u1", id)))
+            .await
+            .unwrap();
+    }
+    store.want_watch("conn_1", 1_000).await.unwrap();
+    store.want_watch("conn_2", 5_000).await.unwrap();
+    // Wanting it again keeps the one there.
+    store.want_watch("conn_1", 9_000).await.unwrap();
+    assert_eq!(
+        store.get_watch("conn_1").await.unwrap().unwrap().renew_at,
+        1_000
+    );
+
+    // Only what is due, and each row to one claimant until its lease ends.
+    let first = store.claim_due_watches(2_000, 60_000, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].connection_id, "conn_1");
+    assert!(first[0].state.is_none());
+    assert!(store
+        .claim_due_watches(2_000, 60_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let both = store.claim_due_watches(70_000, 90_000, 10).await.unwrap();
+    assert_eq!(both.len(), 2, "a lapsed lease is claimed again");
+
+    assert!(store
+        .watch_renewed("conn_1", r#"{"history_id":"7"}"#, 600_000, 300_000, 70_000)
+        .await
+        .unwrap());
+    let w = store.get_watch("conn_1").await.unwrap().unwrap();
+    assert_eq!(
+        (w.expires_at, w.renew_at, w.lease_expires_at),
+        (Some(600_000), 300_000, None)
+    );
+    store
+        .watch_failed("conn_2", "the provider answered 500", 80_000, 70_000)
+        .await
+        .unwrap();
+    store
+        .watch_failed("conn_2", "the provider answered 500", 100_000, 80_000)
+        .await
+        .unwrap();
+    let w = store.get_watch("conn_2").await.unwrap().unwrap();
+    assert_eq!((w.attempts, w.renew_at), (2, 100_000));
+    assert_eq!(w.error.as_deref(), Some("the provider answered 500"));
+    assert!(store
+        .claim_due_watches(99_000, 120_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let taken = store.take_watch("conn_1").await.unwrap().unwrap();
+    assert_eq!(taken.state.as_deref(), Some(r#"{"history_id":"7"}"#));
+    assert!(store.take_watch("conn_1").await.unwrap().is_none());
+    assert!(store.get_watch("conn_1").await.unwrap().is_none());
 }
