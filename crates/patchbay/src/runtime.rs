@@ -276,12 +276,13 @@ impl DemoPartners {
     fn providers_yaml(&self) -> String {
         format!(
             "google-mail:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
-             userinfo_url: '{}'\n  api_base_url: '{}'\n",
+             userinfo_url: '{}'\n  api_base_url: '{}'\n  jwks_url: '{}'\n",
             self.google.authorize_url(),
             self.google.token_url(),
             self.google.revoke_url(),
             self.google.userinfo_url(),
             self.gmail.base_url,
+            self.gmail.jwks_url(),
         )
     }
 }
@@ -393,11 +394,10 @@ pub fn start_background(
     let mut tasks = engine.syncs().spawn_workers(&name, options, cancel.clone());
     tasks.push(engine.webhooks().spawn_webhook_processor(cancel.clone()));
     tasks.push(engine.events().spawn_dispatcher(cancel.clone()));
-    tasks.push(
-        engine
-            .watches()
-            .spawn_renewer(Duration::from_secs(cfg.scheduler_interval_seconds), cancel.clone()),
-    );
+    tasks.push(engine.watches().spawn_renewer(
+        Duration::from_secs(cfg.scheduler_interval_seconds),
+        cancel.clone(),
+    ));
     tasks.push(
         engine
             .syncs()

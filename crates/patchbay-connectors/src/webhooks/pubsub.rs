@@ -182,7 +182,12 @@ mod tests {
             Err(VerifyError::UnknownKey)
         );
         let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
-        parts[2] = parts[2].chars().rev().collect();
+        let mut other = claims(now);
+        other["email"] = json!("mallory@proj.iam.gserviceaccount.com");
+        parts[1] = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            other.to_string(),
+        );
         assert_eq!(
             check(&parts.join("."), &keys, None),
             Err(VerifyError::BadSignature)

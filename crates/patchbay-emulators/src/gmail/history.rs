@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use serde_json::{json, Value};
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 
 const TYPES: [&str; 4] = [
     "messageAdded",
@@ -51,7 +52,7 @@ fn render(r: &Record, types: &[String]) -> Option<Value> {
     any.then_some(out)
 }
 
-fn touches(r: &Record, label: &str) -> bool {
+pub fn touches(r: &Record, label: &str) -> bool {
     let changed = match &r.change {
         Change::Labels { added, removed } => added.iter().chain(removed).any(|l| l == label),
         _ => false,
@@ -112,7 +113,7 @@ pub async fn profile(State(mailbox): App) -> Answer {
 }
 
 /// Whether `topic` reads `projects/{project}/topics/{topic}`.
-fn topic_valid(topic: &str) -> bool {
+pub fn topic_valid(topic: &str) -> bool {
     let parts: Vec<&str> = topic.split('/').collect();
     parts.len() == 4
         && parts[0] == "projects"
@@ -161,10 +162,12 @@ pub async fn watch(State(mailbox): App, body: Bytes) -> Answer {
         expiration,
     };
     store.watch = Some(watch);
+    mailbox.pubsub.watch_calls.fetch_add(1, Ordering::SeqCst);
     ok(json!({"historyId": store.history_id.to_string(), "expiration": expiration.to_string()}))
 }
 
 pub async fn stop(State(mailbox): App) -> Answer {
     mailbox.store().watch = None;
+    mailbox.pubsub.stop_calls.fetch_add(1, Ordering::SeqCst);
     no_content()
 }

@@ -4,6 +4,11 @@
 //! the history log with expiry, the profile, and `watch`/`stop`. The media upload forms
 //! (`/upload/gmail/v1/…`, `uploadType=media|multipart`) are served too.
 //!
+//! While a watch is live, each history change it covers is pushed as a Cloud Pub/Sub message
+//! to the push subscriptions of its topic (created through Pub/Sub's `/v1/projects/…/
+//! subscriptions/…` routes), with an RS256 OIDC token that the JWKS at `/oauth2/v3/certs`
+//! verifies; refused pushes are retried with backoff (`pubsub.rs`).
+//!
 //! Messages are stored as RFC 822 bytes built with `mail-builder` and read with `mail-parser`
 //! into Gmail's `MessagePart` tree; ids sort by time like Gmail's. Every change moves the
 //! mailbox `historyId` and writes a history record. Bearer tokens are registered by the test
@@ -26,6 +31,7 @@ mod history;
 mod labels;
 mod messages;
 mod parse;
+mod pubsub;
 mod query;
 mod request;
 mod routes;
@@ -39,6 +45,11 @@ use crate::oauth2::OAuthEmulator;
 use crate::EmulatorHandle;
 use axum::http::StatusCode;
 pub use compose::{Attachment, Mail};
+use pubsub::PubSub;
+pub use pubsub::Push;
+/// The modulus (base64url) of the key the emulator signs push tokens with; its exponent is
+/// `AQAB`.
+pub use pubsub::N as PUSH_KEY_N;
 use routes::ApiError;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -133,6 +144,7 @@ pub struct Mailbox {
     auth: Mutex<Auth>,
     quota: Mutex<Quota>,
     calls: Mutex<BTreeMap<String, u64>>,
+    pubsub: Arc<PubSub>,
 }
 
 #[derive(Default)]
@@ -204,6 +216,8 @@ pub async fn spawn(config: GmailConfig) -> std::io::Result<GmailEmulator> {
     if config.seed_demo {
         demo::seed(&mut store, &config, anchor);
     }
+    let pubsub = Arc::new(PubSub::new(config.email.clone()));
+    store.outbox = Some(pubsub::start(pubsub.clone()));
     let auth = Auth {
         tokens: config.tokens.iter().cloned().collect(),
         ..Default::default()
@@ -214,6 +228,7 @@ pub async fn spawn(config: GmailConfig) -> std::io::Result<GmailEmulator> {
         auth: Mutex::new(auth),
         quota: Mutex::default(),
         calls: Mutex::default(),
+        pubsub,
     });
     let faults = Faults::new(routes::error_body);
     let router = routes::router(mailbox.clone(), faults.clone());

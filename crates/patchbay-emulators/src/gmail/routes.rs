@@ -1,7 +1,7 @@
 //! The router, Bearer authentication, quota faults, request counting and Google's error
-//! bodies.
+//! bodies. Pub/Sub's subscription routes sit behind the same tokens; the JWKS is public.
 
-use super::{drafts, history, labels, messages, sending, threads, Mailbox};
+use super::{drafts, history, labels, messages, pubsub, sending, threads, Mailbox};
 use crate::faults::{self, Faults};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -167,12 +167,16 @@ pub fn router(mailbox: Arc<Mailbox>, faults: Arc<Faults>) -> Router {
         .route("/drafts", post(drafts::create))
         .route("/drafts/send", post(drafts::send))
         .route("/drafts/{id}", axum::routing::put(drafts::update));
+    let subscription = get(pubsub::get).put(pubsub::create).delete(pubsub::delete);
     Router::new()
         .nest("/gmail/v1/users/{user}", users)
         .nest("/upload/gmail/v1/users/{user}", uploads)
+        .route("/v1/projects/{project}/subscriptions/{id}", subscription)
         .fallback(|| async { ApiError::not_found() })
         .with_state(mailbox.clone())
         .layer(from_fn_with_state(mailbox.clone(), authenticate))
+        // Added after the token check, which does not cover it.
+        .route("/oauth2/v3/certs", get(pubsub::certs))
         .layer(from_fn_with_state(faults, faults::apply))
         .layer(from_fn_with_state(mailbox, count))
 }
@@ -188,12 +192,21 @@ fn route_key(method: &Method, path: &str) -> String {
         "trash",
         "untrash",
     ];
-    let collections = ["messages", "threads", "labels", "drafts", "attachments"];
+    let collections = [
+        "messages",
+        "threads",
+        "labels",
+        "drafts",
+        "attachments",
+        "subscriptions",
+    ];
     let mut out = Vec::new();
     let mut previous = "";
     for segment in path.split('/') {
         let shown = if previous == "users" {
             "{userId}"
+        } else if previous == "projects" {
+            "{project}"
         } else if collections.contains(&previous) && !verbs.contains(&segment) {
             "{id}"
         } else {

@@ -3,6 +3,7 @@
 
 use super::labels::Labels;
 use super::parse::{self, Meta};
+use super::pubsub::{self, Outbox};
 use super::synth::Synth;
 use super::WatchRequest;
 use std::borrow::Cow;
@@ -77,6 +78,8 @@ pub struct Store {
     /// History before this id is gone; older start ids answer 404.
     pub history_floor: u64,
     pub watch: Option<WatchRequest>,
+    /// Where changes a watch covers are announced for pushing.
+    pub outbox: Option<Outbox>,
     /// Raw messages sent through the API, in order.
     pub sent: Vec<Vec<u8>>,
     seq: u64,
@@ -112,6 +115,7 @@ impl Store {
             // Seeding writes no history but every seeded historyId stays a valid start.
             history_floor: 1000,
             watch: None,
+            outbox: None,
             sent: Vec::new(),
             seq: 0,
             clock: crate::Clock::new(),
@@ -238,6 +242,7 @@ impl Store {
             labels: m.labels.clone(),
             change,
         };
+        pubsub::announce(self.outbox.as_ref(), self.watch.as_ref(), &record);
         self.history.push(record);
     }
 

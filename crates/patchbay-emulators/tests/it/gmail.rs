@@ -1,10 +1,12 @@
 //! The Gmail emulator over HTTP: auth and quota errors, listing and search, message formats,
-//! sending and threading, label changes, labels, drafts, history, watch, generated mail.
+//! sending and threading, label changes, labels, drafts, history, watch and its Pub/Sub
+//! pushes, generated mail.
 
 mod auth;
 mod history;
 mod mailbox;
 mod messages;
+mod push;
 mod sending;
 
 use crate::{http, Answer};

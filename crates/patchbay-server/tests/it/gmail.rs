@@ -258,7 +258,10 @@ async fn history_sync_and_expired_history(backend: TestBackend) {
     );
     let threads = records(&s, "threads").await;
     let thread_of = |id: &str| s.mail.message(id).unwrap()["threadId"].clone();
-    assert!(threads.iter().any(|t| t["id"] == thread_of(&new)), "{threads:?}");
+    assert!(
+        threads.iter().any(|t| t["id"] == thread_of(&new)),
+        "{threads:?}"
+    );
     assert_eq!(threads.len(), 2, "{threads:?}");
     // Gmail forgot the history: the run lists the mailbox instead, and says so.
     s.mail.deliver(
@@ -476,7 +479,14 @@ async fn pushes_keep_the_mailbox_in_step(backend: TestBackend) {
     assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 1);
     let watch = s.mail.watch().expect("users.watch was called");
     assert_eq!(watch.topic_name, TOPIC);
-    let row = s.app.engine.store().get_watch(&s.id).await.unwrap().unwrap();
+    let row = s
+        .app
+        .engine
+        .store()
+        .get_watch(&s.id)
+        .await
+        .unwrap()
+        .unwrap();
     let now = patchbay_core::now_ms();
     assert_eq!(row.expires_at, Some(watch.expiration));
     // Renewed at half its remaining life: about three and a half days from now.
@@ -501,7 +511,7 @@ async fn pushes_keep_the_mailbox_in_step(backend: TestBackend) {
         .mail
         .deliver(Mail::new("carol@example.com", "Pushed").to(ME).text("news"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !s.mail.pushes().iter().any(|p| p.status == Some(200)) {
+    while !s.mail.pushes().iter().any(|p| p.status == Some(202)) {
         assert!(
             std::time::Instant::now() < deadline,
             "no push was accepted: {:?}",
@@ -509,7 +519,15 @@ async fn pushes_keep_the_mailbox_in_step(backend: TestBackend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(s.app.engine.webhooks().process_webhooks_once(10).await.unwrap() >= 1);
+    assert!(
+        s.app
+            .engine
+            .webhooks()
+            .process_webhooks_once(10)
+            .await
+            .unwrap()
+            >= 1
+    );
     while let RunOutcome::Ran { .. } = s.app.engine.syncs().try_run_one("w").await.unwrap() {}
     let messages = records(&s, "messages").await;
     assert_eq!(record(&messages, &new)["data"]["subject"], "Pushed");
@@ -539,16 +557,18 @@ async fn pushes_keep_the_mailbox_in_step(backend: TestBackend) {
     assert_eq!(push(&s, Some(&foreign), "m-iss").await, 401);
     let good = claims(&|_| {});
     let mut forged: Vec<String> = good.split('.').map(str::to_string).collect();
-    forged[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(json!({"iss": "https://accounts.google.com", "aud": endpoint, "email": PUSHER,
-            "email_verified": true, "iat": iat, "exp": iat + 3600}).to_string());
+    forged[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        json!({"iss": "https://accounts.google.com", "aud": endpoint, "email": PUSHER,
+            "email_verified": true, "iat": iat, "exp": iat + 3600})
+        .to_string(),
+    );
     assert_eq!(push(&s, Some(&forged.join(".")), "m-forged").await, 401);
     let (_, events) = s
         .app
         .get(&format!("/v1/connections/{}/webhook-events", s.id), &s.key)
         .await;
     let stored = events["data"].as_array().map_or(0, Vec::len);
-    assert_eq!(push(&s, Some(&good), "m-good").await, 200);
+    assert_eq!(push(&s, Some(&good), "m-good").await, 202);
     assert_eq!(push(&s, Some(&good), "m-good").await, 200, "a redelivery");
     let (_, events) = s
         .app
@@ -573,11 +593,14 @@ async fn pushes_keep_the_mailbox_in_step(backend: TestBackend) {
         .watch_renewed(&s.id, &state, watch.expiration, now - 1, now)
         .await
         .unwrap();
-    s.mail.rate_limit_next_429(5);
+    s.mail.rate_limit_next_429(1);
     assert_eq!(s.app.engine.watches().renew_due_once().await.unwrap(), 0);
     let failed = store.get_watch(&s.id).await.unwrap().unwrap();
     assert_eq!(failed.attempts, 1);
-    assert!(failed.error.as_deref().unwrap().contains("rate limiting"), "{failed:?}");
+    assert!(
+        failed.error.as_deref().unwrap().contains("rate limiting"),
+        "{failed:?}"
+    );
     assert!(failed.renew_at > patchbay_core::now_ms(), "retried later");
 
     // Dropping the topic stops the watch; disconnecting stops one too.

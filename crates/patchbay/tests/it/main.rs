@@ -2,6 +2,7 @@
 //! CLI commands, key rotation while a server runs, and a planted secret that must appear
 //! nowhere in the database files, a PostgreSQL dump or the logs.
 
+mod gmail_crash;
 mod process;
 
 use patchbay_store::testing::{new_database, TestBackend};
@@ -568,6 +569,9 @@ async fn two_processes_refresh_once_per_expiry() {
 }
 
 both_backends!(killed_worker_is_resumed_by_another);
+
+use gmail_crash::killed_gmail_sync_resumes_without_duplicates;
+both_backends!(killed_gmail_sync_resumes_without_duplicates);
 
 /// A real `patchbay worker` is killed mid-sync; another worker takes the job over when the lease
 /// expires, resumes from the last committed page, and the stored set equals the source exactly.
