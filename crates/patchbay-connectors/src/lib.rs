@@ -1,10 +1,12 @@
-//! Built-in connectors (GitHub, the printing partner, Todoist and venue operations
-//! integrations, and a generic JSON API connector), the outbound HTTP client they share,
+//! Built-in connectors (GitHub, Gmail, Google Calendar, the printing partner, Todoist and venue
+//! operations integrations, and a generic JSON API connector), the outbound HTTP client they share,
 //! which enforces the private-network policy, and inbound webhook verification.
 
 mod common;
+pub mod gcal;
 pub mod github;
 pub mod gmail;
+pub mod google;
 pub mod http;
 pub mod http_json;
 pub mod mail;
@@ -38,6 +40,10 @@ pub fn builtin(http: HttpClient, catalog: &providers::Catalog) -> patchbay_core:
         .register(Arc::new(gmail::Gmail::new(
             http.clone(),
             catalog.get(gmail::KEY).cloned(),
+        )))
+        .register(Arc::new(gcal::GoogleCalendar::new(
+            http.clone(),
+            catalog.get(gcal::KEY).cloned(),
         )))
         .register(Arc::new(todoist::Todoist::new(
             http.clone(),

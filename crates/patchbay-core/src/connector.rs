@@ -71,6 +71,8 @@ pub enum WebhookScheme {
     TelegramSecretToken,
     DiscordEd25519,
     StandardWebhooks,
+    /// Google push channels (Calendar): `X-Goog-Channel-Token` compared with a connection secret.
+    GoogleChannelToken,
     /// Google Cloud Pub/Sub push: a Google-signed OIDC bearer token, checked against the
     /// issuer's JWKS, audience, issuer and expiry. No shared secret.
     PubsubOidc,

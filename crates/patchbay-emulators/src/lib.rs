@@ -3,9 +3,11 @@
 //! loopback port, checks credentials like the real partner, and lets its owner inject faults
 //! (errors, rate limits, truncated answers, latency) and change data while it runs.
 //! [`records`] is a generic paginated JSON API sized for large sync runs; [`todoist`] serves
-//! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks.
+//! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks;
+//! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3.
 
 mod faults;
+pub mod gcal;
 pub mod github;
 pub mod gmail;
 pub mod oauth2;
@@ -24,6 +26,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use gcal::{GcalConfig, GcalEmulator};
 pub use github::{GithubConfig, GithubEmulator};
 pub use gmail::{GmailConfig, GmailEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};

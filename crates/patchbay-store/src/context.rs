@@ -234,8 +234,10 @@ macro_rules! lite_derived_stored {
         let keys: &Vec<(&str, &str)> = $keys;
         let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
         sqlx::query_as::<_, (String, String, String, bool)>(
+            // CROSS JOIN keeps the key list outside: SQLite would otherwise walk the
+            // connection's records and scan the list for each.
             "SELECT r.entity, r.id, r.data, r.deleted FROM json_each($2) AS j \
-             JOIN records r ON r.connection_id = $1 AND r.entity = j.value ->> 0 AND r.id = j.value ->> 1")
+             CROSS JOIN records r ON r.connection_id = $1 AND r.entity = j.value ->> 0 AND r.id = j.value ->> 1")
             .bind(&$c.connection_id)
             .bind(json)
             .fetch_all(&mut *$tx)

@@ -55,7 +55,7 @@ impl Gmail {
     }
 
     fn api<'a>(&'a self, ctx: &'a ConnectorContext) -> Result<Api<'a>, ConnectorError> {
-        Api::new(&self.http, ctx, self.provider.as_ref())
+        client::api(&self.http, ctx, self.provider.as_ref())
     }
 }
 

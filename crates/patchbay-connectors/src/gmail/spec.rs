@@ -50,6 +50,11 @@ fn compose_properties() -> Value {
     })
 }
 
+fn label_list(description: &str) -> Value {
+    json!({"type": "array", "maxItems": 20, "description": description,
+           "items": {"type": "string", "minLength": 1, "maxLength": 256}})
+}
+
 fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "properties": properties,
            "additionalProperties": false})
@@ -200,11 +205,7 @@ pub fn spec() -> ConnectorSpec {
                     "type": "string", "maxLength": 1000, "title": "Sync query",
                     "description": "Gmail search syntax limiting what syncs, e.g. newer_than:90d"
                 },
-                "label_ids": {
-                    "type": "array", "maxItems": 20,
-                    "items": {"type": "string", "minLength": 1, "maxLength": 256},
-                    "description": "Only messages with all of these labels sync"
-                },
+                "label_ids": label_list("Only messages with all of these labels sync"),
                 "format": {
                     "type": "string", "enum": ["full", "metadata"],
                     "description": "full (bodies and attachments) or metadata (headers only); default full"
@@ -222,11 +223,7 @@ pub fn spec() -> ConnectorSpec {
                     "pattern": "^projects/[^/]+/topics/[^/]+$",
                     "description": "projects/P/topics/T: Gmail publishes mailbox changes there (users.watch, renewed before it lapses); a push subscription to this connection's webhook URL then triggers incremental syncs"
                 },
-                "push_label_ids": {
-                    "type": "array", "maxItems": 20,
-                    "items": {"type": "string", "minLength": 1, "maxLength": 256},
-                    "description": "Only changes to messages with one of these labels are published (default: every change)"
-                },
+                "push_label_ids": label_list("Only changes to messages with one of these labels are published (default: every change)"),
                 "push_audience": {
                     "type": "string", "maxLength": 2048,
                     "description": "The audience the push subscription's OIDC token carries (default: this connection's webhook URL)"

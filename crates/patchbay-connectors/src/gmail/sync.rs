@@ -44,6 +44,14 @@ impl Cursor {
         .transpose()
     }
 
+    /// The stored `historyId` had expired: list everything from the start.
+    fn fell_back() -> Cursor {
+        Cursor {
+            fell_back: true,
+            ..Cursor::default()
+        }
+    }
+
     fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -210,10 +218,12 @@ async fn read_history(
     }
 }
 
-fn expired_note(start: &str) -> Option<String> {
-    Some(format!(
+/// The first page of an incremental run that lists everything, saying why.
+fn with_expired_note(mut page: SyncPage, start: &str) -> SyncPage {
+    page.note = Some(format!(
         "Gmail no longer keeps history from {start}; the whole mailbox was listed instead"
-    ))
+    ));
+    page
 }
 
 /// One page of the mailbox history from `start`.
@@ -224,13 +234,8 @@ async fn history_page(
     opts: &Options,
 ) -> Result<SyncPage, ConnectorError> {
     let Some(page) = read_history(api, start, &cursor).await? else {
-        let fallback = Cursor {
-            fell_back: true,
-            ..Cursor::default()
-        };
-        let mut page = list_page(api, fallback, opts).await?;
-        page.note = expired_note(start);
-        return Ok(page);
+        let page = list_page(api, Cursor::fell_back(), opts).await?;
+        return Ok(with_expired_note(page, start));
     };
     // The last change to a message decides: fetched again, or deleted.
     let mut last: BTreeMap<String, bool> = BTreeMap::new();
@@ -305,13 +310,8 @@ pub async fn threads(
         (_, _, cursor) => return thread_list_page(api, cursor.unwrap_or_default(), query).await,
     };
     let Some(page) = read_history(api, start, &cursor).await? else {
-        let fallback = Cursor {
-            fell_back: true,
-            ..Cursor::default()
-        };
-        let mut page = thread_list_page(api, fallback, query).await?;
-        page.note = expired_note(start);
-        return Ok(page);
+        let page = thread_list_page(api, Cursor::fell_back(), query).await?;
+        return Ok(with_expired_note(page, start));
     };
     let mut touched = std::collections::BTreeSet::new();
     for h in page["history"].as_array().into_iter().flatten() {

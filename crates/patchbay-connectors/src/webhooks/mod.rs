@@ -8,6 +8,7 @@
 
 mod discord;
 mod github;
+mod google_channel;
 mod pubsub;
 mod routing;
 mod shared_secret;
@@ -77,6 +78,7 @@ pub fn verify(
         WebhookScheme::TelegramSecretToken => telegram::verify(req, secret),
         WebhookScheme::DiscordEd25519 => discord::verify(req, secret),
         WebhookScheme::StandardWebhooks => standard::verify(req, secret, now),
+        WebhookScheme::GoogleChannelToken => google_channel::verify(req, secret),
         WebhookScheme::PubsubOidc => Err(VerifyError::KeysRequired),
     }
 }
@@ -85,9 +87,11 @@ pub fn verify(
 /// GitHub `X-GitHub-Delivery`, Standard Webhooks `webhook-id`, Slack JSON body `event_id`
 /// (Events API), Telegram JSON body `update_id` (as a string), Discord JSON body `id`, and for
 /// the shared-secret scheme the `X-Patchbay-Delivery-Id` header if present, else JSON body
-/// `id` or `event_id`; Pub/Sub the body's `message.messageId`.
+/// `id` or `event_id`; Pub/Sub the body's `message.messageId`; Google channels
+/// `X-Goog-Channel-ID:X-Goog-Message-Number`.
 pub fn delivery_id(scheme: WebhookScheme, req: &WebhookRequest) -> Option<String> {
     match scheme {
+        WebhookScheme::GoogleChannelToken => google_channel::delivery_id(req),
         WebhookScheme::PubsubOidc => {
             let value: Value = serde_json::from_slice(&req.body).ok()?;
             let message = value.get("message")?;
@@ -124,6 +128,12 @@ const KEPT_HEADERS: &[&str] = &[
     "webhook-timestamp",
     "webhook-signature",
     "x-patchbay-delivery-id",
+    "x-goog-channel-id",
+    "x-goog-channel-expiration",
+    "x-goog-message-number",
+    "x-goog-resource-id",
+    "x-goog-resource-state",
+    "x-goog-resource-uri",
 ];
 
 /// Headers worth keeping with a stored event (signature/timestamp/id/event-type headers of
@@ -189,6 +199,7 @@ pub fn sign(
         WebhookScheme::TelegramSecretToken => telegram::sign(secret),
         WebhookScheme::DiscordEd25519 => discord::sign(secret, body, now),
         WebhookScheme::StandardWebhooks => standard::sign(secret, body, now, id),
+        WebhookScheme::GoogleChannelToken => google_channel::sign(secret, id),
         // The "secret" is the token itself, signed by the caller.
         WebhookScheme::PubsubOidc => vec![("Authorization".into(), format!("Bearer {secret}"))],
     }

@@ -2,6 +2,7 @@
 
 mod github;
 mod http_json;
+mod invites;
 mod mail_context;
 mod network;
 mod oauth;
@@ -22,6 +23,7 @@ fn builtin_registers_every_connector() {
         registry.keys(),
         vec![
             "github",
+            "google-calendar",
             "google-mail",
             "http_json",
             "printing_partner",

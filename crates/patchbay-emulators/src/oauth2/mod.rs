@@ -6,6 +6,9 @@
 //! endpoint on purpose.
 
 mod browser;
+
+/// Plays the browser for one step: where a URL redirects to, without following it.
+pub use browser::redirect_location;
 pub(crate) mod form;
 mod request;
 mod routes;

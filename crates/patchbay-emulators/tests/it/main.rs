@@ -1,5 +1,6 @@
 //! Integration tests for the emulators, over real HTTP.
 
+mod gcal;
 mod github;
 mod gmail;
 mod oauth2;

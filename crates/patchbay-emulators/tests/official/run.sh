@@ -1,28 +1,53 @@
 #!/usr/bin/env bash
-# Checks the Gmail emulator against Google's official Python client: builds and starts the
-# emulator with the demo mailbox, runs gmail_client.py against it, stops it, and exits with
-# the check's status. Needs `python3 -m pip install google-api-python-client==2.*`.
+# Checks the Gmail and Calendar emulators against Google's official Python client: builds
+# and starts each emulator with its demo data, runs gmail_client.py and gcal_client.py
+# against them, stops them, and exits non-zero if either check failed. Needs
+# `python3 -m pip install google-api-python-client==2.*`.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../../.." && pwd)"
 port="${PORT:-18085}"
+gcal_port="${GCAL_PORT:-18086}"
 token="${GMAIL_TOKEN:-official-client-check-token}"
+gcal_token="${GCAL_TOKEN:-official-client-check-token}"
 
 cd "$root"
-cargo build -p patchbay-emulators --example gmail_serve
-PORT="$port" GMAIL_TOKEN="$token" target/debug/examples/gmail_serve &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve
 
-for _ in $(seq 1 100); do
-    if curl -s -o /dev/null "http://127.0.0.1:$port/gmail/v1/users/me/profile"; then
-        break
-    fi
-    sleep 0.1
-done
+servers=()
+stop_servers() {
+    for pid in "${servers[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap stop_servers EXIT
+
+# Waits until `url` answers at all (401 without a token counts).
+wait_up() {
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null "$1"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+}
+
+PORT="$port" GMAIL_TOKEN="$token" target/debug/examples/gmail_serve &
+servers+=($!)
+# The calendar check expects the demo week of 1 March 2027.
+PORT="$gcal_port" GCAL_TOKEN="$gcal_token" GCAL_NOW="2027-03-01T08:00:00Z" \
+    target/debug/examples/gcal_serve &
+gcal_pid=$!
+servers+=("$gcal_pid")
+
+wait_up "http://127.0.0.1:$port/gmail/v1/users/me/profile"
+wait_up "http://127.0.0.1:$gcal_port/calendar/v3/users/me/calendarList"
 
 status=0
 GMAIL_BASE_URL="http://127.0.0.1:$port/" GMAIL_TOKEN="$token" \
     python3 "$here/gmail_client.py" || status=$?
+GCAL_BASE_URL="http://127.0.0.1:$gcal_port/" GCAL_TOKEN="$gcal_token" GCAL_SERVER_PID="$gcal_pid" \
+    python3 "$here/gcal_client.py" || status=$?
 exit "$status"

@@ -2,12 +2,15 @@
 //! for one, renewed at half their remaining life so one failed renewal still leaves time for
 //! the next, and stopped when the connection is disabled, revoked or deleted.
 
+use crate::auth::activity_row;
+use crate::connections::OWNER_TYPE;
 use crate::error::{EngineError, Result};
 use crate::oauth::{Call, CallOut, Tokens};
-use crate::Context;
-use patchbay_core::{now_ms, Lifecycle, Watch};
-use patchbay_store::{ConnectionRow, WatchRow};
-use serde_json::Value;
+use crate::{Change, Context};
+use patchbay_core::{now_ms, Lifecycle, Secret, Watch};
+use patchbay_store::{ConnectionRow, ConnectionWrite, WatchRow};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How long one process holds a watch it is renewing.
@@ -124,6 +127,9 @@ impl Watches {
             return Ok(false);
         }
         let connector = self.ctx.connector_for(&row)?;
+        if let Some(field) = &connector.spec().webhook_secret_field {
+            self.ensure_webhook_secret(&row, field).await?;
+        }
         let callback = self.callback_url(&row);
         let previous = watch_of(&w);
         let answer = self
@@ -161,6 +167,39 @@ impl Watches {
             .watch_failed(&row.id, &failure, now + delay, now)
             .await?;
         Ok(false)
+    }
+
+    /// Channels that echo a token (Google Calendar's) need the connection's webhook secret
+    /// before the first watch; patchbay makes one, sealed like every credential.
+    async fn ensure_webhook_secret(&self, row: &ConnectionRow, field: &str) -> Result<()> {
+        let store = self.ctx.store();
+        let creds = store.list_credentials(OWNER_TYPE, &row.id).await?;
+        if creds.iter().any(|c| c.field == field) {
+            return Ok(());
+        }
+        let secret = Secret::new(crate::auth::random_token());
+        let secrets = BTreeMap::from([(field.to_string(), &secret)]);
+        let credentials = self
+            .ctx
+            .seal_all(&row.workspace_id, &row.id, &creds, &secrets)?;
+        let mut new = row.clone();
+        new.version += 1;
+        new.updated_at = now_ms();
+        let write = ConnectionWrite {
+            connection: Some(new),
+            credentials,
+            activity: vec![activity_row(
+                Some(&row.workspace_id),
+                Some(&row.id),
+                "system",
+                "connection.webhook_secret_created",
+                json!({"field": field}),
+            )],
+            ..Default::default()
+        };
+        store.update_connection(&write, row.version).await?;
+        self.ctx.changed(Change::Connection(&row.id));
+        Ok(())
     }
 
     /// Renewal passes every `every` until `cancel`.

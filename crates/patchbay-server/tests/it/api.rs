@@ -128,6 +128,7 @@ async fn catalog(backend: TestBackend) {
         keys,
         [
             "github",
+            "google-calendar",
             "google-mail",
             "http_json",
             "printing_partner",
@@ -165,6 +166,7 @@ async fn catalog(backend: TestBackend) {
         b["error"]["details"]["known"],
         json!([
             "github",
+            "google-calendar",
             "google-mail",
             "http_json",
             "printing_partner",

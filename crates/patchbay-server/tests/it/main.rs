@@ -4,6 +4,7 @@
 mod api;
 mod contract;
 mod drift;
+mod gcal;
 mod github;
 mod gmail;
 mod lifecycle;
@@ -322,13 +323,9 @@ pub async fn oauth_connect(
         .into_owned()
 }
 
-/// Where `url` redirects to (302), without following it.
+/// Where `url` redirects to, without following it.
 pub async fn redirect(url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302, "{url}");
-    resp.headers()["location"].to_str().unwrap().to_string()
+    patchbay_emulators::oauth2::redirect_location(url)
+        .await
+        .unwrap_or_else(|e| panic!("{url} did not redirect: {e}"))
 }

@@ -2,47 +2,21 @@
 //! last committed page, every message is stored once, and the mail context counts every
 //! message once per person however often a page was fetched.
 
+use crate::crash;
 use crate::process::{self, Server};
 use patchbay_emulators::gmail::{self, GmailConfig};
 use patchbay_emulators::oauth2::{self, ClientAuth, OAuthConfig};
 use patchbay_store::testing::{new_database, TestBackend};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MESSAGES: usize = 1000;
 
-/// Follows one redirect without fetching its target.
 async fn redirect(url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = client.get(url).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302, "{url}");
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
-/// Every stored record of `entity`, page by page.
-async fn all_records(api: &mut Server, key: &str, id: &str, entity: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = api
-            .call(
-                "GET",
-                &format!("/v1/connections/{id}/records/{entity}?limit=500{cursor}"),
-                key,
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        out.extend(page["data"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
+    oauth2::redirect_location(url)
+        .await
+        .unwrap_or_else(|e| panic!("{url} did not redirect: {e}"))
 }
 
 pub async fn killed_gmail_sync_resumes_without_duplicates(backend: TestBackend) {
@@ -83,31 +57,12 @@ pub async fn killed_gmail_sync_resumes_without_duplicates(backend: TestBackend) 
     db.open().await.unwrap().close().await;
     let master = patchbay_vault::MasterKey::generate_base64();
     let providers = providers.display().to_string();
-    let env: Vec<(&str, &str)> = vec![
-        ("PATCHBAY_DATABASE_URL", &db.url),
-        ("PATCHBAY_MASTER_KEY", &master),
-        ("PATCHBAY_ADMIN_KEY", process::ADMIN),
-        ("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"),
-        ("PATCHBAY_PROVIDERS_FILE", &providers),
-        ("PATCHBAY_JOB_LEASE_SECONDS", "2"),
-        ("PATCHBAY_WORKER_CONCURRENCY", "1"),
-        ("PATCHBAY_LOG_LEVEL", "warn"),
-    ];
-    let mut api = Server::start(
-        &dir,
-        &["serve", "--no-worker", "--bind", "127.0.0.1:0"],
-        &env,
-    )
-    .await;
-    let (_, ws) = api
-        .call(
-            "POST",
-            "/v1/admin/workspaces",
-            process::ADMIN,
-            Some(json!({"name": "mail"})),
-        )
-        .await;
-    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let env = crash::env(
+        &db.url,
+        &master,
+        &[("PATCHBAY_PROVIDERS_FILE", providers.as_str())],
+    );
+    let (mut api, key) = crash::api_with_workspace(&dir, &env).await;
     let (status, body) = api
         .call(
             "PUT",
@@ -160,16 +115,8 @@ pub async fn killed_gmail_sync_resumes_without_duplicates(backend: TestBackend) 
     assert_eq!(status, 202, "{run}");
     let run_path = format!("/v1/connections/{id}/syncs/{}", run["id"].as_str().unwrap());
 
-    let mut first = Server::start_worker(&dir, &env).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, r) = api.call("GET", &run_path, &key, None).await;
-        if r["pages"].as_i64().unwrap_or(0) >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress: {r}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut first = Server::start_worker(&dir, &crash::refs(&env)).await;
+    crash::wait_for_pages(&mut api, &key, &run_path, 3).await;
     first.kill();
     let (_, at_kill) = api.call("GET", &run_path, &key, None).await;
     assert_eq!(at_kill["status"], "running", "{at_kill}");
@@ -177,22 +124,12 @@ pub async fn killed_gmail_sync_resumes_without_duplicates(backend: TestBackend) 
     assert!(at_kill["pages"].as_i64().unwrap() < pages, "{at_kill}");
 
     mail.set_latency(Duration::ZERO);
-    let mut second = Server::start_worker(&dir, &env).await;
-    let done = loop {
-        let (_, r) = api.call("GET", &run_path, &key, None).await;
-        if r["status"] != "running" && r["status"] != "pending" {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline + Duration::from_secs(120),
-            "never finished: {r}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let mut second = Server::start_worker(&dir, &crash::refs(&env)).await;
+    let done = crash::wait_for_end(&mut api, &key, &run_path).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["added"], MESSAGES, "each message counted once: {done}");
 
-    let messages = all_records(&mut api, &key, &id, "messages").await;
+    let messages = crash::all_records(&mut api, &key, &id, "messages").await;
     let ids: BTreeSet<String> = messages
         .iter()
         .map(|m| m["id"].as_str().unwrap().to_string())
@@ -216,7 +153,7 @@ pub async fn killed_gmail_sync_resumes_without_duplicates(backend: TestBackend) 
             *expected.entry(address).or_default() += 1;
         }
     }
-    let people = all_records(&mut api, &key, &id, "people").await;
+    let people = crash::all_records(&mut api, &key, &id, "people").await;
     let counted: BTreeMap<String, i64> = people
         .iter()
         .map(|p| {

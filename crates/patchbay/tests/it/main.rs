@@ -2,6 +2,7 @@
 //! CLI commands, key rotation while a server runs, and a planted secret that must appear
 //! nowhere in the database files, a PostgreSQL dump or the logs.
 
+mod crash;
 mod gmail_crash;
 mod process;
 
@@ -589,30 +590,8 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
     let db = new_database(backend);
     db.open().await.unwrap().close().await;
     let master = patchbay_vault::MasterKey::generate_base64();
-    let env: Vec<(&str, &str)> = vec![
-        ("PATCHBAY_DATABASE_URL", &db.url),
-        ("PATCHBAY_MASTER_KEY", &master),
-        ("PATCHBAY_ADMIN_KEY", process::ADMIN),
-        ("PATCHBAY_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"),
-        ("PATCHBAY_JOB_LEASE_SECONDS", "2"),
-        ("PATCHBAY_WORKER_CONCURRENCY", "1"),
-        ("PATCHBAY_LOG_LEVEL", "warn"),
-    ];
-    let mut api = Server::start(
-        &dir,
-        &["serve", "--no-worker", "--bind", "127.0.0.1:0"],
-        &env,
-    )
-    .await;
-    let (_, ws) = api
-        .call(
-            "POST",
-            "/v1/admin/workspaces",
-            process::ADMIN,
-            Some(json!({"name": "kill"})),
-        )
-        .await;
-    let key = ws["secret_key"].as_str().unwrap().to_string();
+    let env = crash::env(&db.url, &master, &[]);
+    let (mut api, key) = crash::api_with_workspace(&dir, &env).await;
     let body = json!({"connector": "http_json", "owner": {"id": "u1"}, "enable": true,
         "config": {"base_url": em.base_url, "list_path": "/v1/records", "page_size": 100},
         "secrets": {"api_key": em.config().api_key}});
@@ -630,19 +609,8 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
     assert_eq!(s, 202, "{run}");
     let run_path = format!("/v1/connections/{id}/syncs/{}", run["id"].as_str().unwrap());
 
-    let mut first = Server::start_worker(&dir, &env).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (_, r) = api.call("GET", &run_path, &key, None).await;
-        if r["pages"].as_i64().unwrap_or(0) >= 5 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first worker made no progress: {r}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let mut first = Server::start_worker(&dir, &crash::refs(&env)).await;
+    crash::wait_for_pages(&mut api, &key, &run_path, 5).await;
     first.kill();
     let (_, at_kill) = api.call("GET", &run_path, &key, None).await;
     assert_eq!(at_kill["status"], "running");
@@ -652,42 +620,18 @@ async fn killed_worker_is_resumed_by_another(backend: TestBackend) {
         "killed mid-run ({pages_at_kill} of 30 pages)"
     );
 
-    let mut second = Server::start_worker(&dir, &env).await;
-    let done = loop {
-        let (_, r) = api.call("GET", &run_path, &key, None).await;
-        if r["status"] != "running" && r["status"] != "pending" {
-            break r;
-        }
-        assert!(
-            std::time::Instant::now() < deadline + std::time::Duration::from_secs(60),
-            "never finished: {r}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let mut second = Server::start_worker(&dir, &crash::refs(&env)).await;
+    let done = crash::wait_for_end(&mut api, &key, &run_path).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["added"], 3000, "every record counted once: {done}");
     // The stored set is exactly the source: no gaps, no duplicates.
+    let stored = crash::all_records(&mut api, &key, &id, "records").await;
     let mut ids = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (_, page) = api
-            .call(
-                "GET",
-                &format!("/v1/connections/{id}/records/records?limit=500{cursor}"),
-                &key,
-                None,
-            )
-            .await;
-        for r in page["data"].as_array().unwrap() {
-            ids.push(r["id"].as_str().unwrap().to_string());
-            if ids.len() % 250 == 0 {
-                let index: usize = r["id"].as_str().unwrap()[4..].parse().unwrap();
-                assert_eq!(r["data"], em.record_json(index));
-            }
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
+    for r in &stored {
+        ids.push(r["id"].as_str().unwrap().to_string());
+        if ids.len() % 250 == 0 {
+            let index: usize = r["id"].as_str().unwrap()[4..].parse().unwrap();
+            assert_eq!(r["data"], em.record_json(index));
         }
     }
     let total = ids.len();
