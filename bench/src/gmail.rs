@@ -9,7 +9,6 @@ use patchbay_core::{Secret, SyncMode};
 use patchbay_emulators::gmail::{self, GmailConfig, Mail};
 use patchbay_engine::connections::{CreateConnection, OwnerInput};
 use patchbay_engine::Caller;
-use patchbay_store::PageRecord;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -100,30 +99,7 @@ pub async fn run(args: GmailArgs) {
             }
         }
         // Baseline: the stored message records of the context run, inserted as plain batches.
-        let mut rows = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store
-                .list_records(&patchbay_store::RecordQuery {
-                    connection_id: with_context.clone(),
-                    entity: "messages".into(),
-                    after: after.clone(),
-                    modified_after: None,
-                    include_deleted: false,
-                    limit: 1000,
-                })
-                .await
-                .unwrap();
-            let Some(last) = page.last() else { break };
-            after = Some((last.updated_at, last.id.clone()));
-            for r in page {
-                rows.push(PageRecord {
-                    id: r.id,
-                    hash: r.hash,
-                    data: serde_json::from_str(&r.data).unwrap(),
-                });
-            }
-        }
+        let rows = crate::sync::stored_rows(&store, &with_context, "messages").await;
         let t = Instant::now();
         for chunk in rows.chunks(100) {
             store

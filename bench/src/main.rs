@@ -4,6 +4,7 @@
 //! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
 
 mod deliveries;
+mod gcal;
 mod gmail;
 mod proxy;
 mod sync;
@@ -31,6 +32,8 @@ enum Bench {
     Sync(sync::SyncArgs),
     /// Sync generated Gmail messages with the mail context on and off, then 1% by history.
     Gmail(gmail::GmailArgs),
+    /// Available slots over two calendars (p50/p99) and a first sync of generated events.
+    Gcal(gcal::GcalArgs),
     /// Inbound webhooks per second, next to a bare route and a group-commit ceiling.
     Webhooks(webhooks::WebhookArgs),
     /// Proxy throughput and added latency, next to calling the emulator directly.
@@ -406,6 +409,7 @@ async fn main() {
         Bench::Connections(args) => connections(args).await,
         Bench::Sync(args) => sync::run(args).await,
         Bench::Gmail(args) => gmail::run(args).await,
+        Bench::Gcal(args) => gcal::run(args).await,
         Bench::Webhooks(args) => webhooks::bench(args).await,
         Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::Proxy(args) => proxy::bench(args).await,

@@ -244,3 +244,38 @@ pub async fn run(args: SyncArgs) {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Every live record of `entity` as stored for `connection_id`, ready to insert again (the
+/// plain-insert baselines).
+pub async fn stored_rows(
+    store: &patchbay_store::Store,
+    connection_id: &str,
+    entity: &str,
+) -> Vec<patchbay_store::PageRecord> {
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_records(&patchbay_store::RecordQuery {
+                connection_id: connection_id.to_string(),
+                entity: entity.into(),
+                after: after.clone(),
+                modified_after: None,
+                include_deleted: false,
+                limit: 1000,
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else {
+            return rows;
+        };
+        after = Some((last.updated_at, last.id.clone()));
+        for r in page {
+            rows.push(patchbay_store::PageRecord {
+                id: r.id,
+                hash: r.hash,
+                data: serde_json::from_str(&r.data).unwrap(),
+            });
+        }
+    }
+}

@@ -122,6 +122,41 @@ impl<'a> Api<'a> {
     }
 }
 
+impl Api<'_> {
+    /// The Google account (`sub`) the token belongs to, as the connect flow recorded it, from
+    /// the catalog's userinfo endpoint; `fallback` when the connection points elsewhere
+    /// (`base_url` set) or the catalog names no endpoint.
+    pub async fn account(
+        &self,
+        ctx: &ConnectorContext,
+        provider: Option<&crate::providers::Provider>,
+        fallback: Option<String>,
+    ) -> Result<Option<String>, ConnectorError> {
+        let overridden = ctx.config_str("base_url").is_some_and(|s| !s.is_empty());
+        match provider.and_then(|p| p.userinfo_url.as_deref()) {
+            Some(url) if !overridden => {
+                Ok(self.get_url(url).await?["sub"].as_str().map(str::to_string))
+            }
+            _ => Ok(fallback),
+        }
+    }
+}
+
+/// The authenticated proxy's target: the API base and the connection's Bearer token.
+pub fn proxy_target(
+    base: &Url,
+    ctx: &ConnectorContext,
+) -> Result<patchbay_core::ProxyTarget, ConnectorError> {
+    let token = ctx.secret("access_token")?;
+    Ok(patchbay_core::ProxyTarget {
+        base_url: base.as_str().trim_end_matches('/').to_string(),
+        headers: vec![(
+            "Authorization".into(),
+            Secret::new(format!("Bearer {}", token.expose())),
+        )],
+    })
+}
+
 /// The error for a non-2xx answer in Google's shape.
 pub fn google_error(
     status: u16,

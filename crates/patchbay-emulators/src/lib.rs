@@ -4,17 +4,20 @@
 //! (errors, rate limits, truncated answers, latency) and change data while it runs.
 //! [`records`] is a generic paginated JSON API sized for large sync runs; [`todoist`] serves
 //! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks;
-//! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3.
+//! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3, sharing Google's
+//! token check, quota faults and error shape.
 
 mod faults;
 pub mod gcal;
 pub mod github;
 pub mod gmail;
+mod google;
 pub mod oauth2;
 mod paging;
 pub mod printing_partner;
 pub mod records;
 pub mod todoist;
+mod tokens;
 pub mod venue_ops;
 
 use axum::Router;
@@ -176,6 +179,11 @@ impl Clock {
         self.last = now.max(self.last + chrono::Duration::milliseconds(1));
         self.last
     }
+}
+
+/// Locks `m`, also after a panic elsewhere poisoned it: the emulators' state stays usable.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -55,6 +55,7 @@ use utoipa::OpenApi;
         live::signals,
         live::data,
         live::alerts,
+        live::shared_slots,
         webhooks::receive,
         webhooks::receive_routed,
         webhooks::receive_legacy,

@@ -247,6 +247,8 @@ struct DemoPartners {
     /// Google's OAuth endpoints and the Gmail API, with a seeded mailbox.
     google: patchbay_emulators::OAuthEmulator,
     gmail: patchbay_emulators::GmailEmulator,
+    /// Google Calendar, with seeded calendars around this week, behind the same OAuth.
+    calendar: patchbay_emulators::GcalEmulator,
 }
 
 impl DemoPartners {
@@ -265,6 +267,7 @@ impl DemoPartners {
             v.api_token
         ) + &format!(
             "\x20     google-mail       a Gmail mailbox ({email}) behind Google OAuth, both local;\n\
+             \x20     google-calendar   its calendars, behind the same Google OAuth app\n\
              \x20                       OAuth app: client_id {id}  client_secret {secret}\n",
             email = self.gmail.config().email,
             id = self.google.config().client_id,
@@ -272,9 +275,20 @@ impl DemoPartners {
         )
     }
 
-    /// The catalog entries that send Gmail's OAuth and API calls to the local stand-ins.
+    /// The catalog entries that send Gmail's and Calendar's OAuth and API calls to the local
+    /// stand-ins.
     fn providers_yaml(&self) -> String {
-        format!(
+        let calendar = format!(
+            "google-calendar:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
+             userinfo_url: '{}'\n  api_base_url: '{}'\n",
+            self.google.authorize_url(),
+            self.google.token_url(),
+            self.google.revoke_url(),
+            self.google.userinfo_url(),
+            self.calendar.base_url,
+        );
+        calendar
+            + &format!(
             "google-mail:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
              userinfo_url: '{}'\n  api_base_url: '{}'\n  jwks_url: '{}'\n",
             self.google.authorize_url(),
@@ -292,11 +306,13 @@ const DEMO_PRINTING_PORT: u16 = 8181;
 const DEMO_VENUE_PORT: u16 = 8182;
 const DEMO_GOOGLE_PORT: u16 = 8183;
 const DEMO_GMAIL_PORT: u16 = 8184;
+const DEMO_CALENDAR_PORT: u16 = 8185;
 
 async fn start_demo_partners() -> AnyResult<DemoPartners> {
     use patchbay_emulators::oauth2::{self, ClientAuth};
     use patchbay_emulators::{
-        gmail, printing_partner, venue_ops, GmailConfig, OAuthConfig, PrintingConfig, VenueConfig,
+        gcal, gmail, printing_partner, venue_ops, GcalConfig, GmailConfig, OAuthConfig,
+        PrintingConfig, VenueConfig,
     };
     let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let printing = match printing_partner::spawn(PrintingConfig {
@@ -342,7 +358,18 @@ async fn start_demo_partners() -> AnyResult<DemoPartners> {
         Err(_) => gmail::spawn(gmail_config(at(0))).await?,
     };
     gmail.accept_oauth_tokens(&google);
+    let calendar_config = |bind| GcalConfig {
+        seed_demo: true,
+        bind,
+        ..Default::default()
+    };
+    let calendar = match gcal::spawn(calendar_config(at(DEMO_CALENDAR_PORT))).await {
+        Ok(c) => c,
+        Err(_) => gcal::spawn(calendar_config(at(0))).await?,
+    };
+    calendar.accept_oauth_tokens(&google);
     Ok(DemoPartners {
+        calendar,
         printing,
         venue,
         google,

@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use chrono_tz::Tz;
 use patchbay_core::{
     Connector, ConnectorContext, ConnectorError, ConnectorSpec, DataPayload, FieldError,
-    ProxyTarget, Record, Secret, Signal, SyncPage, SyncRequest, TestOutcome, ValidationInput,
-    Watch, WebhookOutcome, WebhookRequest,
+    ProxyTarget, Record, Signal, SyncPage, SyncRequest, TestOutcome, ValidationInput, Watch,
+    WebhookOutcome, WebhookRequest,
 };
 use serde_json::Value;
 
@@ -109,17 +109,9 @@ impl Connector for GoogleCalendar {
     async fn test_connection(&self, ctx: &ConnectorContext) -> Result<TestOutcome, ConnectorError> {
         let api = self.api(ctx)?;
         let (me, zone) = owner(&api, ctx).await?;
-        let overridden = ctx.config_str("base_url").is_some_and(|s| !s.is_empty());
-        let userinfo = self
-            .provider
-            .as_ref()
-            .and_then(|p| p.userinfo_url.as_deref())
-            .filter(|_| !overridden);
-        // The account is the Google account (`sub`), as the connect flow recorded it.
-        let account = match userinfo {
-            Some(url) => api.get_url(url).await?["sub"].as_str().map(str::to_string),
-            None => Some(me.clone()),
-        };
+        let account = api
+            .account(ctx, self.provider.as_ref(), Some(me.clone()))
+            .await?;
         Ok(TestOutcome {
             ok: true,
             message: format!("the token reads the calendars of {me} ({zone})"),
@@ -265,14 +257,6 @@ impl Connector for GoogleCalendar {
     }
 
     fn proxy_target(&self, ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {
-        let base = self.base(ctx)?;
-        let token = ctx.secret("access_token")?;
-        Ok(ProxyTarget {
-            base_url: base.as_str().trim_end_matches('/').to_string(),
-            headers: vec![(
-                "Authorization".into(),
-                Secret::new(format!("Bearer {}", token.expose())),
-            )],
-        })
+        crate::google::proxy_target(&self.base(ctx)?, ctx)
     }
 }

@@ -30,8 +30,8 @@ use async_trait::async_trait;
 use client::{api_base, Api};
 use patchbay_core::{
     Connector, ConnectorContext, ConnectorError, ConnectorSpec, DerivedRecord, FieldError,
-    ProxyTarget, Record, Secret, Signal, SignalKind, SyncPage, SyncRequest, TestOutcome,
-    ValidationInput, Watch, WebhookOutcome, WebhookRequest,
+    ProxyTarget, Record, Signal, SignalKind, SyncPage, SyncRequest, TestOutcome, ValidationInput,
+    Watch, WebhookOutcome, WebhookRequest,
 };
 use serde_json::Value;
 
@@ -95,17 +95,8 @@ impl Connector for Gmail {
     async fn test_connection(&self, ctx: &ConnectorContext) -> Result<TestOutcome, ConnectorError> {
         let api = self.api(ctx)?;
         let profile = api.get(&["profile"], &[]).await?;
-        let overridden = ctx.config_str("base_url").is_some_and(|s| !s.is_empty());
-        let userinfo = self
-            .provider
-            .as_ref()
-            .and_then(|p| p.userinfo_url.as_deref())
-            .filter(|_| !overridden);
-        // The account is the Google account (`sub`), as the connect flow recorded it.
-        let account = match userinfo {
-            Some(url) => api.get_url(url).await?["sub"].as_str().map(str::to_string),
-            None => profile["emailAddress"].as_str().map(str::to_string),
-        };
+        let address = profile["emailAddress"].as_str().map(str::to_string);
+        let account = api.account(ctx, self.provider.as_ref(), address).await?;
         Ok(TestOutcome {
             ok: true,
             message: format!(
@@ -276,14 +267,6 @@ impl Connector for Gmail {
     }
 
     fn proxy_target(&self, ctx: &ConnectorContext) -> Result<ProxyTarget, ConnectorError> {
-        let base = api_base(ctx, self.provider.as_ref())?;
-        let token = ctx.secret("access_token")?;
-        Ok(ProxyTarget {
-            base_url: base.as_str().trim_end_matches('/').to_string(),
-            headers: vec![(
-                "Authorization".into(),
-                Secret::new(format!("Bearer {}", token.expose())),
-            )],
-        })
+        crate::google::proxy_target(&api_base(ctx, self.provider.as_ref())?, ctx)
     }
 }

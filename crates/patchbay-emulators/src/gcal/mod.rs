@@ -12,9 +12,9 @@
 //!
 //! Every write takes the next change number; a sync token names the number it was issued
 //! at, and [`GcalEmulator::expire_sync_tokens`] makes every earlier token answer 410
-//! `fullSyncRequired`. Bearer tokens are registered by the test or accepted from the crate's
-//! OAuth emulator; errors follow Google's `{"error": {"code", "message", "errors": [...],
-//! "status"}}` shape, and quota errors can be injected as Calendar sends them.
+//! `fullSyncRequired`. Bearer tokens, quota faults as Calendar sends them, request counting
+//! and Google's error shape come from the crate's `google` module; `routes.rs` adds
+//! Calendar's wording and errors.
 //!
 //! `seed_demo` adds a realistic week around `now` (`demo.rs`); `generated` adds synthetic
 //! events for benchmarks (`synth.rs`).
@@ -35,14 +35,14 @@ mod synth;
 mod time;
 
 use crate::faults::Faults;
-use crate::oauth2::OAuthEmulator;
-use crate::EmulatorHandle;
+use crate::google::errors::QuotaFault;
+use crate::google::{self, Gate};
+use crate::{lock, EmulatorHandle};
 use axum::http::StatusCode;
 use push::{Announce, Push};
 pub use push::{Channel, Notification};
-use routes::ApiError;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use store::{CalendarData, Store, Write};
@@ -81,82 +81,19 @@ impl Default for GcalConfig {
     }
 }
 
-/// A token check other than the registered list, such as another emulator's token store.
-pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+pub use crate::tokens::TokenCheck;
 
 /// The calendars behind a running Calendar emulator.
 pub struct Calendars {
     config: GcalConfig,
     store: Mutex<Store>,
-    auth: Mutex<Auth>,
-    quota: Mutex<Quota>,
-    calls: Mutex<BTreeMap<String, u64>>,
+    gate: Gate,
     push: Arc<Push>,
-}
-
-#[derive(Default)]
-struct Auth {
-    tokens: HashSet<String>,
-    /// Refused whatever else would accept them.
-    revoked: HashSet<String>,
-    checks: Vec<TokenCheck>,
-}
-
-#[derive(Default)]
-struct Quota {
-    too_many: u32,
-    user_limit: u32,
-    rate_limit: u32,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Calendars {
     fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
-    }
-
-    fn token_valid(&self, token: &str) -> bool {
-        let auth = lock(&self.auth);
-        !auth.revoked.contains(token)
-            && (auth.tokens.contains(token) || auth.checks.iter().any(|check| check(token)))
-    }
-
-    fn count_call(&self, key: String) {
-        *lock(&self.calls).entry(key).or_default() += 1;
-    }
-
-    fn take_quota_fault(&self) -> Option<ApiError> {
-        let mut quota = lock(&self.quota);
-        let (status, reason, message) = if quota.too_many > 0 {
-            quota.too_many -= 1;
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rateLimitExceeded",
-                "Rate Limit Exceeded",
-            )
-        } else if quota.user_limit > 0 {
-            quota.user_limit -= 1;
-            (
-                StatusCode::FORBIDDEN,
-                "userRateLimitExceeded",
-                "User Rate Limit Exceeded",
-            )
-        } else if quota.rate_limit > 0 {
-            quota.rate_limit -= 1;
-            (
-                StatusCode::FORBIDDEN,
-                "rateLimitExceeded",
-                "Rate Limit Exceeded",
-            )
-        } else {
-            return None;
-        };
-        let mut error = ApiError::new(status, reason, message);
-        error.domain = "usageLimits";
-        Some(error)
     }
 }
 
@@ -198,19 +135,13 @@ pub async fn spawn(config: GcalConfig) -> std::io::Result<GcalEmulator> {
     synth::seed(&mut store, config.generated, anchor);
     let push = Arc::new(Push::default());
     store.outbox = Some(push::start(push.clone()));
-    let auth = Auth {
-        tokens: config.tokens.iter().cloned().collect(),
-        ..Default::default()
-    };
     let calendars = Arc::new(Calendars {
+        gate: Gate::new(&config.tokens),
         config,
         store: Mutex::new(store),
-        auth: Mutex::new(auth),
-        quota: Mutex::default(),
-        calls: Mutex::default(),
         push,
     });
-    let faults = Faults::new(routes::error_body);
+    let faults = Faults::new(google::errors::fault_body::<Calendars>);
     let router = routes::router(calendars.clone(), faults.clone());
     crate::serve(bind, router, faults, calendars).await
 }
@@ -220,51 +151,10 @@ impl EmulatorHandle<Calendars> {
         &self.state.config
     }
 
-    pub fn add_token(&self, token: &str) {
-        let mut auth = lock(&self.state.auth);
-        auth.revoked.remove(token);
-        auth.tokens.insert(token.to_string());
-    }
-
-    /// Refuses `token` from now on, however it was accepted.
-    pub fn revoke_token(&self, token: &str) {
-        let mut auth = lock(&self.state.auth);
-        auth.tokens.remove(token);
-        auth.revoked.insert(token.to_string());
-    }
-
-    /// Also accepts tokens for which `check` says yes.
-    pub fn accept_tokens_with(&self, check: impl Fn(&str) -> bool + Send + Sync + 'static) {
-        lock(&self.state.auth).checks.push(Arc::new(check));
-    }
-
-    /// Also accepts the live access tokens of `oauth`, as Calendar accepts Google's tokens;
-    /// expiry and revocation there apply here.
-    pub fn accept_oauth_tokens(&self, oauth: &OAuthEmulator) {
-        let server = oauth.state.clone();
-        self.accept_tokens_with(move |token| server.access_token_valid(token));
-    }
-
-    /// Answers the next `n` authenticated requests with 429 `rateLimitExceeded`.
-    pub fn rate_limit_next_429(&self, n: u32) {
-        lock(&self.state.quota).too_many = n;
-    }
-
-    /// Answers the next `n` authenticated requests with 403 `userRateLimitExceeded`.
-    pub fn rate_limit_next_403(&self, n: u32) {
-        lock(&self.state.quota).user_limit = n;
-    }
-
     /// Answers the next `n` authenticated requests with 403 `rateLimitExceeded`, Calendar's
     /// answer when the project's quota runs out.
     pub fn rate_limit_next_403_project(&self, n: u32) {
-        lock(&self.state.quota).rate_limit = n;
-    }
-
-    /// Requests per route, e.g. `GET /calendar/v3/calendars/{calendarId}/events`, faulted
-    /// and refused ones included.
-    pub fn request_counts(&self) -> BTreeMap<String, u64> {
-        lock(&self.state.calls).clone()
+        self.arm_quota_fault(QuotaFault::ProjectLimit, n);
     }
 
     /// Makes every sync token issued so far answer 410 `fullSyncRequired`.

@@ -21,7 +21,7 @@ pub use model::Permissions;
 
 use crate::faults::Faults;
 use crate::oauth2::OAuthEmulator;
-use crate::EmulatorHandle;
+use crate::{lock, EmulatorHandle};
 use model::{Data, Item};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -70,10 +70,6 @@ pub struct GitHub {
     deliveries: Mutex<Vec<Delivery>>,
     oauth: Mutex<oauth::OAuthState>,
     client: reqwest::Client,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl GitHub {

@@ -11,10 +11,10 @@
 //!
 //! Messages are stored as RFC 822 bytes built with `mail-builder` and read with `mail-parser`
 //! into Gmail's `MessagePart` tree; ids sort by time like Gmail's. Every change moves the
-//! mailbox `historyId` and writes a history record. Bearer tokens are registered by the test
-//! or accepted from the crate's OAuth emulator. Errors follow Google's
-//! `{"error": {"code", "message", "errors": [...], "status"}}` shape, and quota errors can be
-//! injected as Gmail sends them (429 `rateLimitExceeded`, 403 `userRateLimitExceeded`).
+//! mailbox `historyId` and writes a history record. Bearer tokens, quota faults as Gmail sends
+//! them (429 `rateLimitExceeded`, 403 `userRateLimitExceeded`), request counting and Google's
+//! error shape come from the crate's `google` module; `routes.rs` adds Gmail's `{userId}`
+//! check and wording.
 //!
 //! `seed_demo` fills the mailbox with hand-written mail (`demo.rs`, `demo_invites.rs`,
 //! `demo_more.rs`); `generated` adds synthetic mail that is stored as an index only and
@@ -41,18 +41,15 @@ mod synth;
 mod threads;
 
 use crate::faults::Faults;
-use crate::oauth2::OAuthEmulator;
-use crate::EmulatorHandle;
-use axum::http::StatusCode;
+use crate::google::{self, Gate};
+use crate::{lock, EmulatorHandle};
 pub use compose::{Attachment, Mail};
 use pubsub::PubSub;
 pub use pubsub::Push;
 /// The modulus (base64url) of the key the emulator signs push tokens with; its exponent is
 /// `AQAB`.
 pub use pubsub::N as PUSH_KEY_N;
-use routes::ApiError;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use store::Store;
@@ -88,8 +85,7 @@ impl Default for GmailConfig {
     }
 }
 
-/// A token check other than the registered list, such as another emulator's token store.
-pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+pub use crate::tokens::TokenCheck;
 
 /// The last `users.watch` request.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,61 +137,13 @@ impl From<Mail> for Delivery {
 pub struct Mailbox {
     config: GmailConfig,
     store: Mutex<Store>,
-    auth: Mutex<Auth>,
-    quota: Mutex<Quota>,
-    calls: Mutex<BTreeMap<String, u64>>,
+    gate: Gate,
     pubsub: Arc<PubSub>,
-}
-
-#[derive(Default)]
-struct Auth {
-    tokens: HashSet<String>,
-    /// Refused whatever else would accept them.
-    revoked: HashSet<String>,
-    checks: Vec<TokenCheck>,
-}
-
-#[derive(Default)]
-struct Quota {
-    too_many: u32,
-    user_limit: u32,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Mailbox {
     fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
-    }
-
-    fn token_valid(&self, token: &str) -> bool {
-        let auth = lock(&self.auth);
-        !auth.revoked.contains(token)
-            && (auth.tokens.contains(token) || auth.checks.iter().any(|check| check(token)))
-    }
-
-    fn count_call(&self, key: String) {
-        *lock(&self.calls).entry(key).or_default() += 1;
-    }
-
-    fn take_quota_fault(&self) -> Option<ApiError> {
-        let mut quota = lock(&self.quota);
-        let mut error = if quota.too_many > 0 {
-            quota.too_many -= 1;
-            let retry = crate::rfc3339(chrono::Utc::now() + chrono::Duration::seconds(1));
-            let message = format!("User-rate limit exceeded.  Retry after {retry}");
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rateLimitExceeded", message)
-        } else if quota.user_limit > 0 {
-            quota.user_limit -= 1;
-            let message = "User Rate Limit Exceeded";
-            ApiError::new(StatusCode::FORBIDDEN, "userRateLimitExceeded", message)
-        } else {
-            return None;
-        };
-        error.domain = "usageLimits";
-        Some(error)
     }
 }
 
@@ -218,19 +166,13 @@ pub async fn spawn(config: GmailConfig) -> std::io::Result<GmailEmulator> {
     }
     let pubsub = Arc::new(PubSub::new(config.email.clone()));
     store.outbox = Some(pubsub::start(pubsub.clone()));
-    let auth = Auth {
-        tokens: config.tokens.iter().cloned().collect(),
-        ..Default::default()
-    };
     let mailbox = Arc::new(Mailbox {
+        gate: Gate::new(&config.tokens),
         config,
         store: Mutex::new(store),
-        auth: Mutex::new(auth),
-        quota: Mutex::default(),
-        calls: Mutex::default(),
         pubsub,
     });
-    let faults = Faults::new(routes::error_body);
+    let faults = Faults::new(google::errors::fault_body::<Mailbox>);
     let router = routes::router(mailbox.clone(), faults.clone());
     crate::serve(bind, router, faults, mailbox).await
 }
@@ -252,31 +194,6 @@ fn seed_generated(store: &mut Store) {
 impl EmulatorHandle<Mailbox> {
     pub fn config(&self) -> &GmailConfig {
         &self.state.config
-    }
-
-    pub fn add_token(&self, token: &str) {
-        let mut auth = lock(&self.state.auth);
-        auth.revoked.remove(token);
-        auth.tokens.insert(token.to_string());
-    }
-
-    /// Refuses `token` from now on, however it was accepted.
-    pub fn revoke_token(&self, token: &str) {
-        let mut auth = lock(&self.state.auth);
-        auth.tokens.remove(token);
-        auth.revoked.insert(token.to_string());
-    }
-
-    /// Also accepts tokens for which `check` says yes.
-    pub fn accept_tokens_with(&self, check: impl Fn(&str) -> bool + Send + Sync + 'static) {
-        lock(&self.state.auth).checks.push(Arc::new(check));
-    }
-
-    /// Also accepts the live access tokens of `oauth`, as Gmail accepts Google's tokens;
-    /// expiry and revocation there apply here.
-    pub fn accept_oauth_tokens(&self, oauth: &OAuthEmulator) {
-        let server = oauth.state.clone();
-        self.accept_tokens_with(move |token| server.access_token_valid(token));
     }
 
     /// Delivers mail as if it arrived from outside: threaded by its References and subject,
@@ -346,21 +263,5 @@ impl EmulatorHandle<Mailbox> {
     /// The last `watch` request, until `stop`.
     pub fn watch(&self) -> Option<WatchRequest> {
         self.state.store().watch.clone()
-    }
-
-    /// Answers the next `n` authenticated requests with 429 `rateLimitExceeded`.
-    pub fn rate_limit_next_429(&self, n: u32) {
-        lock(&self.state.quota).too_many = n;
-    }
-
-    /// Answers the next `n` authenticated requests with 403 `userRateLimitExceeded`.
-    pub fn rate_limit_next_403(&self, n: u32) {
-        lock(&self.state.quota).user_limit = n;
-    }
-
-    /// Requests per route, e.g. `GET /gmail/v1/users/{userId}/messages/{id}`, faulted and
-    /// refused ones included.
-    pub fn request_counts(&self) -> BTreeMap<String, u64> {
-        lock(&self.state.calls).clone()
     }
 }

@@ -1,122 +1,48 @@
-//! The router, Bearer authentication, quota faults, request counting and Google's error
-//! bodies. Pub/Sub's subscription routes sit behind the same tokens; the JWKS is public.
+//! The router and what Gmail adds to the shared Google gate: its wording of common errors,
+//! its request-count keys and the `{userId}` check. Pub/Sub's subscription routes sit behind
+//! the same tokens; the JWKS is public.
 
 use super::{drafts, history, labels, messages, pubsub, sending, threads, Mailbox};
-use crate::faults::{self, Faults};
-use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
-use axum::response::{IntoResponse, Response};
+use crate::faults::Faults;
+use crate::google::{self, Gate, GoogleApi};
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Router;
 use std::sync::Arc;
 
 pub type App = State<Arc<Mailbox>>;
+pub type ApiError = google::ApiError<Mailbox>;
 pub type Answer = Result<Response, ApiError>;
 
-/// An error in Google's JSON shape.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub reason: &'static str,
-    pub message: String,
-    pub domain: &'static str,
-    /// The message in `errors[]` when it differs from the top-level one.
-    pub detail: Option<&'static str>,
-}
+impl GoogleApi for Mailbox {
+    const NOT_FOUND: &'static str = "Requested entity was not found.";
+    const INVALID: &'static str = "invalidArgument";
+    const INTERNAL: &'static str = "Internal error encountered.";
 
-impl ApiError {
-    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            reason,
-            message: message.into(),
-            domain: "global",
-            detail: None,
+    fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    fn route_key(method: &Method, path: &str) -> String {
+        route_key(method, path)
+    }
+
+    fn too_many_message() -> String {
+        let retry = crate::rfc3339(chrono::Utc::now() + chrono::Duration::seconds(1));
+        format!("User-rate limit exceeded.  Retry after {retry}")
+    }
+
+    /// Anyone but `me` or the account's address as `{userId}` is refused.
+    fn refuse(&self, path: &str) -> Option<ApiError> {
+        let user = percent_decode(user_of(path)?);
+        if user == "me" || user.eq_ignore_ascii_case(&self.config.email) {
+            return None;
         }
+        let message = format!("Delegation denied for {user}");
+        Some(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))
     }
-
-    pub fn not_found() -> Self {
-        let message = "Requested entity was not found.";
-        ApiError::new(StatusCode::NOT_FOUND, "notFound", message)
-    }
-
-    pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalidArgument", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status_name = match (self.status.as_u16(), self.reason) {
-            (400, "failedPrecondition") => "FAILED_PRECONDITION",
-            (400, _) => "INVALID_ARGUMENT",
-            (401, _) => "UNAUTHENTICATED",
-            (403, _) => "PERMISSION_DENIED",
-            (404, _) => "NOT_FOUND",
-            (409, _) => "ALREADY_EXISTS",
-            (429, _) => "RESOURCE_EXHAUSTED",
-            (503, _) => "UNAVAILABLE",
-            _ => "INTERNAL",
-        };
-        let detail_message = self
-            .detail
-            .map(str::to_string)
-            .unwrap_or(self.message.clone());
-        let mut detail =
-            json!({"message": detail_message, "domain": self.domain, "reason": self.reason});
-        let mut headers = Vec::new();
-        match self.status.as_u16() {
-            401 => {
-                detail["location"] = "Authorization".into();
-                detail["locationType"] = "header".into();
-                let realm = "Bearer realm=\"https://accounts.google.com/\"";
-                headers.push((header::WWW_AUTHENTICATE, realm));
-            }
-            403 | 429 if self.domain == "usageLimits" => {
-                headers.push((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
-        }
-        let body = json!({"error": {
-            "code": self.status.as_u16(),
-            "message": self.message,
-            "errors": [detail],
-            "status": status_name,
-        }});
-        let mut response = (self.status, Json(body)).into_response();
-        for (name, value) in headers {
-            response
-                .headers_mut()
-                .insert(name, value.parse().expect("static header"));
-        }
-        response
-    }
-}
-
-/// The body for injected faults and any status without a more specific error.
-pub fn error_body(status: StatusCode, _message: &str) -> Value {
-    let (reason, message, name) = match status.as_u16() {
-        429 => (
-            "rateLimitExceeded",
-            "Rate Limit Exceeded",
-            "RESOURCE_EXHAUSTED",
-        ),
-        503 => (
-            "backendError",
-            "The service is currently unavailable.",
-            "UNAVAILABLE",
-        ),
-        500.. => ("backendError", "Internal error encountered.", "INTERNAL"),
-        _ => ("badRequest", "Bad Request", "INVALID_ARGUMENT"),
-    };
-    json!({"error": {
-        "code": status.as_u16(),
-        "message": message,
-        "errors": [{"message": message, "domain": "global", "reason": reason}],
-        "status": name,
-    }})
 }
 
 pub fn router(mailbox: Arc<Mailbox>, faults: Arc<Faults>) -> Router {
@@ -168,17 +94,14 @@ pub fn router(mailbox: Arc<Mailbox>, faults: Arc<Faults>) -> Router {
         .route("/drafts/send", post(drafts::send))
         .route("/drafts/{id}", axum::routing::put(drafts::update));
     let subscription = get(pubsub::get).put(pubsub::create).delete(pubsub::delete);
-    Router::new()
+    let api = Router::new()
         .nest("/gmail/v1/users/{user}", users)
         .nest("/upload/gmail/v1/users/{user}", uploads)
         .route("/v1/projects/{project}/subscriptions/{id}", subscription)
         .fallback(|| async { ApiError::not_found() })
-        .with_state(mailbox.clone())
-        .layer(from_fn_with_state(mailbox.clone(), authenticate))
-        // Added after the token check, which does not cover it.
-        .route("/oauth2/v3/certs", get(pubsub::certs))
-        .layer(from_fn_with_state(faults, faults::apply))
-        .layer(from_fn_with_state(mailbox, count))
+        .with_state(mailbox.clone());
+    let public = Router::new().route("/oauth2/v3/certs", get(pubsub::certs));
+    google::auth::guard(api, public, mailbox, faults)
 }
 
 /// `GET /gmail/v1/users/{userId}/messages/{id}`: the path with its ids replaced.
@@ -218,48 +141,12 @@ fn route_key(method: &Method, path: &str) -> String {
     format!("{method} {}", out.join("/"))
 }
 
-async fn count(State(mailbox): App, req: Request, next: Next) -> Response {
-    mailbox.count_call(route_key(req.method(), req.uri().path()));
-    next.run(req).await
-}
-
-/// The `{userId}` of a path: `me` or the account's address; anyone else is refused.
+/// The `{userId}` of a Gmail or upload path.
 fn user_of(path: &str) -> Option<&str> {
     let rest = path
         .strip_prefix("/gmail/v1/users/")
         .or_else(|| path.strip_prefix("/upload/gmail/v1/users/"))?;
     rest.split('/').next()
-}
-
-async fn authenticate(State(mailbox): App, req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    if !token.is_some_and(|t| !t.is_empty() && mailbox.token_valid(t)) {
-        let message = "Request had invalid authentication credentials. Expected OAuth 2 \
-                       access token, login cookie or other valid authentication credential. \
-                       See https://developers.google.com/identity/sign-in/web/devconsole-project.";
-        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "authError", message);
-        error.detail = Some("Invalid Credentials");
-        return error.into_response();
-    }
-    if let Some(user) = user_of(req.uri().path()) {
-        let user = percent_decode(user);
-        if user != "me" && !user.eq_ignore_ascii_case(&mailbox.config.email) {
-            let message = format!("Delegation denied for {user}");
-            return ApiError::new(StatusCode::FORBIDDEN, "forbidden", message).into_response();
-        }
-    }
-    if let Some(error) = mailbox.take_quota_fault() {
-        return error.into_response();
-    }
-    next.run(req).await
 }
 
 fn percent_decode(s: &str) -> String {

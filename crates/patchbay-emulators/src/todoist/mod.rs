@@ -1,7 +1,8 @@
 //! Todoist's API v1 (`/api/v1`): the user, projects, active tasks with cursor pagination, the
 //! filter endpoint, and closing, reopening and creating tasks. Bearer tokens are registered by
-//! the test or accepted from the crate's OAuth emulator; "today" is computed on a clock the
-//! test can set, in the user's configured UTC offset. Error bodies follow Todoist's
+//! the test or accepted from the crate's OAuth emulator, through the registry Gmail and
+//! Calendar use too (`tokens.rs`); "today" is computed on a clock the test can set, in the
+//! user's configured UTC offset. Error bodies follow Todoist's
 //! `{"error", "error_code", "error_tag", "http_code", "error_extra"}` shape.
 
 mod model;
@@ -10,13 +11,13 @@ mod seed;
 mod store;
 
 use crate::faults::Faults;
-use crate::oauth2::OAuthEmulator;
-use crate::EmulatorHandle;
+use crate::tokens::{HasTokens, Tokens};
+use crate::{lock, EmulatorHandle};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
 use model::{Project, Task};
 pub use seed::TaskSeed;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use store::{project_id, Data};
@@ -61,39 +62,26 @@ impl Default for TodoistConfig {
     }
 }
 
-/// A token check other than the registered list, such as another emulator's token store.
-pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+pub use crate::tokens::TokenCheck;
 
 /// The account behind a running Todoist emulator.
 pub struct Account {
     config: TodoistConfig,
     tz: FixedOffset,
     data: Mutex<Data>,
-    auth: Mutex<Auth>,
+    tokens: Tokens,
     calls: Mutex<BTreeMap<String, u64>>,
 }
 
-#[derive(Default)]
-struct Auth {
-    tokens: HashSet<String>,
-    /// Refused whatever else would accept them.
-    revoked: HashSet<String>,
-    checks: Vec<TokenCheck>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+impl HasTokens for Account {
+    fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
 }
 
 impl Account {
     fn data(&self) -> MutexGuard<'_, Data> {
         lock(&self.data)
-    }
-
-    fn token_valid(&self, token: &str) -> bool {
-        let auth = lock(&self.auth);
-        !auth.revoked.contains(token)
-            && (auth.tokens.contains(token) || auth.checks.iter().any(|check| check(token)))
     }
 
     fn count_call(&self, path: &str) {
@@ -139,15 +127,11 @@ pub async fn spawn(config: TodoistConfig) -> std::io::Result<TodoistEmulator> {
         let project = project_id(i % (config.projects + 1) + 1);
         data.add_task(project, format!("Task {}", i + 1));
     }
-    let auth = Auth {
-        tokens: config.tokens.iter().cloned().collect(),
-        ..Default::default()
-    };
     let account = Arc::new(Account {
+        tokens: Tokens::new(&config.tokens),
         config,
         tz,
         data: Mutex::new(data),
-        auth: Mutex::new(auth),
         calls: Mutex::default(),
     });
     let faults = Faults::new(routes::error_body);
@@ -186,32 +170,6 @@ impl EmulatorHandle<Account> {
         if let Some(noon) = noon {
             self.set_now(noon);
         }
-    }
-
-    pub fn add_token(&self, token: &str) {
-        let mut auth = lock(&self.state.auth);
-        auth.revoked.remove(token);
-        auth.tokens.insert(token.to_string());
-    }
-
-    /// Refuses `token` from now on, however it was accepted, as when the user removes the
-    /// app's access in Todoist's settings.
-    pub fn revoke_token(&self, token: &str) {
-        let mut auth = lock(&self.state.auth);
-        auth.tokens.remove(token);
-        auth.revoked.insert(token.to_string());
-    }
-
-    /// Also accepts tokens for which `check` says yes.
-    pub fn accept_tokens_with(&self, check: impl Fn(&str) -> bool + Send + Sync + 'static) {
-        lock(&self.state.auth).checks.push(Arc::new(check));
-    }
-
-    /// Also accepts the live access tokens of `oauth`, as Todoist accepts tokens from its own
-    /// authorization server; expiry and revocation there apply here.
-    pub fn accept_oauth_tokens(&self, oauth: &OAuthEmulator) {
-        let server = oauth.state.clone();
-        self.accept_tokens_with(move |token| server.access_token_valid(token));
     }
 
     pub fn inbox_project_id(&self) -> String {

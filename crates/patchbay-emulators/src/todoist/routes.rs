@@ -138,7 +138,7 @@ async fn authenticate(State(account): App, req: Request, next: Next) -> Response
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(t) if !t.is_empty() && account.token_valid(t) => next.run(req).await,
+        Some(t) if !t.is_empty() && account.tokens.valid(t) => next.run(req).await,
         _ => error(StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
     }
 }

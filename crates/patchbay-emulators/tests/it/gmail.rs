@@ -1,6 +1,7 @@
 //! The Gmail emulator over HTTP: auth and quota errors, listing and search, message formats,
 //! sending and threading, label changes, labels, drafts, history, watch and its Pub/Sub
-//! pushes, generated mail.
+//! pushes, generated mail. Requests, paging, Google's error shape, the token checks and the
+//! push endpoint are shared with the Calendar tests (`google.rs`).
 
 mod auth;
 mod history;
@@ -9,7 +10,8 @@ mod messages;
 mod push;
 mod sending;
 
-use crate::{http, Answer};
+pub use crate::google::{assert_google_error, call, get, ok};
+use crate::Answer;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use patchbay_emulators::gmail::{self, GmailConfig, GmailEmulator};
@@ -30,34 +32,8 @@ pub async fn empty() -> GmailEmulator {
     gmail::spawn(GmailConfig::default()).await.unwrap()
 }
 
-pub async fn call(
-    emu: &GmailEmulator,
-    method: Method,
-    path: &str,
-    query: &[(&str, &str)],
-    body: Option<Value>,
-) -> Answer {
-    let url = format!("{}/gmail/v1/users/me/{path}", emu.base_url);
-    let mut req = http().request(method, url).query(query).bearer_auth(TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    Answer::from(req.send().await.unwrap()).await
-}
-
-pub async fn get(emu: &GmailEmulator, path: &str, query: &[(&str, &str)]) -> Answer {
-    call(emu, Method::GET, path, query, None).await
-}
-
 pub async fn post(emu: &GmailEmulator, path: &str, body: Value) -> Answer {
     call(emu, Method::POST, path, &[], Some(body)).await
-}
-
-/// `get` that must succeed, as JSON.
-pub async fn ok(emu: &GmailEmulator, path: &str, query: &[(&str, &str)]) -> Value {
-    let a = get(emu, path, query).await;
-    assert_eq!(a.status, 200, "{path}: {}", a.text);
-    a.json()
 }
 
 /// Ids of every listed message (or thread, or draft), following `nextPageToken`; also the
@@ -68,22 +44,12 @@ pub async fn all_ids(
     query: &[(&str, &str)],
 ) -> (Vec<String>, usize) {
     let field = path.split('?').next().unwrap();
-    let (mut ids, mut pages, mut token) = (Vec::new(), 0, None::<String>);
-    loop {
-        let mut q = query.to_vec();
-        if let Some(t) = &token {
-            q.push(("pageToken", t));
-        }
-        let page = ok(emu, path, &q).await;
-        pages += 1;
-        for item in page[field].as_array().into_iter().flatten() {
-            ids.push(item["id"].as_str().unwrap().to_string());
-        }
-        match page["nextPageToken"].as_str() {
-            Some(next) => token = Some(next.to_string()),
-            None => return (ids, pages),
-        }
-    }
+    let pages = crate::google::pages(emu, path, query).await;
+    let items = pages
+        .iter()
+        .flat_map(|p| p[field].as_array().into_iter().flatten());
+    let ids = items.map(|item| item["id"].as_str().unwrap().to_string());
+    (ids.collect(), pages.len())
 }
 
 /// Ids of messages matching `q`.
@@ -126,21 +92,6 @@ pub fn labels(message: &Value) -> Vec<String> {
         .iter()
         .map(|l| l.as_str().unwrap().to_string())
         .collect()
-}
-
-/// Asserts Google's error shape.
-#[track_caller]
-pub fn assert_google_error(a: &Answer, code: u16, reason: &str, status: &str) {
-    assert_eq!(a.status.as_u16(), code, "{}", a.text);
-    let error = &a.json()["error"];
-    assert_eq!(error["code"], code, "{}", a.text);
-    assert_eq!(error["status"], status, "{}", a.text);
-    assert_eq!(error["errors"][0]["reason"], reason, "{}", a.text);
-    assert!(
-        error["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{}",
-        a.text
-    );
 }
 
 /// A raw message as a client would build it.

@@ -3,6 +3,7 @@
 mod gcal;
 mod github;
 mod gmail;
+mod google;
 mod oauth2;
 mod records;
 mod todoist;

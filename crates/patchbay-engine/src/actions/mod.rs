@@ -3,6 +3,7 @@
 //! expired token), and record the run; `idempotency` makes retries safe.
 
 mod idempotency;
+mod slots;
 
 pub use idempotency::ACTION_LEASE_MS;
 

@@ -23,6 +23,24 @@ pub fn router() -> Routes {
             data,
         )
         .add(GET, "/v1/alerts", Workspace, alerts)
+        .add(POST, "/v1/available-slots", Workspace, shared_slots)
+}
+
+/// Free slots shared by several people's calendar connections: the `available_slots` input
+/// (`duration_minutes`, `time_zone` (required here), `working_hours`, buffers, step, horizon)
+/// plus `connection_ids`. Each connection runs `available_slots` on the same grid; a slot is
+/// answered when every connection has it free.
+#[utoipa::path(post, path = "/v1/available-slots", tag = "live", request_body = Object,
+    responses((status = 200, body = Object), (status = 403), (status = 404), (status = 422), (status = 502)),
+    security(("bearer" = [])))]
+pub async fn shared_slots(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    crate::extract::ApiJson(input): crate::extract::ApiJson<serde_json::Value>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        state.engine.actions().shared_slots(&caller, input).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -80,41 +80,11 @@ async fn connected(backend: TestBackend) -> Setup {
 }
 
 async fn sync(s: &Setup, mode: &str, entities: &[&str]) -> Value {
-    let (status, run) = s
-        .app
-        .post(
-            &format!("/v1/connections/{}/syncs", s.id),
-            &s.key,
-            json!({"mode": mode, "entities": entities}),
-        )
-        .await;
-    assert_eq!(status, 202, "{run}");
-    while let RunOutcome::Ran { .. } = s.app.engine.syncs().try_run_one("w").await.unwrap() {}
-    let (_, run) = s
-        .app
-        .get(
-            &format!(
-                "/v1/connections/{}/syncs/{}",
-                s.id,
-                run["id"].as_str().unwrap()
-            ),
-            &s.key,
-        )
-        .await;
-    assert_eq!(run["status"], "completed", "{run}");
-    run
+    crate::sync_now(&s.app, &s.key, &s.id, mode, entities).await
 }
 
 async fn records(s: &Setup, entity: &str) -> Vec<Value> {
-    let (status, page) = s
-        .app
-        .get(
-            &format!("/v1/connections/{}/records/{entity}?limit=500", s.id),
-            &s.key,
-        )
-        .await;
-    assert_eq!(status, 200, "{page}");
-    page["data"].as_array().unwrap().clone()
+    crate::records_of(&s.app, &s.key, &s.id, entity).await
 }
 
 fn by_summary<'a>(events: &'a [Value], summary: &str) -> Vec<&'a Value> {
@@ -378,6 +348,83 @@ async fn calendar_actions_write_through_google(backend: TestBackend) {
     .await;
     assert_eq!(st, 422, "{err}");
     assert_eq!(s.cal.event_count(ME), count);
+
+    // Two people: Grace's calendar (another connection, another account's API) blocks a
+    // morning; only slots free for both are offered.
+    let grace = gcal::spawn(GcalConfig {
+        email: "grace@example.com".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    grace.accept_oauth_tokens(&s._oauth);
+    let grace_id = crate::oauth_connect_as(
+        &s.app,
+        &s.key,
+        &s._oauth,
+        "google-calendar",
+        "https://app.example/connected",
+        "grace",
+    )
+    .await;
+    let (st, body) = s
+        .app
+        .patch(
+            &format!("/v1/connections/{grace_id}"),
+            &s.key,
+            json!({"config": {"base_url": grace.base_url}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let day = (now + chrono::Duration::days(1))
+        .with_timezone(&berlin)
+        .date_naive();
+    let day = (0..7)
+        .map(|n| day + chrono::Duration::days(n))
+        .find(|d| chrono::Datelike::weekday(d).number_from_monday() <= 5)
+        .unwrap();
+    let at = |h: u32| {
+        chrono::TimeZone::from_local_datetime(&berlin, &day.and_hms_opt(h, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let (gs, ge) = (at(9), at(12));
+    grace.insert_event(
+        "grace@example.com",
+        json!({"summary": "Grace's workshop", "start": {"dateTime": gs.to_rfc3339()},
+               "end": {"dateTime": ge.to_rfc3339()}}),
+    );
+    let input = json!({"duration_minutes": 30, "time_zone": "Europe/Berlin", "horizon_days": 14,
+                       "max_slots": 1000});
+    let mut both = input.clone();
+    both["connection_ids"] = json!([s.id, grace_id]);
+    let (st, shared) = s.app.post("/v1/available-slots", &s.key, both).await;
+    assert_eq!(st, 200, "{shared}");
+    let (_, ada_only) = action(&s, "available_slots", input).await;
+    let ada: Vec<&Value> = ada_only["slots"].as_array().unwrap().iter().collect();
+    let shared = shared["slots"].as_array().unwrap();
+    assert!(
+        !shared.is_empty() && shared.len() < ada.len(),
+        "{} of {}",
+        shared.len(),
+        ada.len()
+    );
+    for slot in shared {
+        assert!(ada.contains(&slot), "{slot} is free for Ada");
+        let start: chrono::DateTime<chrono::Utc> = slot["start"].as_str().unwrap().parse().unwrap();
+        let end: chrono::DateTime<chrono::Utc> = slot["end"].as_str().unwrap().parse().unwrap();
+        assert!(end <= gs || start >= ge, "{slot} meets Grace's workshop");
+    }
+    let (st, err) = s
+        .app
+        .post(
+            "/v1/available-slots",
+            &s.key,
+            json!({"duration_minutes": 30, "connection_ids": [s.id]}),
+        )
+        .await;
+    assert_eq!(st, 422, "a zone is required across people: {err}");
 
     let (st, _) = action(&s, "delete_event", json!({"event_id": id})).await;
     assert_eq!(st, 200);

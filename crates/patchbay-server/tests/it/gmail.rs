@@ -83,35 +83,11 @@ async fn sync(s: &Setup, mode: &str) -> Value {
 }
 
 async fn sync_of(s: &Setup, mode: &str, entities: &[&str]) -> Value {
-    let (status, run) = s
-        .app
-        .post(
-            &format!("/v1/connections/{}/syncs", s.id),
-            &s.key,
-            json!({"mode": mode, "entities": entities}),
-        )
-        .await;
-    assert_eq!(status, 202, "{run}");
-    while let RunOutcome::Ran { .. } = s.app.engine.syncs().try_run_one("w").await.unwrap() {}
-    let run_id = run["id"].as_str().unwrap();
-    let (_, run) = s
-        .app
-        .get(&format!("/v1/connections/{}/syncs/{run_id}", s.id), &s.key)
-        .await;
-    assert_eq!(run["status"], "completed", "{run}");
-    run
+    crate::sync_now(&s.app, &s.key, &s.id, mode, entities).await
 }
 
 async fn records(s: &Setup, entity: &str) -> Vec<Value> {
-    let (status, page) = s
-        .app
-        .get(
-            &format!("/v1/connections/{}/records/{entity}?limit=500", s.id),
-            &s.key,
-        )
-        .await;
-    assert_eq!(status, 200, "{page}");
-    page["data"].as_array().unwrap().clone()
+    crate::records_of(&s.app, &s.key, &s.id, entity).await
 }
 
 fn record<'a>(list: &'a [Value], id: &str) -> &'a Value {

@@ -304,11 +304,57 @@ pub async fn oauth_connect(
     connector: &str,
     return_url: &str,
 ) -> String {
+    oauth_connect_as(app, key, oauth, connector, return_url, "ada").await
+}
+
+/// Queues a sync of `entities`, runs the queue dry in this process and returns the run,
+/// which must have completed.
+pub async fn sync_now(app: &TestApp, key: &str, id: &str, mode: &str, entities: &[&str]) -> Value {
+    let (status, run) = app
+        .post(
+            &format!("/v1/connections/{id}/syncs"),
+            key,
+            json!({"mode": mode, "entities": entities}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    while let patchbay_engine::sync::jobs::RunOutcome::Ran { .. } =
+        app.engine.syncs().try_run_one("w").await.unwrap()
+    {}
+    let run_id = run["id"].as_str().unwrap();
+    let (_, run) = app
+        .get(&format!("/v1/connections/{id}/syncs/{run_id}"), key)
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    run
+}
+
+/// The first 500 records of `entity`.
+pub async fn records_of(app: &TestApp, key: &str, id: &str, entity: &str) -> Vec<Value> {
+    let (status, page) = app
+        .get(
+            &format!("/v1/connections/{id}/records/{entity}?limit=500"),
+            key,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["data"].as_array().unwrap().clone()
+}
+
+/// [`oauth_connect`] for another owner.
+pub async fn oauth_connect_as(
+    app: &TestApp,
+    key: &str,
+    oauth: &patchbay_emulators::OAuthEmulator,
+    connector: &str,
+    return_url: &str,
+    owner: &str,
+) -> String {
     let (s, session) = app
         .post(
             "/v1/connect-sessions",
             key,
-            json!({"connector": connector, "owner": {"id": "ada"}, "return_url": return_url}),
+            json!({"connector": connector, "owner": {"id": owner}, "return_url": return_url}),
         )
         .await;
     assert_eq!(s, 201, "{session}");

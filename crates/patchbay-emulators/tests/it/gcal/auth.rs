@@ -1,77 +1,20 @@
 //! Authentication, quota and injected faults, request counting, unknown resources.
 
-use super::{assert_google_error, empty, get, TOKEN};
-use crate::{http, Answer};
-use patchbay_emulators::oauth2::{self, OAuthConfig};
-use serde_json::json;
-
-async fn with_token(base: &str, path: &str, token: Option<&str>) -> Answer {
-    let mut req = http().get(format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    Answer::from(req.send().await.unwrap()).await
-}
+use super::{assert_google_error, empty, get};
+use crate::google::{self, with_token};
 
 const LIST: &str = "/calendar/v3/users/me/calendarList";
 
 #[tokio::test]
 async fn a_missing_or_unknown_token_gets_googles_401() {
     let emu = empty().await;
-    for token in [None, Some("nope")] {
-        let a = with_token(&emu.base_url, LIST, token).await;
-        assert_eq!(a.status, 401);
-        assert_eq!(
-            a.header("www-authenticate"),
-            "Bearer realm=\"https://accounts.google.com/\""
-        );
-        assert_eq!(
-            a.json(),
-            json!({"error": {
-                "code": 401,
-                "message": "Request had invalid authentication credentials. Expected OAuth 2 \
-                            access token, login cookie or other valid authentication \
-                            credential. See https://developers.google.com/identity/sign-in/web/\
-                            devconsole-project.",
-                "errors": [{"message": "Invalid Credentials", "domain": "global",
-                            "reason": "authError", "location": "Authorization",
-                            "locationType": "header"}],
-                "status": "UNAUTHENTICATED",
-            }})
-        );
-    }
-    assert_eq!(
-        with_token(&emu.base_url, LIST, Some(TOKEN)).await.status,
-        200
-    );
-    emu.add_token("second");
-    assert_eq!(
-        with_token(&emu.base_url, LIST, Some("second")).await.status,
-        200
-    );
-    emu.revoke_token("second");
-    assert_eq!(
-        with_token(&emu.base_url, LIST, Some("second")).await.status,
-        401
-    );
+    google::assert_tokens_are_checked(&emu, LIST).await;
 }
 
 #[tokio::test]
 async fn tokens_of_the_oauth_emulator_work_until_they_expire() {
     let emu = empty().await;
-    let oauth = oauth2::spawn(OAuthConfig::default()).await.unwrap();
-    emu.accept_oauth_tokens(&oauth);
-    let issued = oauth.issue_tokens("read");
-    let token = issued["access_token"].as_str().unwrap();
-    assert_eq!(
-        with_token(&emu.base_url, LIST, Some(token)).await.status,
-        200
-    );
-    oauth.expire_access_tokens();
-    assert_eq!(
-        with_token(&emu.base_url, LIST, Some(token)).await.status,
-        401
-    );
+    google::assert_oauth_tokens_work_until_they_expire(&emu, LIST).await;
 }
 
 #[tokio::test]

@@ -2,69 +2,16 @@
 //! headers, retries, channels.stop, and not_exists for a removed calendar.
 
 use super::{assert_google_error, call, empty, send};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use crate::google::{self, until, Endpoint};
 use patchbay_emulators::GcalEmulator;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-#[derive(Clone)]
-struct Received {
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-#[derive(Clone, Default)]
-struct Endpoint {
-    received: Arc<Mutex<Vec<Received>>>,
-    /// Statuses to answer with, in order; 200 once they run out.
-    answers: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Endpoint {
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn record(
-    State(endpoint): State<Endpoint>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().to_string()))
-        .collect();
-    endpoint.received.lock().unwrap().push(Received {
-        headers,
-        body: body.to_vec(),
-    });
-    let status = endpoint.answers.lock().unwrap().pop_front().unwrap_or(200);
-    StatusCode::from_u16(status).unwrap()
-}
-
+/// A push endpoint at `/hook`; returns it and its address.
 async fn endpoint(answers: &[u16]) -> (Endpoint, String) {
-    let state = Endpoint::default();
-    state.answers.lock().unwrap().extend(answers);
-    let app = axum::Router::new()
-        .fallback(axum::routing::post(record))
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (state, url)
-}
-
-async fn until(mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(5), "timed out");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (endpoint, base) = google::endpoint(answers).await;
+    (endpoint, format!("{base}/hook"))
 }
 
 async fn watch(emu: &GcalEmulator, calendar: &str, body: Value) -> Value {
@@ -199,6 +146,8 @@ async fn refused_notifications_are_retried_and_expired_channels_are_quiet() {
     )
     .await;
     until(|| ep.received().len() == 3).await;
+    // The emulator records an attempt once answered, just after the endpoint saw it.
+    until(|| emu.notifications().len() == 3).await;
     let attempts: Vec<(String, u64, Option<u16>)> = emu
         .notifications()
         .into_iter()

@@ -2,78 +2,18 @@
 //! JWKS, retries of refused pushes, label filters, expiry and `stop`.
 
 use super::{assert_google_error, empty, post, TOKEN};
+use crate::google::{endpoint, until};
 use crate::{http, Answer};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use patchbay_emulators::gmail::{Delivery, GmailEmulator, Mail};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TOPIC: &str = "projects/demo/topics/gmail";
 const ACCOUNT: &str = "gmail-push@demo.iam.gserviceaccount.com";
-
-/// A request the push endpoint received.
-#[derive(Clone)]
-struct Received {
-    path: String,
-    authorization: Option<String>,
-    content_type: String,
-    body: Value,
-    at: Instant,
-}
-
-#[derive(Clone, Default)]
-struct Endpoint {
-    received: Arc<Mutex<Vec<Received>>>,
-    /// Statuses to answer with, in order; 200 once they run out.
-    answers: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Endpoint {
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn record(
-    State(endpoint): State<Endpoint>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let header = |name: &str| {
-        let value = headers.get(name).map(|v| v.to_str().unwrap().to_string());
-        value
-    };
-    endpoint.received.lock().unwrap().push(Received {
-        path: uri.path().to_string(),
-        authorization: header("authorization"),
-        content_type: header("content-type").unwrap_or_default(),
-        body: serde_json::from_slice(&body).unwrap(),
-        at: Instant::now(),
-    });
-    let status = endpoint.answers.lock().unwrap().pop_front().unwrap_or(200);
-    StatusCode::from_u16(status).unwrap()
-}
-
-/// A push endpoint on a loopback port; returns its base URL.
-async fn endpoint(answers: &[u16]) -> (Endpoint, String) {
-    let state = Endpoint::default();
-    state.answers.lock().unwrap().extend(answers);
-    let app = axum::Router::new()
-        .fallback(axum::routing::post(record))
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (state, url)
-}
 
 async fn pubsub(emu: &GmailEmulator, method: Method, name: &str, body: Option<Value>) -> Answer {
     let url = format!("{}/v1/projects/demo/subscriptions/{name}", emu.base_url);
@@ -101,15 +41,6 @@ fn mail() -> Mail {
     Mail::new("grace@example.org", "Ping")
         .to("ada@example.com")
         .text("hi")
-}
-
-/// Waits until `done` holds, for at most five seconds.
-async fn until(mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(5), "timed out");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Verifies a push token against the emulator's published JWKS.
@@ -196,8 +127,9 @@ async fn watch_pushes_signed_notifications_to_each_subscription_of_its_topic() {
     );
 
     for r in [bare, audienced] {
-        assert_eq!(r.content_type, "application/json");
-        let message = &r.body["message"];
+        assert_eq!(r.headers["content-type"], "application/json");
+        let body = r.json();
+        let message = &body["message"];
         let data = STANDARD.decode(message["data"].as_str().unwrap()).unwrap();
         let data: Value = serde_json::from_slice(&data).unwrap();
         assert_eq!(
@@ -219,22 +151,19 @@ async fn watch_pushes_signed_notifications_to_each_subscription_of_its_topic() {
         assert_eq!(message["attributes"], json!({}));
     }
     assert_eq!(
-        audienced.body["subscription"],
+        audienced.json()["subscription"],
         "projects/demo/subscriptions/gmail-push"
     );
     assert_eq!(
-        bare.body["subscription"],
+        bare.json()["subscription"],
         "projects/demo/subscriptions/gmail-push-2"
     );
     assert_eq!(
-        bare.body["message"]["messageId"],
-        audienced.body["message"]["messageId"]
+        bare.json()["message"]["messageId"],
+        audienced.json()["message"]["messageId"]
     );
 
-    let token = audienced
-        .authorization
-        .as_deref()
-        .unwrap()
+    let token = audienced.headers["authorization"]
         .strip_prefix("Bearer ")
         .unwrap();
     let claims = verify(&emu, token, "patchbay-gmail").await.unwrap();
@@ -251,10 +180,7 @@ async fn watch_pushes_signed_notifications_to_each_subscription_of_its_topic() {
     );
     assert!(verify(&emu, token, "someone-else").await.is_err());
     // Without an audience the token is for the endpoint itself.
-    let token = bare
-        .authorization
-        .as_deref()
-        .unwrap()
+    let token = bare.headers["authorization"]
         .strip_prefix("Bearer ")
         .unwrap();
     assert_eq!(
@@ -267,7 +193,10 @@ async fn watch_pushes_signed_notifications_to_each_subscription_of_its_topic() {
     assert!(pushes
         .iter()
         .all(|p| p.status == Some(200) && p.history_id == history_id));
-    assert_eq!(pushes[0].message_id, audienced.body["message"]["messageId"]);
+    assert_eq!(
+        pushes[0].message_id,
+        audienced.json()["message"]["messageId"]
+    );
 
     // Forged tokens sign with the same key; expiry is the consumer's to check.
     let now = chrono::Utc::now().timestamp();
@@ -310,7 +239,7 @@ async fn refused_pushes_are_retried_with_backoff_and_recorded() {
     assert!(received[2].at - received[1].at >= Duration::from_millis(200));
     let ids: Vec<_> = received
         .iter()
-        .map(|r| &r.body["message"]["messageId"])
+        .map(|r| r.json()["message"]["messageId"].clone())
         .collect();
     assert!(
         ids.iter().all(|id| *id == ids[0]),
