@@ -250,6 +250,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/available-slots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Free slots shared by several people's calendar connections: the `available_slots` input
+         *     (`duration_minutes`, `time_zone` (required here), `working_hours`, buffers, step, horizon)
+         *     plus `connection_ids`. Each connection runs `available_slots` on the same grid; a slot is
+         *     answered when every connection has it free.
+         * @description Takes a workspace secret key.
+         */
+        post: operations["live_shared_slots"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connect-sessions": {
         parameters: {
             query?: never;
@@ -1670,7 +1693,7 @@ export interface components {
          * @description Inbound webhook verification schemes a connector can declare.
          * @enum {string}
          */
-        WebhookScheme: "shared_secret_header" | "github_hmac_sha256" | "slack_v0" | "telegram_secret_token" | "discord_ed25519" | "standard_webhooks";
+        WebhookScheme: "shared_secret_header" | "github_hmac_sha256" | "slack_v0" | "telegram_secret_token" | "discord_ed25519" | "standard_webhooks" | "google_channel_token" | "pubsub_oidc";
         WorkspaceView: {
             created_at: string;
             id: string;
@@ -2487,6 +2510,102 @@ export interface operations {
             };
             /** @description a key of a kind this route does not take */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    live_shared_slots: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the provider failed or answered something unusable */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
