@@ -145,6 +145,35 @@ pub async fn run(args: GcalArgs) {
         found = slots::available_slots(&busy, &req).len();
         compute.push(t.elapsed());
     }
+    // The same search handed every stored event (4,000, not only those near the window): the
+    // expansion must skip what lies elsewhere.
+    let far = (
+        (from - chrono::Duration::days(400)).to_rfc3339(),
+        (to + chrono::Duration::days(400)).to_rfc3339(),
+    );
+    let all_a = fetch(&ada, &far.0, &far.1).await;
+    let all_b = fetch(&grace, &far.0, &far.1).await;
+    let stored = all_a.len() + all_b.len();
+    let stored_series = all_a
+        .iter()
+        .chain(&all_b)
+        .filter(|e| e["recurrence"].is_array())
+        .count();
+    let mut compute_all = Vec::with_capacity(args.rounds);
+    for _ in 0..args.rounds {
+        let t = Instant::now();
+        let mut busy = expand::busy_blocks(&all_a, from, to, Some("ada@example.com"), tz);
+        busy.extend(expand::busy_blocks(
+            &all_b,
+            from,
+            to,
+            Some("grace@example.com"),
+            tz,
+        ));
+        let n = slots::available_slots(&busy, &req).len();
+        assert_eq!(n, found, "the same slots from every stored event");
+        compute_all.push(t.elapsed());
+    }
     both.clear();
 
     for backend in backends {
@@ -252,6 +281,11 @@ pub async fn run(args: GcalArgs) {
         row(
             &format!("slot finder alone ({fetched} events, {series} series, {found} slots)"),
             compute.clone(),
+            Some(base),
+        );
+        row(
+            &format!("slot finder alone, every stored event ({stored}, {stored_series} series)"),
+            compute_all.clone(),
             Some(base),
         );
         row("available_slots action, one calendar", one, Some(base));
