@@ -1545,6 +1545,38 @@ export interface components {
             events: components["schemas"]["WebhookAck"][];
         };
         /**
+         * @description The body of `POST /v1/available-slots` as documented; the engine reads it as JSON so the
+         *     `available_slots` fields pass through to each connection unchanged.
+         */
+        SharedSlotsRequest: {
+            /** Format: int32 */
+            buffer_after_minutes?: number | null;
+            /** Format: int32 */
+            buffer_before_minutes?: number | null;
+            /** @description Calendar connections whose owners must all be free. */
+            connection_ids: string[];
+            /** Format: int32 */
+            duration_minutes: number;
+            /** @description RFC 3339; or `horizon_days`. */
+            end?: string | null;
+            /** Format: int32 */
+            horizon_days?: number | null;
+            /** Format: int32 */
+            max_slots?: number | null;
+            /** @description RFC 3339; default now. */
+            start?: string | null;
+            /** Format: int32 */
+            step_minutes?: number | null;
+            tentative_busy?: boolean | null;
+            /** @description The IANA zone the working hours and the answer are in. */
+            time_zone: string;
+            /**
+             * @description Per weekday (`mon` … `sun`), local `[["09:00", "17:00"]]`; default Monday to Friday
+             *     09:00–17:00.
+             */
+            working_hours?: Record<string, unknown> | null;
+        };
+        /**
          * @description One item needing the owner's attention, normalized across providers: a task due today, a
          *     pull request waiting for review, an unread message.
          */
@@ -2528,7 +2560,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["SharedSlotsRequest"];
             };
         };
         responses: {

@@ -1,6 +1,7 @@
 //! The HTTP edge: axum routes for the v1 API, operator endpoints (`/healthz`, `/readyz`,
 //! `/metrics`), the OpenAPI document and its `/docs` page, bearer authentication and the one
-//! JSON error shape. Handlers stay thin and call the engine.
+//! JSON error shape. Handlers stay thin and call the engine. The web UI under `/ui` is served
+//! from the same router, outside the API's bearer auth and its OpenAPI document.
 
 pub mod access;
 mod auth;
@@ -9,11 +10,13 @@ mod extract;
 mod metrics;
 pub mod openapi;
 mod routes;
+mod ui;
 
 pub use access::{route_table, Access, RouteRule};
 pub use auth::Auth;
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use ui::UiSessions;
 
 use axum::Router;
 use patchbay_engine::Engine;
@@ -27,6 +30,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     pub engine: Engine,
     pub metrics: Arc<Metrics>,
+    /// Signed-in browsers of the web UI.
+    pub ui_sessions: Arc<UiSessions>,
 }
 
 /// Server settings the binary passes in.
@@ -48,9 +53,16 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
     let state = AppState {
         engine,
         metrics: Arc::new(Metrics::default()),
+        ui_sessions: Arc::new(UiSessions::default()),
     };
+    // A rotated or removed key must not live on in a signed-in browser.
+    let sessions = state.ui_sessions.clone();
+    state.engine.on_keys_changed(move || sessions.revoke_all());
     let (routes, _) = routes::all().into_parts();
+    // The UI is not in the access table: it takes no bearer key, and its session check is
+    // its own (see `ui::session`).
     routes
+        .merge(ui::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(metrics::ObserveLayer {

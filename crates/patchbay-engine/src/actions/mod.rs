@@ -5,6 +5,8 @@
 mod idempotency;
 mod slots;
 
+pub use slots::SharedSlotsRequest;
+
 pub use idempotency::ACTION_LEASE_MS;
 
 use crate::auth::{activity_row, Caller};

@@ -10,6 +10,40 @@ use patchbay_core::FieldError;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
+/// The body of `POST /v1/available-slots` as documented; the engine reads it as JSON so the
+/// `available_slots` fields pass through to each connection unchanged.
+#[allow(dead_code)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct SharedSlotsRequest {
+    /// Calendar connections whose owners must all be free.
+    #[schema(min_items = 1, max_items = 10)]
+    connection_ids: Vec<String>,
+    /// The IANA zone the working hours and the answer are in.
+    #[schema(min_length = 1, max_length = 64)]
+    time_zone: String,
+    #[schema(minimum = 5, maximum = 1440)]
+    duration_minutes: u32,
+    /// RFC 3339; default now.
+    start: Option<String>,
+    /// RFC 3339; or `horizon_days`.
+    end: Option<String>,
+    #[schema(minimum = 1, maximum = 90)]
+    horizon_days: Option<u32>,
+    #[schema(minimum = 0, maximum = 240)]
+    buffer_before_minutes: Option<u32>,
+    #[schema(minimum = 0, maximum = 240)]
+    buffer_after_minutes: Option<u32>,
+    #[schema(minimum = 5, maximum = 240)]
+    step_minutes: Option<u32>,
+    /// Per weekday (`mon` … `sun`), local `[["09:00", "17:00"]]`; default Monday to Friday
+    /// 09:00–17:00.
+    #[schema(value_type = Option<Object>)]
+    working_hours: Option<Value>,
+    tentative_busy: Option<bool>,
+    #[schema(minimum = 1, maximum = 1000)]
+    max_slots: Option<u32>,
+}
+
 /// Connections asked at most.
 const MAX_CONNECTIONS: usize = 10;
 /// Slots each connection answers with before the intersection.

@@ -30,7 +30,7 @@ pub fn router() -> Routes {
 /// (`duration_minutes`, `time_zone` (required here), `working_hours`, buffers, step, horizon)
 /// plus `connection_ids`. Each connection runs `available_slots` on the same grid; a slot is
 /// answered when every connection has it free.
-#[utoipa::path(post, path = "/v1/available-slots", tag = "live", request_body = Object,
+#[utoipa::path(post, path = "/v1/available-slots", tag = "live", request_body = patchbay_engine::actions::SharedSlotsRequest,
     responses((status = 200, body = Object), (status = 403), (status = 404), (status = 422), (status = 502)),
     security(("bearer" = [])))]
 pub async fn shared_slots(

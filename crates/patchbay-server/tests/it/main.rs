@@ -16,6 +16,7 @@ mod proxy;
 mod repos;
 mod sync;
 mod todoist;
+mod ui;
 mod vault;
 mod webhook_routing;
 mod webhooks;

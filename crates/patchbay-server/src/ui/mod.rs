@@ -1,0 +1,64 @@
+//! The web UI under `/ui`: server-rendered pages from templates compiled into the binary, with
+//! the stylesheet embedded, so a browser never fetches anything from another origin. Pages call
+//! the same engine services as the JSON API. The UI sits outside the API's bearer auth and its
+//! OpenAPI document: a key is typed into the sign-in form once and exchanged for a server-side
+//! session (see [`session`]); every form carries a CSRF token (see [`csrf`]).
+
+mod csrf;
+mod pages;
+mod session;
+
+pub use session::UiSessions;
+
+use crate::AppState;
+use askama::Template;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+
+/// Where a browser without a session is sent.
+const SIGN_IN: &str = "/ui/sign-in";
+
+/// `default-src 'self'` is the rule; the others cover what `default-src` does not (framing,
+/// form targets, `<base>`).
+const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Every page of the UI.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(pages::home::show))
+        .route(
+            SIGN_IN,
+            get(pages::sign_in::form).post(pages::sign_in::submit),
+        )
+        .route("/ui/sign-out", post(pages::sign_in::sign_out))
+        .route("/ui/assets/app.css", get(pages::assets::css))
+        .layer(middleware::map_response(security_headers))
+}
+
+/// Headers on every UI answer. Pages are never cached (they show per-session data); an answer
+/// that chose its own caching (the stylesheet) keeps it.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Renders a page; a template that fails to render is a bug, answered with a bare 500.
+fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "UI template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
