@@ -31,6 +31,7 @@ const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; fram
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui", get(pages::home::show))
+        .route("/ui/connections", get(pages::connections::list))
         .route(
             SIGN_IN,
             get(pages::sign_in::form).post(pages::sign_in::submit),

@@ -8,12 +8,15 @@ use reqwest::header::{
     SET_COOKIE, X_CONTENT_TYPE_OPTIONS,
 };
 use reqwest::{redirect::Policy, Client, Response};
+use serde_json::{json, Value};
 
 both_backends!(
     pages_without_a_session_go_to_sign_in,
     sign_in_refuses_forms_without_csrf_and_wrong_keys,
     a_workspace_sees_the_catalog_until_it_signs_out,
     the_operator_sees_the_workspaces,
+    a_workspace_lists_its_connections,
+    the_operator_lists_connections_of_every_workspace,
 );
 
 fn browser() -> Client {
@@ -302,4 +305,190 @@ async fn the_operator_sees_the_workspaces(backend: TestBackend) {
         assert!(!html.contains(hidden), "a key is on the page");
     }
     assert!(html.contains(r#"action="/ui/sign-out""#));
+}
+
+/// A draft printing partner connection named `name` (its shop too) whose `api_key` is `secret`.
+async fn printing_connection(app: &TestApp, key: &str, name: &str, secret: &str) -> Value {
+    let mut body = printing_body("u1", name, "http://127.0.0.1:9", secret);
+    body["name"] = json!(name);
+    let conn = app.connection(key, body).await;
+    assert_eq!(conn["lifecycle"], "draft", "{conn}");
+    conn
+}
+
+async fn a_workspace_lists_its_connections(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    let (_, other_key) = app.workspace("globex").await;
+    let secret = "pp_live_planted_secret_0001";
+    let first = printing_connection(&app, &key, "Shop <One>", secret).await;
+    let second = printing_connection(&app, &key, "Shop Two", secret).await;
+    let elsewhere = printing_connection(&app, &other_key, "Globex shop", secret).await;
+    let second_id = second["id"].as_str().unwrap();
+    let (status, revoked) = app
+        .patch(
+            &format!("/v1/connections/{second_id}"),
+            &key,
+            json!({"lifecycle": "revoked"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+
+    let browser = browser();
+    let resp = get_page(&app, &browser, "/ui/connections", "").await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/ui/sign-in");
+
+    let session = sign_in(&app, &browser, &key).await;
+    let home = get_page(&app, &browser, "/ui", &session).await;
+    let home = home.text().await.unwrap();
+    assert!(home.contains(r#"href="/ui/connections""#), "no nav link");
+
+    let resp = get_page(&app, &browser, "/ui/connections", &session).await;
+    assert_eq!(resp.status(), 200);
+    assert_ui_headers(&resp);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<h1>Connections</h1>"), "{html}");
+    // Names are escaped, never markup.
+    assert!(
+        html.contains("Shop &#60;One&#62;") || html.contains("Shop &lt;One&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("Shop Two"), "{html}");
+    assert!(html.contains(first["id"].as_str().unwrap()));
+    assert!(html.contains(second_id));
+    assert!(html.contains("<td>draft</td>") && html.contains("<td>revoked</td>"));
+    assert!(html.contains("<code>printing_partner</code>"));
+    assert!(html.contains("<code>u1</code>"));
+    assert!(
+        !html.contains(elsewhere["id"].as_str().unwrap()),
+        "another workspace's connection"
+    );
+    // A workspace sees only its own, so there is no workspace column.
+    assert!(!html.contains(r#"<th scope="col">Workspace</th>"#));
+    for field in ["connector", "lifecycle", "health"] {
+        assert!(
+            html.contains(&format!(r#"<label for="filter-{field}">"#))
+                && html.contains(&format!(r#"<select id="filter-{field}" name="{field}">"#)),
+            "{field} filter"
+        );
+    }
+    assert!(html.contains(r#"<form method="get" action="/ui/connections""#));
+    let mut hidden = vec![
+        key.as_str(),
+        other_key.as_str(),
+        ADMIN_KEY,
+        secret,
+        "callback-secret-0123456789abcdef",
+        session.as_str(),
+        // Not even the redacted hints.
+        "••",
+    ];
+    for conn in [&first, &second, &elsewhere] {
+        hidden.push(conn["principal_key"].as_str().unwrap());
+    }
+    for h in &hidden {
+        assert!(!html.contains(h), "a secret is on the page: {h}");
+    }
+    assert!(!html.contains("Next page"));
+
+    // The lifecycle filter narrows the list and keeps its choice selected.
+    let resp = get_page(
+        &app,
+        &browser,
+        "/ui/connections?lifecycle=revoked",
+        &session,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(second_id) && html.contains("<td>revoked</td>"));
+    assert!(!html.contains(first["id"].as_str().unwrap()), "{html}");
+    assert!(
+        html.contains(r#"<option value="revoked" selected>"#),
+        "{html}"
+    );
+    // The form's "Any" choices arrive empty and filter nothing.
+    let resp = get_page(
+        &app,
+        &browser,
+        "/ui/connections?connector=&lifecycle=draft&health=",
+        &session,
+    )
+    .await;
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(first["id"].as_str().unwrap()) && !html.contains(second_id));
+    let resp = get_page(&app, &browser, "/ui/connections?health=failing", &session).await;
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("No connections match these filters."),
+        "{html}"
+    );
+    let resp = get_page(&app, &browser, "/ui/connections?lifecycle=<b>", &session).await;
+    assert_eq!(resp.status(), 400);
+    assert!(!resp.text().await.unwrap().contains("<b>"));
+
+    // Paging follows the API's cursor: the first connection's page continues with the second.
+    let (status, page) = app.get("/v1/connections?limit=1", &key).await;
+    assert_eq!(status, 200, "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let resp = get_page(
+        &app,
+        &browser,
+        &format!("/ui/connections?cursor={cursor}"),
+        &session,
+    )
+    .await;
+    let html = resp.text().await.unwrap();
+    let shown = page["data"][0]["id"].as_str().unwrap();
+    assert!(!html.contains(shown), "{html}");
+    assert_eq!(
+        html.contains(first["id"].as_str().unwrap()) as u8 + html.contains(second_id) as u8,
+        1
+    );
+
+    // Signed out, the page is gone.
+    let csrf = csrf_field(&home);
+    let resp = browser
+        .post(format!("{}/ui/sign-out", app.base))
+        .header(COOKIE, &session)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let resp = get_page(&app, &browser, "/ui/connections", &session).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/ui/sign-in");
+}
+
+async fn the_operator_lists_connections_of_every_workspace(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let (acme_id, acme_key) = app.workspace("acme").await;
+    let (globex_id, globex_key) = app.workspace("globex").await;
+    let secret = "pp_live_planted_secret_0002";
+    let a = printing_connection(&app, &acme_key, "Acme shop", secret).await;
+    let g = printing_connection(&app, &globex_key, "Globex shop", secret).await;
+    let browser = browser();
+    let session = sign_in(&app, &browser, ADMIN_KEY).await;
+
+    let resp = get_page(&app, &browser, "/ui/connections", &session).await;
+    assert_eq!(resp.status(), 200);
+    assert_ui_headers(&resp);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"<th scope="col">Workspace</th>"#), "{html}");
+    for (conn, workspace) in [(&a, &acme_id), (&g, &globex_id)] {
+        assert!(html.contains(conn["id"].as_str().unwrap()), "{html}");
+        assert!(html.contains(&format!("<td><code>{workspace}</code></td>")));
+    }
+    for hidden in [
+        ADMIN_KEY,
+        acme_key.as_str(),
+        globex_key.as_str(),
+        secret,
+        "••",
+    ] {
+        assert!(!html.contains(hidden), "a secret is on the page");
+    }
 }
