@@ -4,7 +4,7 @@
 
 use crate::{both_backends, TestApp};
 use patchbay_emulators::gcal::{self, GcalConfig, GcalEmulator};
-use patchbay_emulators::oauth2::{self, ClientAuth, OAuthConfig, OAuthEmulator};
+use patchbay_emulators::oauth2::OAuthEmulator;
 use patchbay_engine::sync::jobs::RunOutcome;
 use patchbay_store::testing::TestBackend;
 use serde_json::{json, Value};
@@ -26,15 +26,7 @@ struct Setup {
 }
 
 async fn connected(backend: TestBackend) -> Setup {
-    let oauth = oauth2::spawn(OAuthConfig {
-        scopes_supported: vec![],
-        client_auth: ClientAuth::Body,
-        require_pkce: true,
-        userinfo: json!({"sub": "109876543210", "email": ME, "email_verified": true}),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let oauth = crate::google_oauth(ME).await;
     let cal = gcal::spawn(GcalConfig {
         seed_demo: true,
         ..Default::default()
@@ -42,34 +34,8 @@ async fn connected(backend: TestBackend) -> Setup {
     .await
     .unwrap();
     cal.accept_oauth_tokens(&oauth);
-    let overrides = format!(
-        "google-calendar: {{authorization_url: '{}', token_url: '{}', revocation_url: '{}', \
-         userinfo_url: '{}', api_base_url: '{}'}}",
-        oauth.authorize_url(),
-        oauth.token_url(),
-        oauth.revoke_url(),
-        oauth.userinfo_url(),
-        cal.base_url,
-    );
-    let app = TestApp::spawn_with_providers(backend, &overrides).await;
-    let (_, key) = app.workspace("acme").await;
-    let (s, body) = app
-        .call(
-            reqwest::Method::PUT,
-            "/v1/oauth-apps/google-calendar",
-            &key,
-            Some(json!({"client_id": oauth.config().client_id, "client_secret": oauth.config().client_secret})),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
-    let id = crate::oauth_connect(
-        &app,
-        &key,
-        &oauth,
-        "google-calendar",
-        "https://app.example/connected",
-    )
-    .await;
+    let (app, key, id) =
+        crate::google_connected(backend, "google-calendar", &oauth, &cal.base_url, "").await;
     Setup {
         _oauth: oauth,
         cal,

@@ -5,7 +5,7 @@
 use crate::{both_backends, TestApp};
 use base64::Engine as _;
 use patchbay_emulators::gmail::{self, GmailConfig, GmailEmulator, Mail};
-use patchbay_emulators::oauth2::{self, ClientAuth, OAuthConfig, OAuthEmulator};
+use patchbay_emulators::oauth2::OAuthEmulator;
 use patchbay_engine::sync::jobs::RunOutcome;
 use patchbay_store::testing::TestBackend;
 use serde_json::{json, Value};
@@ -18,7 +18,6 @@ both_backends!(
     pushes_keep_the_mailbox_in_step
 );
 
-const RETURN: &str = "https://app.example/connected";
 const ME: &str = "ada@example.com";
 
 struct Setup {
@@ -30,15 +29,7 @@ struct Setup {
 }
 
 async fn connected(backend: TestBackend, seed_demo: bool) -> Setup {
-    let oauth = oauth2::spawn(OAuthConfig {
-        scopes_supported: vec![],
-        client_auth: ClientAuth::Body,
-        require_pkce: true,
-        userinfo: json!({"sub": "109876543210", "email": ME, "email_verified": true}),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let oauth = crate::google_oauth(ME).await;
     let mail = gmail::spawn(GmailConfig {
         seed_demo,
         ..Default::default()
@@ -46,28 +37,9 @@ async fn connected(backend: TestBackend, seed_demo: bool) -> Setup {
     .await
     .unwrap();
     mail.accept_oauth_tokens(&oauth);
-    let overrides = format!(
-        "google-mail: {{authorization_url: '{}', token_url: '{}', revocation_url: '{}', \
-         userinfo_url: '{}', api_base_url: '{}', jwks_url: '{}'}}",
-        oauth.authorize_url(),
-        oauth.token_url(),
-        oauth.revoke_url(),
-        oauth.userinfo_url(),
-        mail.base_url,
-        mail.jwks_url(),
-    );
-    let app = TestApp::spawn_with_providers(backend, &overrides).await;
-    let (_, key) = app.workspace("acme").await;
-    let (s, body) = app
-        .call(
-            reqwest::Method::PUT,
-            "/v1/oauth-apps/google-mail",
-            &key,
-            Some(json!({"client_id": oauth.config().client_id, "client_secret": oauth.config().client_secret})),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
-    let id = crate::oauth_connect(&app, &key, &oauth, "google-mail", RETURN).await;
+    let jwks = format!(", jwks_url: '{}'", mail.jwks_url());
+    let (app, key, id) =
+        crate::google_connected(backend, "google-mail", &oauth, &mail.base_url, &jwks).await;
     Setup {
         oauth,
         mail,

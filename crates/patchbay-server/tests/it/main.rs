@@ -342,6 +342,60 @@ pub async fn records_of(app: &TestApp, key: &str, id: &str, entity: &str) -> Vec
     page["data"].as_array().unwrap().clone()
 }
 
+/// Google's OAuth endpoints (PKCE, client credentials in the body) for the account
+/// `email`, as the emulator serves them.
+pub async fn google_oauth(email: &str) -> patchbay_emulators::OAuthEmulator {
+    patchbay_emulators::oauth2::spawn(patchbay_emulators::OAuthConfig {
+        scopes_supported: vec![],
+        client_auth: patchbay_emulators::oauth2::ClientAuth::Body,
+        require_pkce: true,
+        userinfo: json!({"sub": "109876543210", "email": email, "email_verified": true}),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A server whose `connector` catalog entry sends OAuth to `oauth` and API calls to
+/// `api_base` (`extra`: more catalog fields, `, key: 'value'`), a workspace with the Google app
+/// registered, and one connection made through the whole flow: (app, key, connection id).
+pub async fn google_connected(
+    backend: TestBackend,
+    connector: &str,
+    oauth: &patchbay_emulators::OAuthEmulator,
+    api_base: &str,
+    extra: &str,
+) -> (TestApp, String, String) {
+    let overrides = format!(
+        "{connector}: {{authorization_url: '{}', token_url: '{}', revocation_url: '{}', \
+         userinfo_url: '{}', api_base_url: '{api_base}'{extra}}}",
+        oauth.authorize_url(),
+        oauth.token_url(),
+        oauth.revoke_url(),
+        oauth.userinfo_url(),
+    );
+    let app = TestApp::spawn_with_providers(backend, &overrides).await;
+    let (_, key) = app.workspace("acme").await;
+    let (s, body) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/oauth-apps/{connector}"),
+            &key,
+            Some(json!({"client_id": oauth.config().client_id, "client_secret": oauth.config().client_secret})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let id = oauth_connect(
+        &app,
+        &key,
+        oauth,
+        connector,
+        "https://app.example/connected",
+    )
+    .await;
+    (app, key, id)
+}
+
 /// [`oauth_connect`] for another owner.
 pub async fn oauth_connect_as(
     app: &TestApp,
