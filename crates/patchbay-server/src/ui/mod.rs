@@ -6,6 +6,8 @@
 
 mod csrf;
 mod pages;
+#[allow(dead_code)] // used by the connection pages next
+mod schema_form;
 mod session;
 
 pub use session::UiSessions;
