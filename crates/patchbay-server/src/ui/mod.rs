@@ -6,7 +6,6 @@
 
 mod csrf;
 mod pages;
-#[allow(dead_code)] // used by the connection pages next
 mod schema_form;
 mod session;
 
@@ -34,6 +33,48 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui", get(pages::home::show))
         .route("/ui/connections", get(pages::connections::list))
+        .route(
+            "/ui/connections/new",
+            get(pages::new_connection::form).post(pages::new_connection::create),
+        )
+        .route(
+            "/ui/connections/connected",
+            get(pages::new_connection::connected),
+        )
+        .route("/ui/connections/{id}", get(pages::connection::show))
+        .route(
+            "/ui/connections/{id}/lifecycle",
+            post(pages::connection::lifecycle),
+        )
+        .route("/ui/connections/{id}/test", post(pages::connection::test))
+        .route(
+            "/ui/connections/{id}/principal/rotate",
+            post(pages::connection::rotate),
+        )
+        .route(
+            "/ui/connections/{id}/webhook-events/{event}/replay",
+            post(pages::connection::replay),
+        )
+        .route(
+            "/ui/connections/{id}/syncs",
+            get(pages::syncs::show).post(pages::syncs::start),
+        )
+        .route(
+            "/ui/connections/{id}/syncs/{run}/cancel",
+            post(pages::syncs::cancel),
+        )
+        .route(
+            "/ui/connections/{id}/records/{entity}",
+            get(pages::records::list),
+        )
+        .route(
+            "/ui/connections/{id}/records/{entity}/{record}",
+            get(pages::records::show),
+        )
+        .route(
+            "/ui/connections/{id}/actions/{action}",
+            get(pages::actions::form).post(pages::actions::run),
+        )
         .route(
             SIGN_IN,
             get(pages::sign_in::form).post(pages::sign_in::submit),
