@@ -81,6 +81,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/sign-out", post(pages::sign_in::sign_out))
         .route("/ui/assets/app.css", get(pages::assets::css))
+        .route("/ui/assets/icon.svg", get(pages::assets::icon))
         .layer(middleware::map_response(security_headers))
 }
 

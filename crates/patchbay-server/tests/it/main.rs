@@ -2,6 +2,7 @@
 //! partner APIs served by the emulators.
 
 mod api;
+mod browser;
 mod contract;
 mod drift;
 mod gcal;
@@ -17,6 +18,7 @@ mod repos;
 mod sync;
 mod todoist;
 mod ui;
+mod ui_browser;
 mod vault;
 mod webhook_routing;
 mod webhooks;
