@@ -12,6 +12,7 @@ both_backends!(
     a_planner_creates_syncs_browses_and_disables_a_connection,
     forms_without_a_csrf_token_are_refused_in_the_browser,
     pages_fit_a_narrow_screen,
+    an_oauth_connection_goes_to_the_provider_and_comes_back,
 );
 
 /// Runs queued syncs to the end, as a worker would.
@@ -210,5 +211,52 @@ async fn pages_fit_a_narrow_screen(backend: TestBackend) {
         b.goto(&path).await;
         b.page(label).await;
     }
+    b.close().await;
+}
+
+async fn an_oauth_connection_goes_to_the_provider_and_comes_back(backend: TestBackend) {
+    let em = patchbay_emulators::oauth2::spawn(patchbay_emulators::oauth2::OAuthConfig {
+        scopes_supported: vec![],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let overrides = format!(
+        "todoist: {{authorization_url: '{}', token_url: '{}', revocation_url: '{}', userinfo_url: '{}', pkce: true, client_auth: basic}}",
+        em.authorize_url(),
+        em.token_url(),
+        em.revoke_url(),
+        em.userinfo_url()
+    );
+    let app = TestApp::spawn_with_providers(backend, &overrides).await;
+    let (_, key) = app.workspace("acme").await;
+    let (s, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/oauth-apps/todoist",
+            &key,
+            Some(serde_json::json!({"client_id": em.config().client_id, "client_secret": em.config().client_secret})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let b = Browser::open(&app.base, &format!("oauth-{backend:?}")).await;
+    b.sign_in(&key).await;
+    b.goto("/ui/connections/new?connector=todoist").await;
+    assert!(
+        !b.has("#secrets-access_token").await,
+        "no credential fields for OAuth"
+    );
+    b.page("new-oauth").await;
+    b.fill("#owner", "user-9").await;
+    b.click("#create").await;
+    b.page("continue").await;
+    // Through the provider and back: the browser lands on the new connection.
+    b.click("#continue").await;
+    let path = b.path().await;
+    assert!(path.starts_with("/ui/connections/conn_"), "{path}");
+    assert_eq!(b.text("#lifecycle").await, "enabled");
+    b.page("oauth-connected").await;
+    let (_, list) = app.get("/v1/connections", &key).await;
+    assert_eq!(list["data"][0]["owner"]["id"], "user-9");
     b.close().await;
 }

@@ -54,6 +54,15 @@ struct CreatedPage {
     principal_key: String,
 }
 
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage {
+    csrf: String,
+    who: String,
+    provider: String,
+    authorize_url: String,
+}
+
 #[derive(Deserialize, Default)]
 pub struct NewQuery {
     #[serde(default)]
@@ -210,7 +219,17 @@ pub async fn create(
             .create_connect_session(&session.caller, req)
             .await
         {
-            Ok(view) => super::see_other(&view.authorize_url),
+            // A page with a link, not a redirect: the CSP's `form-action 'self'` would stop a
+            // form's redirect chain at the provider's origin.
+            Ok(view) => render(
+                StatusCode::OK,
+                &ContinuePage {
+                    csrf: session.csrf.clone(),
+                    who: who(&session.caller),
+                    provider: spec.name.clone(),
+                    authorize_url: view.authorize_url,
+                },
+            ),
             Err(EngineError::Validation(errors)) => {
                 let status = StatusCode::UNPROCESSABLE_ENTITY;
                 form_page(
