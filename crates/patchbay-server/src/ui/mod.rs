@@ -48,6 +48,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/connections/{id}/test", post(pages::connection::test))
         .route(
+            "/ui/connections/{id}/edit",
+            get(pages::edit_connection::form).post(pages::edit_connection::save),
+        )
+        .route(
+            "/ui/connections/{id}/delete",
+            get(pages::edit_connection::confirm_delete).post(pages::edit_connection::delete),
+        )
+        .route(
             "/ui/connections/{id}/principal/rotate",
             post(pages::connection::rotate),
         )

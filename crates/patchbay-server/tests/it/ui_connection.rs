@@ -13,6 +13,7 @@ both_backends!(
     connection_controls_need_the_csrf_token,
     controls_answer_with_the_engine_outcome,
     other_workspaces_connections_are_not_found,
+    a_connection_is_edited_and_deleted,
 );
 
 struct Signed {
@@ -251,4 +252,105 @@ async fn other_workspaces_connections_are_not_found(backend: TestBackend) {
         );
         assert!(!html.contains("demo-shop"), "{path} leaks the connection");
     }
+}
+
+async fn a_connection_is_edited_and_deleted(backend: TestBackend) {
+    let s = setup(backend).await;
+    let (id, csrf) = (s.id.as_str(), s.csrf.as_str());
+    let (_, before) = s.app.get(&format!("/v1/connections/{id}"), &s.key).await;
+    let base = before["config"]["api_base_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let form = get_page(
+        &s.app,
+        &s.browser,
+        &format!("/ui/connections/{id}/edit"),
+        &s.cookie,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        form.contains(r#"value="demo-shop""#),
+        "stored config is filled in"
+    );
+    assert!(!form.contains(EMULATOR_KEY), "stored secrets are not");
+
+    // A bad value comes back next to its field and changes nothing.
+    let edit = format!("/ui/connections/{id}/edit");
+    let (status, html) = s
+        .post(
+            &edit,
+            &[
+                ("csrf", csrf),
+                ("config.shop_id", "demo-shop"),
+                ("config.api_base_url", &base),
+                ("config.default_paper", "a3"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains(r#"id="config-default_paper-error""#),
+        "{html}"
+    );
+
+    // Blank secrets keep theirs; a new callback secret replaces only that one.
+    let (status, _) = s
+        .post(
+            &edit,
+            &[
+                ("csrf", csrf),
+                ("name", "Renamed"),
+                ("config.shop_id", "demo-shop"),
+                ("config.api_base_url", &base),
+                ("config.default_paper", "letter"),
+                ("secrets.api_key", ""),
+                (
+                    "secrets.callback_secret",
+                    "a-brand-new-callback-secret-0002",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, after) = s.app.get(&format!("/v1/connections/{id}"), &s.key).await;
+    assert_eq!(after["name"], "Renamed");
+    assert_eq!(after["config"]["default_paper"], "letter");
+    assert_eq!(
+        after["redacted_secrets"]["api_key"],
+        before["redacted_secrets"]["api_key"]
+    );
+    assert_ne!(
+        after["redacted_secrets"]["callback_secret"],
+        before["redacted_secrets"]["callback_secret"]
+    );
+
+    // Clearing an optional field removes it from the stored config.
+    let (status, _) = s
+        .post(
+            &edit,
+            &[
+                ("csrf", csrf),
+                ("config.shop_id", "demo-shop"),
+                ("config.api_base_url", &base),
+                ("config.default_paper", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, after) = s.app.get(&format!("/v1/connections/{id}"), &s.key).await;
+    assert!(after["config"].get("default_paper").is_none(), "{after}");
+
+    let delete = format!("/ui/connections/{id}/delete");
+    let page = get_page(&s.app, &s.browser, &delete, &s.cookie).await;
+    assert_eq!(page.status(), 200);
+    let (status, _) = s.post(&delete, &[("csrf", "")]).await;
+    assert_eq!(status, 403);
+    let (status, _) = s.post(&delete, &[("csrf", csrf)]).await;
+    assert_eq!(status, 303);
+    let (status, _) = s.app.get(&format!("/v1/connections/{id}"), &s.key).await;
+    assert_eq!(status, 404);
 }

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod assets;
 pub mod connection;
 pub mod connections;
+pub mod edit_connection;
 pub mod home;
 pub mod new_connection;
 pub mod records;
