@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/sign-out", post(pages::sign_in::sign_out))
         .route("/ui/assets/app.css", get(pages::assets::css))
         .layer(middleware::map_response(security_headers))
+        .merge(pages::connect::router())
 }
 
 /// Headers on every UI answer. Pages are never cached (they show per-session data); an answer

@@ -1,6 +1,7 @@
 //! The UI's pages, one module per concern.
 
 pub mod assets;
+pub mod connect;
 pub mod connections;
 pub mod home;
 pub mod sign_in;
