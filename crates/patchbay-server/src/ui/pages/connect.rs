@@ -22,6 +22,9 @@ use patchbay_engine::EngineError;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// How the engine begins a refusal by the provider.
+const REFUSED: &str = "the provider did not accept these credentials: ";
+
 /// The pre-session CSRF cookie of the connect form; scoped to `/connect`.
 const CSRF_COOKIE: &str = "pb_connect_csrf";
 
@@ -114,10 +117,14 @@ fn choice(session: &str, c: &HostedChoice, attempt: Option<&Attempt>) -> Choice 
             f.id = format!("{}-{}", c.key, f.id);
         }
     }
+    // The page's heading already says the provider refused: keep the provider's words.
     let refusal = errors
         .iter()
         .find(|e| e.code == "verification_failed")
-        .map(|e| e.message.clone());
+        .map(|e| {
+            let m = e.message.as_str();
+            m.strip_prefix(REFUSED).unwrap_or(m).to_string()
+        });
     let others: Vec<FieldError> = errors
         .iter()
         .filter(|e| e.code != "verification_failed")
@@ -144,7 +151,7 @@ fn offer(
 ) -> Response {
     let page = ConnectPage {
         title: "Connect an account",
-        note: Some("Choose the service to connect."),
+        note: (hosted.choices.len() > 1).then_some("Choose the service to connect."),
         session,
         csrf,
         choices: hosted
