@@ -91,6 +91,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/assets/app.css", get(pages::assets::css))
         .route("/ui/assets/icon.svg", get(pages::assets::icon))
         .layer(middleware::map_response(security_headers))
+        .merge(pages::connect::router())
 }
 
 /// Headers on every UI answer. Pages are never cached (they show per-session data); an answer

@@ -19,6 +19,7 @@ mod sync;
 mod todoist;
 mod ui;
 mod ui_browser;
+mod ui_connect;
 mod ui_connection;
 mod vault;
 mod webhook_routing;

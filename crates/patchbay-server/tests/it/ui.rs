@@ -33,14 +33,14 @@ fn set_cookies(resp: &Response) -> Vec<String> {
 }
 
 /// The `Set-Cookie` header that sets `name`.
-fn set_cookie(resp: &Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(resp: &Response, name: &str) -> Option<String> {
     set_cookies(resp)
         .into_iter()
         .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 /// `name=value` of a `Set-Cookie` header, as a browser sends it back.
-fn pair(set_cookie: &str) -> String {
+pub(crate) fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_string()
 }
 
@@ -50,7 +50,7 @@ pub(crate) fn csrf_field(html: &str) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
-fn assert_ui_headers(resp: &Response) {
+pub(crate) fn assert_ui_headers(resp: &Response) {
     let h = resp.headers();
     let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.starts_with("default-src 'self'"), "{csp}");

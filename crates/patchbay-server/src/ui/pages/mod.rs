@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod assets;
+pub mod connect;
 pub mod connection;
 pub mod connections;
 pub mod edit_connection;
