@@ -13,6 +13,7 @@ both_backends!(
     forms_without_a_csrf_token_are_refused_in_the_browser,
     pages_fit_a_narrow_screen,
     an_oauth_connection_goes_to_the_provider_and_comes_back,
+    the_hosted_connect_page_creates_a_connection_and_returns,
 );
 
 /// Runs queued syncs to the end, as a worker would.
@@ -258,5 +259,74 @@ async fn an_oauth_connection_goes_to_the_provider_and_comes_back(backend: TestBa
     b.page("oauth-connected").await;
     let (_, list) = app.get("/v1/connections", &key).await;
     assert_eq!(list["data"][0]["owner"]["id"], "user-9");
+    b.close().await;
+}
+
+async fn the_hosted_connect_page_creates_a_connection_and_returns(backend: TestBackend) {
+    let em = printing_partner::spawn(PrintingConfig::default())
+        .await
+        .unwrap();
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    // The application's page the user returns to is on another origin.
+    let return_url = format!("{}/after-connect?step=2", em.base_url);
+    let (status, session) = app
+        .post(
+            "/v1/connect-sessions",
+            &key,
+            serde_json::json!({
+                "connectors": ["printing_partner"],
+                "owner": {"id": "end-user-7"},
+                "return_url": return_url,
+                "config": {"shop_id": "demo-shop"}
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let connect_url = session["connect_url"].as_str().unwrap();
+    let b = Browser::open(&app.base, &format!("connect-{backend:?}")).await;
+    b.width(320).await;
+    b.client.goto(connect_url).await.unwrap();
+    b.page("connect").await;
+
+    // A key the partner refuses: the form again with the refusal, nothing stored.
+    b.fill("#printing_partner-config-api_base_url", &em.base_url)
+        .await;
+    b.fill(
+        "#printing_partner-secrets-api_key",
+        "pp_test_not_the_right_key",
+    )
+    .await;
+    b.fill(
+        "#printing_partner-secrets-callback_secret",
+        "callback-secret-0123456789abcdef",
+    )
+    .await;
+    b.click(".connect-form button").await;
+    assert!(b.has("#printing_partner-refusal").await);
+    b.page("connect-refused").await;
+    let (_, list) = app.get("/v1/connections", &key).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+
+    b.fill("#printing_partner-config-api_base_url", &em.base_url)
+        .await;
+    b.fill("#printing_partner-secrets-api_key", EMULATOR_KEY)
+        .await;
+    b.fill(
+        "#printing_partner-secrets-callback_secret",
+        "callback-secret-0123456789abcdef",
+    )
+    .await;
+    b.click(".connect-form button").await;
+    let url = b.client.current_url().await.unwrap();
+    assert!(url.as_str().starts_with(&return_url), "{url}");
+    let id = url
+        .query_pairs()
+        .find(|(k, _)| k == "connection_id")
+        .map(|(_, v)| v.into_owned())
+        .expect("connection_id on the return URL");
+    let (_, view) = app.get(&format!("/v1/connections/{id}"), &key).await;
+    assert_eq!(view["lifecycle"], "enabled");
+    assert_eq!(view["owner"]["id"], "end-user-7");
     b.close().await;
 }

@@ -207,7 +207,8 @@ pub async fn create(
     }
     if spec.auth == AuthKind::Oauth2 {
         let req = CreateConnectSession {
-            connector: spec.key.clone(),
+            connector: Some(spec.key.clone()),
+            connectors: None,
             owner,
             return_url: format!("{}/ui/connections/connected", state.engine.public_url()),
             scopes: None,
@@ -227,7 +228,9 @@ pub async fn create(
                     csrf: session.csrf.clone(),
                     who: who(&session.caller),
                     provider: spec.name.clone(),
-                    authorize_url: view.authorize_url,
+                    // One OAuth connector always has its authorize URL; the hosted page is
+                    // the way through otherwise.
+                    authorize_url: view.authorize_url.unwrap_or(view.connect_url),
                 },
             ),
             Err(EngineError::Validation(errors)) => {
