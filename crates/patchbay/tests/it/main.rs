@@ -122,7 +122,7 @@ fn cli_commands() {
         );
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    assert!(text(&["migrate"]).contains("applied migrations: [1, 2, 3, 4, 5, 6, 7, 8]"));
+    assert!(text(&["migrate"]).contains("applied migrations: [1, 2, 3, 4, 5, 6, 7, 8, 9]"));
     assert!(text(&["migrate"]).contains("up to date"));
     let created = text(&["workspaces", "create", "Acme Events"]);
     assert!(created.contains("secret key: pbk_"), "{created}");
