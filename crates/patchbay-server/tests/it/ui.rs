@@ -19,7 +19,7 @@ both_backends!(
     the_operator_lists_connections_of_every_workspace,
 );
 
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
@@ -45,12 +45,12 @@ fn pair(set_cookie: &str) -> String {
 }
 
 /// The hidden CSRF field of the first form in `html`.
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     let start = html.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
     html[start..].split('"').next().unwrap().to_string()
 }
 
-fn assert_ui_headers(resp: &Response) {
+pub(crate) fn assert_ui_headers(resp: &Response) {
     let h = resp.headers();
     let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.starts_with("default-src 'self'"), "{csp}");
@@ -85,7 +85,7 @@ async fn post_sign_in(
 }
 
 /// Signs in with `key`; returns the session cookie pair.
-async fn sign_in(app: &TestApp, browser: &Client, key: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, browser: &Client, key: &str) -> String {
     let (cookie, csrf) = open_form(app, browser).await;
     let resp = post_sign_in(
         app,
@@ -105,7 +105,12 @@ async fn sign_in(app: &TestApp, browser: &Client, key: &str) -> String {
     pair(&session)
 }
 
-async fn get_page(app: &TestApp, browser: &Client, path: &str, cookie: &str) -> Response {
+pub(crate) async fn get_page(
+    app: &TestApp,
+    browser: &Client,
+    path: &str,
+    cookie: &str,
+) -> Response {
     browser
         .get(format!("{}{path}", app.base))
         .header(COOKIE, cookie)

@@ -1,7 +1,9 @@
 //! The UI's pages, one module per concern.
 
+pub mod alerts;
 pub mod assets;
 pub mod connections;
+pub mod dashboard;
 pub mod home;
 pub mod sign_in;
 
