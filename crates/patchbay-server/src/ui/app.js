@@ -38,12 +38,12 @@
       return resp.text();
     }).then(function (html) {
       el.classList.remove("is-failed");
-      // The same content is not replaced, so that alerts are not announced again.
-      if (el.getAttribute("data-html") !== html) {
-        el.innerHTML = html;
-        el.setAttribute("data-html", html);
-      } else {
-        note(el, null);
+      // Parsed first, so that it compares with what the page holds: unchanged content is
+      // not replaced, and a raised alert is not announced again.
+      var parsed = document.createElement("template");
+      parsed.innerHTML = html;
+      if (parsed.innerHTML !== el.innerHTML) {
+        el.innerHTML = parsed.innerHTML;
       }
     }).catch(function (err) {
       el.classList.add("is-failed");
