@@ -17,6 +17,8 @@ pub struct WidgetRead {
     /// The connection's name and connector, when the connection is still readable.
     pub connection_name: Option<String>,
     pub connector: Option<String>,
+    /// What the endpoint says it shows, when the connection still offers it.
+    pub description: Option<String>,
     /// The shape the data has: the answer's, or the endpoint's for kept data.
     pub shape: Option<DataShape>,
     /// The data to show: the current answer, else the last one kept (then `stale`).
@@ -56,6 +58,7 @@ impl Widgets {
             widget,
             connection_name,
             connector,
+            description: endpoint.as_ref().map(|e| e.description.clone()),
             shape: endpoint.as_ref().map(|e| e.shape),
             data: None,
             fetched_at_ms: None,

@@ -119,6 +119,7 @@ impl WidgetCard {
                 .title
                 .clone()
                 .or(label)
+                .or_else(|| r.description.clone().filter(|d| !d.is_empty()))
                 .unwrap_or_else(|| r.widget.endpoint.clone()),
             source,
             refresh_seconds: r.widget.refresh_seconds,
