@@ -34,7 +34,7 @@ type Listener = Box<dyn Fn(&Change<'_>) + Send + Sync>;
 pub enum Change<'a> {
     /// A connection's configuration, credentials or health changed, or it was removed.
     Connection(&'a str),
-    /// API keys were rotated or removed.
+    /// Integration principal keys were rotated or removed.
     Keys,
 }
 

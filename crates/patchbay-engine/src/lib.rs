@@ -115,16 +115,6 @@ impl Engine {
         }
     }
 
-    /// Calls `listener` whenever API keys are rotated or removed (sessions built on a key
-    /// end then).
-    pub fn on_keys_changed(&self, listener: impl Fn() + Send + Sync + 'static) {
-        self.ctx.on_change(move |change| {
-            if let Change::Keys = change {
-                listener()
-            }
-        });
-    }
-
     /// The shared context: store, vault, registry, catalog.
     pub fn context(&self) -> &Context {
         &self.ctx

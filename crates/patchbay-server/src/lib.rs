@@ -55,9 +55,6 @@ pub fn router(engine: Engine, options: &ServerOptions) -> Router {
         metrics: Arc::new(Metrics::default()),
         ui_sessions: Arc::new(UiSessions::default()),
     };
-    // A rotated or removed key must not live on in a signed-in browser.
-    let sessions = state.ui_sessions.clone();
-    state.engine.on_keys_changed(move || sessions.revoke_all());
     let (routes, _) = routes::all().into_parts();
     // The UI is not in the access table: it takes no bearer key, and its session check is
     // its own (see `ui::session`).

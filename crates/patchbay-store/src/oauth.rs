@@ -70,7 +70,7 @@ impl Store {
     }
 
     pub async fn insert_connect_session(&self, s: &ConnectSessionRow) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("INSERT INTO connect_sessions (id, workspace_id, token_hash, connector, owner_id, owner_scope, return_url, scopes, config, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        with_pool!(self, pool => sqlx::query("INSERT INTO connect_sessions (id, workspace_id, token_hash, connector, owner_id, owner_scope, return_url, scopes, config, expires_at, created_at, allowed_connectors, consumed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
             .bind(&s.id)
             .bind(&s.workspace_id)
             .bind(&s.token_hash)
@@ -82,6 +82,8 @@ impl Store {
             .bind(&s.config)
             .bind(s.expires_at)
             .bind(s.created_at)
+            .bind(&s.allowed_connectors)
+            .bind(s.consumed_at)
             .execute(pool)
             .await?
             .rows_affected());
@@ -100,6 +102,40 @@ impl Store {
         )
     }
 
+    /// Marks an unused, unexpired session used at `now`; false when it was used, expired or
+    /// gone. Exactly one caller wins.
+    pub async fn claim_connect_session(&self, id: &str, now: i64) -> Result<bool> {
+        let n = with_pool!(self, pool => sqlx::query("UPDATE connect_sessions SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Undoes [`Store::claim_connect_session`] made at `claimed_at`, when nothing came of it.
+    pub async fn release_connect_session(&self, id: &str, claimed_at: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE connect_sessions SET consumed_at = NULL WHERE id = $1 AND consumed_at = $2")
+            .bind(id)
+            .bind(claimed_at)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Marks a session used (a connection came of it), whatever its expiry.
+    pub async fn mark_connect_session_used(&self, id: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE connect_sessions SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
     /// Stores a state with its sealed PKCE verifier.
     pub async fn insert_oauth_state(
         &self,
@@ -108,7 +144,7 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO oauth_states (id, state_hash, session_id, workspace_id, redirect_uri, expires_at, consumed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            sqlx::query("INSERT INTO oauth_states (id, state_hash, session_id, workspace_id, redirect_uri, expires_at, consumed_at, created_at, connector) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(&st.id)
                 .bind(&st.state_hash)
                 .bind(&st.session_id)
@@ -117,6 +153,7 @@ impl Store {
                 .bind(st.expires_at)
                 .bind(st.consumed_at)
                 .bind(st.created_at)
+                .bind(&st.connector)
                 .execute(&mut *tx)
                 .await?;
             if let Some(v) = verifier {

@@ -150,6 +150,11 @@ pub struct ConnectSessionRow {
     pub config: String,
     pub expires_at: i64,
     pub created_at: i64,
+    /// The connectors the user may choose from, a JSON array; `None` on sessions made before
+    /// sessions offered a choice (then only `connector`).
+    pub allowed_connectors: Option<String>,
+    /// When a connection came of the session; a used session connects nothing more.
+    pub consumed_at: Option<i64>,
 }
 
 /// A single-use OAuth `state`, stored as a hash and bound to its session.
@@ -163,6 +168,8 @@ pub struct OAuthStateRow {
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
     pub created_at: i64,
+    /// The connector the user chose; `None` means the session's `connector`.
+    pub connector: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

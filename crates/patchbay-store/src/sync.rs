@@ -656,6 +656,22 @@ impl Store {
             .await?))
     }
 
+    /// One stored record, deleted or not.
+    pub async fn get_record(
+        &self,
+        connection_id: &str,
+        entity: &str,
+        id: &str,
+    ) -> Result<Option<RecordRow>> {
+        Ok(with_reader!(self, pool => sqlx::query_as::<_, RecordRow>(
+            "SELECT * FROM records WHERE connection_id = $1 AND entity = $2 AND id = $3")
+            .bind(connection_id)
+            .bind(entity)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?))
+    }
+
     /// Refreshes PostgreSQL's statistics of the record store after a large load, so page
     /// lookups keep using the primary key instead of scanning a table the planner still thinks
     /// is small. SQLite needs nothing here.

@@ -189,6 +189,21 @@ impl Connections {
             }
         };
         let connector = self.ctx.registry().get(&req.connector)?;
+        let new = self
+            .prepare_connection(connector.as_ref(), workspace_id, caller.actor(), &req)
+            .await?;
+        self.insert_new_connection(new).await
+    }
+
+    /// Everything creation does before writing: checks owner, config and secrets, and when
+    /// `req.enable`, proves the credentials with the provider. Nothing is stored yet.
+    pub(crate) async fn prepare_connection<'a>(
+        &self,
+        connector: &'a dyn Connector,
+        workspace_id: String,
+        actor: String,
+        req: &CreateConnection,
+    ) -> Result<NewConnection<'a>> {
         let spec = connector.spec();
         let mut hard = check_owner(&req.owner);
         if let Some(name) = &req.name {
@@ -228,7 +243,7 @@ impl Connections {
             return Err(EngineError::Validation(hard));
         }
         let errors = validate_connection(
-            connector.as_ref(),
+            connector,
             &ValidationInput {
                 config: &req.config,
                 secrets: &req.secrets,
@@ -257,7 +272,7 @@ impl Connections {
                 secrets.insert("access_token".into(), token);
             }
             verified_account = self
-                .verify_credentials(connector.as_ref(), &req.config, &secrets)
+                .verify_credentials(connector, &req.config, &secrets)
                 .await?;
         }
         // The account the provider named, unless the connector reads it from config.
@@ -265,9 +280,9 @@ impl Connections {
             (None, Some(account)) if !account.is_empty() => account,
             _ => account_of(spec, &req.config),
         };
-        self.insert_new_connection(NewConnection {
+        Ok(NewConnection {
             workspace_id,
-            actor: caller.actor(),
+            actor,
             spec,
             owner_id: req.owner.id.clone(),
             owner_scope: req.owner.scope.clone(),
@@ -286,7 +301,6 @@ impl Connections {
                 .clone()
                 .unwrap_or_else(|| "manual".into()),
         })
-        .await
     }
 
     /// Calls the connector's own check with the given credentials; a failure is a field error.

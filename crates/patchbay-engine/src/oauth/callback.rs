@@ -2,7 +2,7 @@
 //! account, and create or update the connection; every failure creates nothing and sends the
 //! browser back with an `error`.
 
-use super::connect::STATE_OWNER;
+use super::connect::{asked_scopes, config_for, with_query, STATE_OWNER};
 use super::OAuth;
 use crate::auth::{activity_row, hash_key};
 use crate::connections::{connection_event, NewConnection, OWNER_TYPE};
@@ -33,21 +33,6 @@ pub enum CallbackOutcome {
     Redirect(String),
     /// No session could be found, so there is nowhere to send the browser.
     Fail { code: &'static str, message: String },
-}
-
-fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
-    match url::Url::parse(base) {
-        Ok(mut u) => {
-            {
-                let mut q = u.query_pairs_mut();
-                for (k, v) in pairs {
-                    q.append_pair(k, v);
-                }
-            }
-            u.to_string()
-        }
-        Err(_) => base.to_string(),
-    }
 }
 
 fn fail_redirect(session: &ConnectSessionRow, code: &str, description: &str) -> CallbackOutcome {
@@ -123,16 +108,21 @@ impl OAuth {
                 "the provider sent neither a code nor an error",
             ));
         };
-        let provider = match self.ctx.oauth_provider(&session.connector) {
+        // Older states carry no choice: the session's connector.
+        let connector = state_row
+            .connector
+            .clone()
+            .unwrap_or_else(|| session.connector.clone());
+        let provider = match self.ctx.oauth_provider(&connector) {
             Ok(p) => p.clone(),
             Err(e) => return Ok(fail_redirect(&session, "exchange_failed", &e.to_string())),
         };
-        let app = match self
+        let (app_row, app) = match self
             .ctx
             .oauth_app(&session.workspace_id, &provider.key)
             .await
         {
-            Ok((_, app)) => app,
+            Ok(found) => found,
             Err(e) => return Ok(fail_redirect(&session, "exchange_failed", &e.to_string())),
         };
         let tokens = match self
@@ -160,14 +150,26 @@ impl OAuth {
                 ))
             }
         };
+        let asked = asked_scopes(&session, &provider, &app_row.scopes);
         match self
-            .store_connected_account(&session, &provider, tokens, account)
+            .store_connected_account(&session, &provider, tokens, account, asked)
             .await
         {
-            Ok(id) => Ok(CallbackOutcome::Redirect(with_query(
-                &session.return_url,
-                &[("connection_id", &id)],
-            ))),
+            Ok(id) => {
+                // The session has done its work: its page and authorize link are closed.
+                if let Err(e) = self
+                    .ctx
+                    .store()
+                    .mark_connect_session_used(&session.id, now_ms())
+                    .await
+                {
+                    tracing::warn!(error = %e, session = %session.id, "could not close a used connect session");
+                }
+                Ok(CallbackOutcome::Redirect(with_query(
+                    &session.return_url,
+                    &[("connection_id", &id)],
+                )))
+            }
             Err(EngineError::Conflict(m)) => Ok(fail_redirect(&session, "connection_conflict", &m)),
             Err(e @ EngineError::Validation(_)) => Ok(fail_redirect(
                 &session,
@@ -213,8 +215,9 @@ impl OAuth {
         provider: &Provider,
         tokens: TokenSet,
         account: String,
+        asked_scopes: Vec<String>,
     ) -> Result<String> {
-        let connector = self.ctx.registry().get(&session.connector)?;
+        let connector = self.ctx.registry().get(&provider.key)?;
         let spec = connector.spec();
         let now = now_ms();
         let expires_at = tokens.expires_in.map(|s| now + (s as i64) * 1000);
@@ -229,11 +232,7 @@ impl OAuth {
             .scope
             .as_deref()
             .map(|s| crate::views::split_scopes(s).join(" "))
-            .or_else(|| {
-                serde_json::from_str::<Vec<String>>(&session.scopes)
-                    .ok()
-                    .map(|s| s.join(" "))
-            });
+            .or_else(|| Some(asked_scopes.join(" ")));
         let mut secrets = SecretMap::new();
         secrets.insert("access_token".into(), tokens.access_token);
         if let Some(rt) = tokens.refresh_token {
@@ -245,7 +244,7 @@ impl OAuth {
             .find_connection_by_account(
                 &session.workspace_id,
                 &session.owner_id,
-                &session.connector,
+                &spec.key,
                 &account,
             )
             .await?;
@@ -254,7 +253,7 @@ impl OAuth {
                 .reconnect(row, secrets, expires_at, granted, Value::Object(metadata))
                 .await;
         }
-        let config: Value = serde_json::from_str(&session.config).unwrap_or_else(|_| json!({}));
+        let config = config_for(session, spec);
         let scope: Value = serde_json::from_str(&session.owner_scope)
             .unwrap_or_else(|_| json!({"type": "platform"}));
         let errors = validate_connection(

@@ -1,11 +1,13 @@
 //! OAuth: the workspace's apps per provider (`apps`), connect sessions with the authorize and
-//! callback steps that create or update a connection (`connect`), and the token manager that
-//! refreshes ahead of expiry, once across processes (`tokens`).
+//! callback steps that create or update a connection (`connect`, `callback`), the hosted
+//! connect page's credential form for connectors that are not OAuth (`hosted`), and the token
+//! manager that refreshes ahead of expiry, once across processes (`tokens`).
 
 pub mod apps;
 pub mod callback;
 mod calls;
 pub mod connect;
+pub mod hosted;
 pub mod tokens;
 
 pub(crate) use calls::{is_oauth, Call, CallOut};

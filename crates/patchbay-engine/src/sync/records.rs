@@ -52,7 +52,34 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
     Some((ts.parse().ok()?, id.to_string()))
 }
 
+fn view(r: patchbay_store::RecordRow) -> RecordView {
+    RecordView {
+        id: r.id,
+        data: serde_json::from_str(&r.data).unwrap_or(Value::Null),
+        deleted: r.deleted,
+        created_at: ms_to_rfc3339(r.created_at),
+        updated_at: ms_to_rfc3339(r.updated_at),
+    }
+}
+
 impl Syncs {
+    /// One stored record, including one marked deleted.
+    pub async fn get_record(
+        &self,
+        caller: &Caller,
+        connection_id: &str,
+        entity: &str,
+        id: &str,
+    ) -> Result<RecordView> {
+        self.ctx.load_connection(caller, connection_id).await?;
+        self.ctx
+            .store()
+            .get_record(connection_id, entity, id)
+            .await?
+            .map(view)
+            .ok_or(EngineError::NotFound("record"))
+    }
+
     pub async fn list_records(
         &self,
         caller: &Caller,
@@ -92,21 +119,8 @@ impl Syncs {
                 limit: limit + 1,
             })
             .await?;
-        let views: Vec<(i64, RecordView)> = rows
-            .into_iter()
-            .map(|r| {
-                (
-                    r.updated_at,
-                    RecordView {
-                        id: r.id,
-                        data: serde_json::from_str(&r.data).unwrap_or(Value::Null),
-                        deleted: r.deleted,
-                        created_at: ms_to_rfc3339(r.created_at),
-                        updated_at: ms_to_rfc3339(r.updated_at),
-                    },
-                )
-            })
-            .collect();
+        let views: Vec<(i64, RecordView)> =
+            rows.into_iter().map(|r| (r.updated_at, view(r))).collect();
         let page = Page::from_overfetch(views, limit, |(ts, v)| encode_cursor(*ts, &v.id));
         Ok(Page {
             data: page.data.into_iter().map(|(_, v)| v).collect(),

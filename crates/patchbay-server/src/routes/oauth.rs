@@ -57,7 +57,8 @@ pub async fn list_apps(
     }))
 }
 
-/// Starts connecting an account: a short-lived token and the URL to send the user to.
+/// Starts connecting an account: a short-lived token, the hosted connect page to send the user
+/// to, and for a single OAuth connector its authorize URL.
 #[utoipa::path(post, path = "/v1/connect-sessions", tag = "oauth", request_body = CreateConnectSession,
     responses((status = 201, body = ConnectSessionView), (status = 404), (status = 422)), security(("bearer" = [])))]
 pub async fn create_session(
@@ -82,6 +83,8 @@ pub async fn create_session(
 pub struct AuthorizeQuery {
     /// The connect session token.
     pub session: String,
+    /// The connector chosen, when the session offers several.
+    pub connector: Option<String>,
 }
 
 fn redirect(to: &str) -> Response {
@@ -97,12 +100,17 @@ fn redirect(to: &str) -> Response {
 
 /// Redirects the browser to the provider with a single-use state and PKCE.
 #[utoipa::path(get, path = "/v1/oauth/authorize", tag = "oauth", params(AuthorizeQuery),
-    responses((status = 302, description = "to the provider"), (status = 404), (status = 410, description = "session expired")))]
+    responses((status = 302, description = "to the provider"), (status = 404), (status = 410, description = "session expired or used"),
+        (status = 422, description = "a connector the session does not offer, not OAuth, or none chosen among several")))]
 pub async fn authorize(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AuthorizeQuery>,
 ) -> ApiResult<Response> {
-    let url = state.engine.oauth().authorize(&q.session).await?;
+    let url = state
+        .engine
+        .oauth()
+        .authorize(&q.session, q.connector.as_deref())
+        .await?;
     Ok(redirect(&url))
 }
 

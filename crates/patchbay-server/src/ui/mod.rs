@@ -6,6 +6,7 @@
 
 mod csrf;
 mod pages;
+mod schema_form;
 mod session;
 mod svg;
 mod widgets;
@@ -35,6 +36,56 @@ pub fn router() -> Router<AppState> {
         .route("/ui", get(pages::home::show))
         .route("/ui/connections", get(pages::connections::list))
         .route(
+            "/ui/connections/new",
+            get(pages::new_connection::form).post(pages::new_connection::create),
+        )
+        .route(
+            "/ui/connections/connected",
+            get(pages::new_connection::connected),
+        )
+        .route("/ui/connections/{id}", get(pages::connection::show))
+        .route(
+            "/ui/connections/{id}/lifecycle",
+            post(pages::connection::lifecycle),
+        )
+        .route("/ui/connections/{id}/test", post(pages::connection::test))
+        .route(
+            "/ui/connections/{id}/edit",
+            get(pages::edit_connection::form).post(pages::edit_connection::save),
+        )
+        .route(
+            "/ui/connections/{id}/delete",
+            get(pages::edit_connection::confirm_delete).post(pages::edit_connection::delete),
+        )
+        .route(
+            "/ui/connections/{id}/principal/rotate",
+            post(pages::connection::rotate),
+        )
+        .route(
+            "/ui/connections/{id}/webhook-events/{event}/replay",
+            post(pages::connection::replay),
+        )
+        .route(
+            "/ui/connections/{id}/syncs",
+            get(pages::syncs::show).post(pages::syncs::start),
+        )
+        .route(
+            "/ui/connections/{id}/syncs/{run}/cancel",
+            post(pages::syncs::cancel),
+        )
+        .route(
+            "/ui/connections/{id}/records/{entity}",
+            get(pages::records::list),
+        )
+        .route(
+            "/ui/connections/{id}/records/{entity}/{record}",
+            get(pages::records::show),
+        )
+        .route(
+            "/ui/connections/{id}/actions/{action}",
+            get(pages::actions::form).post(pages::actions::run),
+        )
+        .route(
             SIGN_IN,
             get(pages::sign_in::form).post(pages::sign_in::submit),
         )
@@ -52,7 +103,9 @@ pub fn router() -> Router<AppState> {
             "/ui/dashboard/widgets/{id}/remove",
             post(pages::dashboard::remove),
         )
+        .route("/ui/assets/icon.svg", get(pages::assets::icon))
         .layer(middleware::map_response(security_headers))
+        .merge(pages::connect::router())
 }
 
 /// Headers on every UI answer. Pages are never cached (they show per-session data); an answer

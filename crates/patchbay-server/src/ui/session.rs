@@ -5,7 +5,9 @@
 //!
 //! Sessions live in this process's memory: they end when it restarts, and several instances
 //! behind a load balancer need it to be sticky (or, later, a table in the store).
-//! A session ends after 30 minutes unused, 12 hours after sign-in, or at sign-out.
+//! A session ends after 30 minutes unused, 12 hours after sign-in, or at sign-out. It stands
+//! for the admin or a workspace, whose keys are not rotated while the process runs (integration
+//! principal keys, which are, cannot sign in).
 
 use crate::ui::csrf;
 use crate::AppState;
@@ -114,15 +116,6 @@ impl UiSessions {
             .then(|| entry.session.clone())
     }
 
-    /// Ends every session: a key was rotated or removed, and a session does not know whose
-    /// key it stood for beyond the caller it was given.
-    pub fn revoke_all(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
     pub fn revoke(&self, token: &str) {
         self.entries
             .lock()
@@ -215,15 +208,6 @@ mod tests {
         let token = sessions.create(Caller::Admin);
         sessions.revoke(&token);
         assert!(sessions.get(&token).is_none());
-    }
-
-    #[test]
-    fn a_key_change_ends_every_session() {
-        let sessions = UiSessions::default();
-        let a = sessions.create(Caller::Admin);
-        let b = sessions.create(Caller::Admin);
-        sessions.revoke_all();
-        assert!(sessions.get(&a).is_none() && sessions.get(&b).is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! partner APIs served by the emulators.
 
 mod api;
+mod browser;
 mod contract;
 mod drift;
 mod gcal;
@@ -17,6 +18,9 @@ mod repos;
 mod sync;
 mod todoist;
 mod ui;
+mod ui_browser;
+mod ui_connect;
+mod ui_connection;
 mod ui_dashboard;
 mod vault;
 mod webhook_routing;

@@ -622,11 +622,15 @@ async fn oauth_apps_and_sessions_validate(backend: TestBackend) {
         let key = key.clone();
         async move { app.post("/v1/connect-sessions", &key, body).await }
     };
-    let (s, _) = session(
+    let (s, b) = session(
         json!({"connector": "printing_partner", "owner": {"id": "u"}, "return_url": RETURN}),
     )
     .await;
-    assert_eq!(s, 422, "API-key connectors are not connected through OAuth");
+    assert_eq!(s, 201, "{b}");
+    assert!(
+        b.get("authorize_url").is_none() && b["connect_url"].is_string(),
+        "API-key connectors connect through the hosted page, not OAuth: {b}"
+    );
     let (s, _) = session(
         json!({"connector": "todoist", "owner": {"id": "u"}, "return_url": "javascript:alert(1)"}),
     )

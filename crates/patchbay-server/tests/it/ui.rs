@@ -33,14 +33,14 @@ fn set_cookies(resp: &Response) -> Vec<String> {
 }
 
 /// The `Set-Cookie` header that sets `name`.
-fn set_cookie(resp: &Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(resp: &Response, name: &str) -> Option<String> {
     set_cookies(resp)
         .into_iter()
         .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 /// `name=value` of a `Set-Cookie` header, as a browser sends it back.
-fn pair(set_cookie: &str) -> String {
+pub(crate) fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_string()
 }
 

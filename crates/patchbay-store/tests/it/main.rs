@@ -662,11 +662,37 @@ async fn oauth_apps_sessions_and_states(backend: TestBackend) {
         config: "{}".into(),
         expires_at: 1_000,
         created_at: 1,
+        allowed_connectors: Some(r#"["todoist","printing_partner"]"#.into()),
+        consumed_at: None,
     };
     store.insert_connect_session(&session).await.unwrap();
     assert_eq!(
-        store.find_connect_session("th").await.unwrap().unwrap().id,
-        "cs_1"
+        store.find_connect_session("th").await.unwrap().unwrap(),
+        session
+    );
+    // A session is claimed once, released when nothing came of it, and never past expiry.
+    assert!(store.claim_connect_session("cs_1", 10).await.unwrap());
+    assert!(!store.claim_connect_session("cs_1", 11).await.unwrap());
+    store.release_connect_session("cs_1", 9).await.unwrap();
+    assert!(
+        !store.claim_connect_session("cs_1", 12).await.unwrap(),
+        "not its claim"
+    );
+    store.release_connect_session("cs_1", 10).await.unwrap();
+    assert!(
+        !store.claim_connect_session("cs_1", 1_000).await.unwrap(),
+        "expired"
+    );
+    assert!(store.claim_connect_session("cs_1", 12).await.unwrap());
+    store.release_connect_session("cs_1", 12).await.unwrap();
+    assert_eq!(
+        store
+            .find_connect_session("th")
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed_at,
+        None
     );
     let state = |id: &str, hash: &str, expires_at| OAuthStateRow {
         id: id.into(),
@@ -677,6 +703,7 @@ async fn oauth_apps_sessions_and_states(backend: TestBackend) {
         expires_at,
         consumed_at: None,
         created_at: 1,
+        connector: (id == "st_1").then(|| "todoist".to_string()),
     };
     let mut verifier = cred("cred_v", "ws_a", "st_1", "code_verifier", 1, b"v");
     verifier.owner_type = "oauth_state".into();
@@ -688,10 +715,28 @@ async fn oauth_apps_sessions_and_states(backend: TestBackend) {
         .insert_oauth_state(&state("st_2", "h2", 100), None)
         .await
         .unwrap();
-    assert!(matches!(
-        store.consume_oauth_state("h1", 200).await.unwrap(),
-        StateClaim::Claimed(..)
-    ));
+    match store.consume_oauth_state("h1", 200).await.unwrap() {
+        StateClaim::Claimed(st, _) => assert_eq!(st.connector.as_deref(), Some("todoist")),
+        other => panic!("{other:?}"),
+    }
+    // A used session stays used, whatever its expiry.
+    store
+        .mark_connect_session_used("cs_1", 2_000)
+        .await
+        .unwrap();
+    store
+        .mark_connect_session_used("cs_1", 3_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_connect_session("th")
+            .await
+            .unwrap()
+            .unwrap()
+            .consumed_at,
+        Some(2_000)
+    );
     assert!(
         matches!(
             store.consume_oauth_state("h1", 200).await.unwrap(),

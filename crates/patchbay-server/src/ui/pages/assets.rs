@@ -28,3 +28,16 @@ pub async fn js() -> impl IntoResponse {
         APP_JS,
     )
 }
+
+/// A small mark for the browser tab; without one, browsers ask for `/favicon.ico`.
+const ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b5cad"/><path d="M4 4v8M8 4v8M12 4v8M4 8h8" stroke="#fff" stroke-width="1.5"/></svg>"##;
+
+pub async fn icon() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "image/svg+xml"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+}

@@ -63,7 +63,7 @@ fn choices<'a>(values: impl Iterator<Item = &'a str>, current: &str) -> Vec<Choi
 
 /// Percent-encodes a query value, so a filter typed into the URL cannot add parameters to the
 /// "Next page" link.
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -116,17 +116,11 @@ fn workspace_only() -> Response {
     )
 }
 
-/// Engine errors other than field errors, as pages.
-fn engine_error(e: &EngineError) -> Response {
+/// Engine errors other than field errors, as pages; the operator is told where dashboards are.
+fn engine_error(e: EngineError) -> Response {
     match e {
-        EngineError::NotFound(what) => message(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            &format!("That {what} does not exist in this workspace."),
-        ),
-        EngineError::Conflict(m) => message(StatusCode::CONFLICT, "Not possible now", m),
         EngineError::Forbidden(_) | EngineError::BadRequest(_) => workspace_only(),
-        other => super::failed(other),
+        other => super::engine_error(other),
     }
 }
 
@@ -197,7 +191,7 @@ async fn page(
     };
     let widgets = match state.engine.widgets().list(caller).await {
         Ok(page) => page.data,
-        Err(e) => return engine_error(&e),
+        Err(e) => return engine_error(e),
     };
     let widgets_svc = state.engine.widgets();
     let reads = join_all(widgets.iter().map(|w| widgets_svc.read(caller, &w.id))).await;
@@ -207,7 +201,7 @@ async fn page(
     );
     let sources = match sources {
         Ok(s) => s,
-        Err(e) => return engine_error(&e),
+        Err(e) => return engine_error(e),
     };
     render(
         status,
@@ -300,7 +294,7 @@ pub async fn add(
             )
             .await
         }
-        Err(e) => engine_error(&e),
+        Err(e) => engine_error(e),
     }
 }
 
@@ -316,7 +310,7 @@ pub async fn remove(
     }
     match state.engine.widgets().remove(&session.caller, &id).await {
         Ok(()) => Redirect::to("/ui/dashboard").into_response(),
-        Err(e) => engine_error(&e),
+        Err(e) => engine_error(e),
     }
 }
 

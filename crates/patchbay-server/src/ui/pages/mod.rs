@@ -1,16 +1,26 @@
 //! The UI's pages, one module per concern.
 
+pub mod actions;
 pub mod alerts;
 pub mod assets;
+pub mod connect;
+pub mod connection;
 pub mod connections;
 pub mod dashboard;
+pub mod edit_connection;
 pub mod home;
+pub mod new_connection;
+pub mod records;
 pub mod sign_in;
+pub mod syncs;
 
+use crate::error::ApiError;
 use crate::ui::render;
+use crate::ui::session::Session;
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{Redirect, Response};
+use patchbay_engine::{Caller, EngineError};
 
 /// A page that only says something (refused forms, failures).
 #[derive(Template)]
@@ -41,4 +51,47 @@ pub fn failed(error: &dyn std::fmt::Display) -> Response {
         "Something went wrong",
         "The server could not load this page. Try again in a moment.",
     )
+}
+
+/// An engine refusal as a page with the API's status and message; failures of patchbay itself
+/// keep their detail in the log.
+pub fn engine_error(error: EngineError) -> Response {
+    let api = ApiError::from(error);
+    if api.status.is_server_error() && api.status != StatusCode::BAD_GATEWAY {
+        return failed(&api.message);
+    }
+    let title = match api.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::CONFLICT => "Not possible now",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::GONE => "Expired",
+        StatusCode::BAD_GATEWAY => "The provider did not answer",
+        _ => "Refused",
+    };
+    message(api.status, title, &api.message)
+}
+
+/// Who the page header names.
+pub fn who(caller: &Caller) -> String {
+    match caller {
+        Caller::Admin => "Operator".into(),
+        Caller::Workspace { workspace_id, .. } | Caller::Integration { workspace_id, .. } => {
+            format!("Workspace {workspace_id}")
+        }
+    }
+}
+
+/// Whether a posted form carries the session's CSRF token.
+pub fn verified(session: &Session, token: &str) -> bool {
+    crate::ui::csrf::matches(&session.csrf, token)
+}
+
+/// After a successful form: back to a page (post/redirect/get).
+pub fn see_other(to: &str) -> Response {
+    axum::response::IntoResponse::into_response(Redirect::to(to))
+}
+
+/// A JSON value as indented text for a `<pre>`.
+pub fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
 }

@@ -203,7 +203,10 @@ async fn printing_partner_widgets_show_orders_shipping_and_notices(backend: Test
     assert!(card.contains(r#"<progress value="6" max="25""#), "{card}");
     let card = widget_html(&page, &notices);
     // Alert data has no label of its own: the endpoint's description names the widget.
-    assert!(card.contains("service notices (delays, outages)</h2>"), "{card}");
+    assert!(
+        card.contains("service notices (delays, outages)</h2>"),
+        "{card}"
+    );
     assert!(card.contains(r#"class="banner level-warning""#), "{card}");
     assert!(
         card.contains("1 service notice from the print shop"),
