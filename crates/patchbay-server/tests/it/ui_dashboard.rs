@@ -5,6 +5,7 @@
 
 mod alerts;
 mod api;
+mod browser;
 mod shapes;
 
 use crate::ui::{browser, csrf_field, get_page, sign_in};

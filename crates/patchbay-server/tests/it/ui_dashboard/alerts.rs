@@ -29,7 +29,7 @@ async fn the_alert_overlay_appears_and_clears(backend: TestBackend) {
     let html = resp.text().await.unwrap();
     assert!(
         html.contains(
-            r#"<div id="alerts" class="alerts" data-src="/ui/alerts" data-refresh="30"></div>"#
+            r#"<div id="alerts" class="alerts" data-src="/ui/alerts" data-refresh="20"></div>"#
         ),
         "{html}"
     );
@@ -67,7 +67,7 @@ async fn the_alert_overlay_appears_and_clears(backend: TestBackend) {
     // The dashboard draws it with the page; others get it from the fragment.
     let (_, page) = page_text(&app, &browser, "/ui/dashboard", &cookie).await;
     assert!(
-        page.contains(r#"data-refresh="30"><section class="alert-overlay" role="alert""#),
+        page.contains(r#"data-refresh="20"><section class="alert-overlay" role="alert""#),
         "{page}"
     );
     // Nothing on the pages runs inline.
