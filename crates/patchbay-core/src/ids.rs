@@ -21,6 +21,7 @@ pub enum IdKind {
     Subscription,
     Delivery,
     Repository,
+    Widget,
 }
 
 impl IdKind {
@@ -43,6 +44,7 @@ impl IdKind {
             IdKind::Subscription => "sub",
             IdKind::Delivery => "dlv",
             IdKind::Repository => "repo",
+            IdKind::Widget => "wdg",
         }
     }
 }

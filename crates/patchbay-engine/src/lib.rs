@@ -2,7 +2,8 @@
 //! a service with its own state (connections, oauth, sync, webhooks, events, actions, proxy,
 //! live, activity), built on the shared [`Context`]; [`Engine`] is the thin front that builds
 //! them and hands them out. Also here: the vault service (keyring loaded from the database,
-//! seal/open, online rotation), key authentication, workspaces and the repository registry.
+//! seal/open, online rotation), key authentication, workspaces, the repository registry and
+//! dashboard widgets.
 
 pub mod actions;
 pub mod activity;
@@ -22,6 +23,7 @@ pub mod text;
 pub mod vault;
 pub mod views;
 pub mod webhooks;
+pub mod widgets;
 pub mod workspaces;
 
 pub use auth::Caller;
@@ -174,6 +176,11 @@ impl Engine {
 
     pub fn repositories(&self) -> repos::Repositories {
         repos::Repositories::new(self.ctx.clone())
+    }
+
+    /// Dashboard widgets and their data.
+    pub fn widgets(&self) -> widgets::Widgets {
+        widgets::Widgets::new(self.ctx.clone(), self.live.clone())
     }
 
     pub fn workspaces(&self) -> workspaces::Workspaces {

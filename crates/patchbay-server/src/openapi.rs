@@ -6,7 +6,7 @@
 use crate::access::{Access, RouteRule};
 use crate::routes::{
     activity, admin, connections, connectors, docs, live, oauth, ops, proxy, subscriptions, syncs,
-    webhooks,
+    webhooks, widgets,
 };
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -78,6 +78,10 @@ use utoipa::OpenApi;
         oauth::create_session,
         oauth::authorize,
         oauth::callback,
+        widgets::list,
+        widgets::create,
+        widgets::show,
+        widgets::remove,
     ),
     components(schemas(admin::Stats))
 )]

@@ -1,6 +1,6 @@
 //! Storage for patchbay: one `Store` with a file of methods per area (workspaces, connections,
 //! activity and events, OAuth, jobs, sync and records, webhooks, subscriptions, action runs,
-//! repositories, vault keys, push watches), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
+//! repositories, vault keys, push watches, dashboard widgets), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
 //! (`$N` parameters work on both); each has its own migrations. The backend is picked from the
 //! database URL's scheme.
 
@@ -19,6 +19,7 @@ pub mod testing;
 mod vault_keys;
 mod watches;
 mod webhooks;
+mod widgets;
 mod workspaces;
 
 pub use action_runs::{ActionClaim, ActionRunRow};
@@ -32,6 +33,7 @@ pub use rows::*;
 pub use subscriptions::{AttemptRecord, CircuitUpdate, EventHead};
 pub use sync::{PageCommit, PageCounts, PageRecord, RecordQuery, RunEnd, SYNC_ACTOR};
 pub use watches::WatchRow;
+pub use widgets::WidgetRow;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0008_watches.sql"),
     },
     Migration {
+        version: 9,
+        sqlite: include_str!("../migrations/sqlite/0009_widgets.sql"),
+        postgres: include_str!("../migrations/postgres/0009_widgets.sql"),
+    },
+    Migration {
         version: 10,
         sqlite: include_str!("../migrations/sqlite/0010_connect_choices.sql"),
         postgres: include_str!("../migrations/postgres/0010_connect_choices.sql"),

@@ -84,6 +84,16 @@ impl<'a> Api<'a> {
         Ok(ListPage { data, has_more })
     }
 
+    /// Order counts per status.
+    pub async fn stats(&self) -> Result<Value, ConnectorError> {
+        self.call(Method::GET, &["stats"], &[], None).await
+    }
+
+    /// The partner's current service notices.
+    pub async fn notices(&self) -> Result<Value, ConnectorError> {
+        self.call(Method::GET, &["notices"], &[], None).await
+    }
+
     pub async fn order(&self, id: &str) -> Result<Value, ConnectorError> {
         self.call(Method::GET, &["orders", id], &[], None).await
     }

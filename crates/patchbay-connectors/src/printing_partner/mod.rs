@@ -1,7 +1,9 @@
 //! Printing partner: an API-key print shop with cursor-paginated orders and products,
-//! order callbacks, and order actions.
+//! order callbacks, order actions, and dashboard data (orders by status, shipping progress,
+//! service notices).
 
 mod client;
+mod data;
 mod spec;
 mod webhook;
 
@@ -12,8 +14,8 @@ use crate::http::HttpClient;
 use async_trait::async_trait;
 use client::Api;
 use patchbay_core::{
-    Connector, ConnectorContext, ConnectorError, ConnectorSpec, FieldError, Record, SyncMode,
-    SyncPage, SyncRequest, TestOutcome, ValidationInput, WebhookOutcome, WebhookRequest,
+    Connector, ConnectorContext, ConnectorError, ConnectorSpec, DataPayload, FieldError, Record,
+    SyncMode, SyncPage, SyncRequest, TestOutcome, ValidationInput, WebhookOutcome, WebhookRequest,
 };
 use serde_json::{json, Value};
 
@@ -168,6 +170,23 @@ impl Connector for PrintingPartner {
             }
             other => Err(ConnectorError::Unknown {
                 kind: "action",
+                key: other.into(),
+            }),
+        }
+    }
+
+    async fn fetch_data(
+        &self,
+        ctx: &ConnectorContext,
+        endpoint: &str,
+    ) -> Result<DataPayload, ConnectorError> {
+        let api = Api::new(&self.http, ctx)?;
+        match endpoint {
+            "orders_by_status" => data::orders_by_status(&api.stats().await?),
+            "orders_shipped" => data::orders_shipped(&api.stats().await?),
+            "service_notices" => data::service_notices(&api.notices().await?),
+            other => Err(ConnectorError::Unknown {
+                kind: "data endpoint",
                 key: other.into(),
             }),
         }

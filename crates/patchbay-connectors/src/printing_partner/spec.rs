@@ -2,8 +2,8 @@
 
 use crate::common::{check_base_url, check_distinct_secrets};
 use patchbay_core::{
-    ActionSpec, AuthKind, Capability, ConnectorSpec, Direction, EntitySpec, FieldError, Mode,
-    ValidationInput, WebhookScheme,
+    ActionSpec, AuthKind, Capability, ConnectorSpec, DataEndpointSpec, DataShape, Direction,
+    EntitySpec, FieldError, Mode, ValidationInput, WebhookScheme,
 };
 use serde_json::json;
 
@@ -20,7 +20,12 @@ pub fn spec() -> ConnectorSpec {
         direction: Direction::Bidirectional,
         mode: Mode::Both,
         auth: AuthKind::ApiKey,
-        capabilities: vec![Capability::Sync, Capability::Webhooks, Capability::Actions],
+        capabilities: vec![
+            Capability::Sync,
+            Capability::Webhooks,
+            Capability::Actions,
+            Capability::Data,
+        ],
         entities: vec![
             EntitySpec {
                 key: "orders".into(),
@@ -59,7 +64,26 @@ pub fn spec() -> ConnectorSpec {
                 }),
             },
         ],
-        data_endpoints: vec![],
+        data_endpoints: vec![
+            data(
+                "orders_by_status",
+                "Orders in each status",
+                DataShape::Chart,
+                30,
+            ),
+            data(
+                "orders_shipped",
+                "Orders shipped out of all orders not cancelled",
+                DataShape::Progress,
+                30,
+            ),
+            data(
+                "service_notices",
+                "The partner's service notices (delays, outages)",
+                DataShape::Alert,
+                30,
+            ),
+        ],
         config_schema: json!({
             "type": "object",
             "required": ["shop_id", "api_base_url"],
@@ -95,6 +119,15 @@ pub fn spec() -> ConnectorSpec {
         account_field: Some("shop_id".into()),
         webhook_scheme: Some(WebhookScheme::SharedSecretHeader),
         webhook_secret_field: Some("callback_secret".into()),
+    }
+}
+
+fn data(key: &str, description: &str, shape: DataShape, ttl_seconds: u32) -> DataEndpointSpec {
+    DataEndpointSpec {
+        key: key.into(),
+        description: description.into(),
+        shape,
+        ttl_seconds,
     }
 }
 

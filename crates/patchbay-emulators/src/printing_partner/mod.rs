@@ -1,5 +1,6 @@
 //! The printing partner's API: a shop with products and print orders, Bearer API keys,
-//! Stripe-style cursor lists and `{"error":{"type","message"}}` error bodies.
+//! Stripe-style cursor lists and `{"error":{"type","message"}}` error bodies; order counts
+//! per status and service notices for dashboards.
 
 mod routes;
 
@@ -55,6 +56,9 @@ struct ShopData {
     products: BTreeMap<String, Value>,
     next_order: usize,
     next_event: usize,
+    /// Service notices the shop shows (delays, outages), oldest first.
+    notices: Vec<Value>,
+    next_notice: usize,
     clock: Clock,
 }
 
@@ -100,6 +104,8 @@ impl ShopData {
             products,
             next_order: config.orders + 1,
             next_event: 1,
+            notices: Vec::new(),
+            next_notice: 1,
             clock,
         }
     }
@@ -187,6 +193,22 @@ impl EmulatorHandle<Shop> {
     /// Sets an order's status as the partner's staff would; `None` for unknown orders.
     pub fn update_order(&self, id: &str, status: &str) -> Option<Value> {
         self.state.data().touch(id, |o| o["status"] = status.into())
+    }
+
+    /// Posts a service notice (`info`, `warning` or `critical`); returns its id.
+    pub fn post_notice(&self, level: &str, message: &str) -> String {
+        let mut data = self.state.data();
+        let id = format!("ntc_{:04}", data.next_notice);
+        data.next_notice += 1;
+        let since = rfc3339(data.clock.tick());
+        data.notices
+            .push(json!({"id": id, "level": level, "message": message, "since": since}));
+        id
+    }
+
+    /// Withdraws every service notice.
+    pub fn clear_notices(&self) {
+        self.state.data().notices.clear();
     }
 
     /// Deletes an order; it stays in lists as `"deleted": true` so syncs see it go.

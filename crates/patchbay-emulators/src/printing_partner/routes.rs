@@ -53,6 +53,8 @@ pub fn router(shop: Arc<Shop>, faults: Arc<Faults>) -> Router {
         .route("/v1/shops/{shop_id}/orders/{id}", get(get_order))
         .route("/v1/shops/{shop_id}/orders/{id}/cancel", post(cancel_order))
         .route("/v1/shops/{shop_id}/products", get(list_products))
+        .route("/v1/shops/{shop_id}/stats", get(stats))
+        .route("/v1/shops/{shop_id}/notices", get(notices))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Unrecognized request URL") })
         .with_state(shop.clone())
         .layer(from_fn_with_state(shop, authenticate))
@@ -138,6 +140,25 @@ async fn list_products(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     list(&shop, &q, items, |id| data.products.contains_key(id))
+}
+
+/// Live orders counted per status.
+async fn stats(State(shop): App, Path(shop_id): Path<String>) -> Answer {
+    check_shop(&shop, &shop_id)?;
+    let data = shop.data();
+    let mut counts = serde_json::Map::new();
+    for order in data.orders.values().filter(|o| o["deleted"] != true) {
+        let status = order["status"].as_str().unwrap_or("unknown").to_string();
+        let n = counts.get(&status).and_then(Value::as_u64).unwrap_or(0);
+        counts.insert(status, json!(n + 1));
+    }
+    Ok(Json(json!({"object": "stats", "orders_by_status": counts})).into_response())
+}
+
+async fn notices(State(shop): App, Path(shop_id): Path<String>) -> Answer {
+    check_shop(&shop, &shop_id)?;
+    let data = shop.data();
+    Ok(Json(json!({"object": "list", "data": data.notices, "has_more": false})).into_response())
 }
 
 async fn get_order(State(shop): App, Path((shop_id, id)): Path<(String, String)>) -> Answer {

@@ -13,6 +13,7 @@ pub mod repos;
 pub mod subscriptions;
 pub mod syncs;
 pub mod webhooks;
+pub mod widgets;
 
 use crate::access::Routes;
 use crate::error::ApiError;
@@ -33,6 +34,7 @@ pub fn all() -> Routes {
         .merge(syncs::router())
         .merge(webhooks::router())
         .merge(subscriptions::router())
+        .merge(widgets::router())
         .merge(docs::router())
 }
 

@@ -8,6 +8,8 @@ mod csrf;
 mod pages;
 mod schema_form;
 mod session;
+mod svg;
+mod widgets;
 
 pub use session::UiSessions;
 
@@ -89,6 +91,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/sign-out", post(pages::sign_in::sign_out))
         .route("/ui/assets/app.css", get(pages::assets::css))
+        .route("/ui/assets/app.js", get(pages::assets::js))
+        .route("/ui/alerts", get(pages::alerts::fragment))
+        .route("/ui/dashboard", get(pages::dashboard::show))
+        .route("/ui/dashboard/widgets", post(pages::dashboard::add))
+        .route(
+            "/ui/dashboard/widgets/{id}",
+            get(pages::dashboard::fragment),
+        )
+        .route(
+            "/ui/dashboard/widgets/{id}/remove",
+            post(pages::dashboard::remove),
+        )
         .route("/ui/assets/icon.svg", get(pages::assets::icon))
         .layer(middleware::map_response(security_headers))
         .merge(pages::connect::router())

@@ -106,6 +106,16 @@ impl UiSessions {
         Some(entry.session.clone())
     }
 
+    /// The live session of `token` without counting as a use: a page that refreshes itself
+    /// in the background must not keep an unattended session alive.
+    pub fn peek(&self, token: &str) -> Option<Session> {
+        let key = hash(token);
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.get(&key)?;
+        self.live(entry, Instant::now())
+            .then(|| entry.session.clone())
+    }
+
     pub fn revoke(&self, token: &str) {
         self.entries
             .lock()
@@ -139,6 +149,12 @@ pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> H
 /// Whether cookies must be `Secure`: the server is reached over https.
 pub fn secure(state: &AppState) -> bool {
     state.engine.public_url().starts_with("https://")
+}
+
+/// The session of a background refresh (a fragment a page fetches by itself), without
+/// counting as a use; `None` without a live one.
+pub fn background(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    cookie(headers, COOKIE_NAME).and_then(|token| state.ui_sessions.peek(token))
 }
 
 /// A signed-in browser; without a live session the request is sent to the sign-in page.
@@ -180,6 +196,13 @@ mod tests {
             sessions.get(&token).is_none(),
             "absolute expiry despite use"
         );
+
+        let sessions = UiSessions::with_lifetimes(Duration::from_millis(50), ABSOLUTE);
+        let token = sessions.create(Caller::Admin);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(sessions.peek(&token).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(sessions.peek(&token).is_none(), "peeking is not a use");
 
         let sessions = UiSessions::default();
         let token = sessions.create(Caller::Admin);

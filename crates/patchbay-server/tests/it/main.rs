@@ -21,6 +21,7 @@ mod ui;
 mod ui_browser;
 mod ui_connect;
 mod ui_connection;
+mod ui_dashboard;
 mod vault;
 mod webhook_routing;
 mod webhooks;

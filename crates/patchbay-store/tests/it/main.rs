@@ -34,6 +34,7 @@ both_backends!(
     deliveries_fan_out_once_and_keep_connection_order,
     derived_records_merge_in_the_page_commit,
     watches_are_leased_renewed_and_taken,
+    widgets_list_in_order_keep_their_last_data_and_go_with_their_connection,
 );
 
 fn ws(id: &str) -> WorkspaceRow {
@@ -1618,4 +1619,101 @@ async fn watches_are_leased_renewed_and_taken(backend: TestBackend) {
     assert_eq!(taken.state.as_deref(), Some(r#"{"history_id":"7"}"#));
     assert!(store.take_watch("conn_1").await.unwrap().is_none());
     assert!(store.get_watch("conn_1").await.unwrap().is_none());
+}
+
+fn widget(id: &str, ws: &str, conn: &str, position: i32) -> WidgetRow {
+    WidgetRow {
+        id: id.into(),
+        workspace_id: ws.into(),
+        connection_id: conn.into(),
+        endpoint: "orders_by_status".into(),
+        title: None,
+        refresh_seconds: 60,
+        position,
+        created_at: 1,
+        updated_at: 1,
+        last_data: None,
+        last_fetched_at: None,
+    }
+}
+
+async fn widgets_list_in_order_keep_their_last_data_and_go_with_their_connection(
+    backend: TestBackend,
+) {
+    let store = setup(backend, &["ws_a", "ws_b"]).await;
+    for (id, w) in [("conn_1", "ws_a"), ("conn_2", "ws_a"), ("conn_3", "ws_b")] {
+        store
+            .insert_connection(&write_of(conn(id, w, "u1", id)))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_widget(&widget("wdg_2", "ws_a", "conn_1", 1))
+        .await
+        .unwrap();
+    store
+        .insert_widget(&widget("wdg_1", "ws_a", "conn_2", 2))
+        .await
+        .unwrap();
+    let mut titled = widget("wdg_3", "ws_a", "conn_1", 1);
+    titled.title = Some("Orders".into());
+    store.insert_widget(&titled).await.unwrap();
+    store
+        .insert_widget(&widget("wdg_4", "ws_b", "conn_3", 0))
+        .await
+        .unwrap();
+
+    // By position, then by id; never another workspace's.
+    let ids = |rows: Vec<WidgetRow>| rows.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_widgets("ws_a", 10).await.unwrap()),
+        ["wdg_2", "wdg_3", "wdg_1"]
+    );
+    assert_eq!(ids(store.list_widgets("ws_a", 1).await.unwrap()), ["wdg_2"]);
+    assert!(store.get_widget("ws_b", "wdg_2").await.unwrap().is_none());
+    let got = store.get_widget("ws_a", "wdg_3").await.unwrap().unwrap();
+    assert_eq!(got, titled);
+
+    // The last data is kept unless what is there was fetched later.
+    assert!(store
+        .widget_data_seen("wdg_2", r#"{"value":1}"#, 100)
+        .await
+        .unwrap());
+    assert!(!store
+        .widget_data_seen("wdg_2", r#"{"value":0}"#, 50)
+        .await
+        .unwrap());
+    assert!(!store
+        .widget_data_seen("wdg_2", r#"{"value":1}"#, 100)
+        .await
+        .unwrap());
+    let w = store.get_widget("ws_a", "wdg_2").await.unwrap().unwrap();
+    assert_eq!(
+        (w.last_data.as_deref(), w.last_fetched_at),
+        (Some(r#"{"value":1}"#), Some(100))
+    );
+
+    // Removing is per workspace.
+    assert!(!store.delete_widget("ws_b", "wdg_1").await.unwrap());
+    assert!(store.delete_widget("ws_a", "wdg_1").await.unwrap());
+    assert!(!store.delete_widget("ws_a", "wdg_1").await.unwrap());
+
+    // A widget goes with its connection.
+    let gone = EventRow {
+        id: "evt_w".into(),
+        workspace_id: "ws_a".into(),
+        event_type: "connection.deleted".into(),
+        connection_id: Some("conn_1".into()),
+        payload: "{}".into(),
+        created_at: 2,
+    };
+    store
+        .delete_connection("conn_1", &act("act_w", "ws_a", Some("conn_1")), &gone)
+        .await
+        .unwrap();
+    assert!(store.list_widgets("ws_a", 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(store.list_widgets("ws_b", 10).await.unwrap()),
+        ["wdg_4"]
+    );
 }

@@ -1,10 +1,12 @@
 //! The UI's pages, one module per concern.
 
 pub mod actions;
+pub mod alerts;
 pub mod assets;
 pub mod connect;
 pub mod connection;
 pub mod connections;
+pub mod dashboard;
 pub mod edit_connection;
 pub mod home;
 pub mod new_connection;
