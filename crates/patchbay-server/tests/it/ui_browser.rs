@@ -94,7 +94,21 @@ async fn a_planner_creates_syncs_browses_and_disables_a_connection(backend: Test
     assert_eq!(b.text("#lifecycle").await, "enabled");
     let html = b.client.source().await.unwrap();
     assert!(!html.contains(EMULATOR_KEY) && !html.contains(&principal));
+    // Its data endpoints, drawn as widgets from the partner's answers.
+    assert!(b.has("#widget-title-data-orders_by_status").await);
+    assert!(b.has(".widget svg").await, "the chart is drawn");
     b.page("connection").await;
+    b.choose("#add-source", &format!("{id} orders_shipped"))
+        .await;
+    b.click("#add-to-dashboard").await;
+    assert_eq!(b.path().await, "/ui/dashboard");
+    assert!(
+        b.has("progress").await,
+        "the progress widget is on the dashboard: {}",
+        b.body().await
+    );
+    b.page("dashboard-from-connection").await;
+    b.goto(&path).await;
 
     b.click("#sync-incremental").await;
     assert!(b.body().await.contains("pending") || b.body().await.contains("running"));

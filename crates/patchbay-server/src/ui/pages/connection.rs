@@ -5,6 +5,7 @@
 use super::{engine_error, forbidden, pretty, see_other, verified, who};
 use crate::ui::render;
 use crate::ui::session::SignedIn;
+use crate::ui::widgets::{self, Body, WidgetCard};
 use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -12,11 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
+use futures_util::future::join_all;
 use patchbay_core::{ActionSpec, DataEndpointSpec, EntitySpec, Lifecycle, TestOutcome};
 use patchbay_engine::connections::PatchConnection;
 use patchbay_engine::views::{ActivityView, ConnectionView, PrincipalView};
 use patchbay_engine::webhooks::WebhookEventView;
 use serde::Deserialize;
+use std::time::Duration;
 
 /// How many of each history the page shows; the JSON API pages through the rest.
 const SHOWN: i64 = 20;
@@ -33,6 +36,8 @@ struct ConnectionPage {
     entities: Vec<EntitySpec>,
     actions: Vec<ActionSpec>,
     data_endpoints: Vec<DataEndpointSpec>,
+    /// The connection's data endpoints as widgets, read now (enabled connections only).
+    data_widgets: Vec<WidgetCard>,
     syncs: super::syncs::SyncsFragment,
     webhook_events: Vec<WebhookEventView>,
     activity: Vec<ActivityView>,
@@ -69,9 +74,21 @@ async fn page(
         Ok(c) => c,
         Err(e) => return engine_error(e),
     };
-    let spec = match engine.registry().get(&c.connector) {
-        Ok(connector) => connector.spec().clone(),
+    let connector = match engine.registry().get(&c.connector) {
+        Ok(connector) => connector,
         Err(e) => return engine_error(patchbay_engine::EngineError::UnknownConnector(e)),
+    };
+    let mut spec = connector.spec().clone();
+    spec.data_endpoints = connector.data_endpoints_for(&c.config);
+    let data_widgets = if c.lifecycle == Lifecycle::Enabled {
+        join_all(
+            spec.data_endpoints
+                .iter()
+                .map(|d| data_widget(state, caller, id, d)),
+        )
+        .await
+    } else {
+        Vec::new()
     };
     // The rest are side panels: one that fails leaves the page up, empty.
     let principal = engine.connections().get_principal(caller, id).await.ok();
@@ -104,6 +121,7 @@ async fn page(
             entities: spec.entities,
             actions: spec.actions,
             data_endpoints: spec.data_endpoints,
+            data_widgets,
             syncs,
             webhook_events,
             activity,
@@ -112,6 +130,51 @@ async fn page(
             c,
         },
     )
+}
+
+/// How long a data endpoint may take before the page shows it as failed.
+const DATA_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One data endpoint read now, drawn as the dashboard draws it.
+async fn data_widget(
+    state: &AppState,
+    caller: &patchbay_engine::Caller,
+    id: &str,
+    d: &DataEndpointSpec,
+) -> WidgetCard {
+    let read = tokio::time::timeout(DATA_TIMEOUT, state.engine.live().data(caller, id, &d.key));
+    let (body, error, fetched_at) = match read.await {
+        Ok(Ok(view)) => (
+            widgets::body(view.shape, &view.data).unwrap_or_else(Body::Malformed),
+            None,
+            Some(view.fetched_at),
+        ),
+        Ok(Err(e)) => (
+            Body::Empty,
+            Some(crate::error::ApiError::from(e).message),
+            None,
+        ),
+        Err(_) => (
+            Body::Empty,
+            Some("the provider did not answer in time".into()),
+            None,
+        ),
+    };
+    WidgetCard {
+        id: format!("data-{}", d.key),
+        title: if d.description.is_empty() {
+            d.key.clone()
+        } else {
+            d.description.clone()
+        },
+        source: d.key.clone(),
+        refresh_seconds: d.ttl_seconds,
+        error,
+        stale: false,
+        fetched_at,
+        age: None,
+        body,
+    }
 }
 
 pub async fn show(
