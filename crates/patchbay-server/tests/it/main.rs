@@ -17,6 +17,7 @@ mod repos;
 mod sync;
 mod todoist;
 mod ui;
+mod ui_ops;
 mod vault;
 mod webhook_routing;
 mod webhooks;

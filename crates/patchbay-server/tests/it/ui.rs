@@ -19,12 +19,12 @@ both_backends!(
     the_operator_lists_connections_of_every_workspace,
 );
 
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
 /// The `Set-Cookie` headers of `resp`.
-fn set_cookies(resp: &Response) -> Vec<String> {
+pub(crate) fn set_cookies(resp: &Response) -> Vec<String> {
     resp.headers()
         .get_all(SET_COOKIE)
         .iter()
@@ -33,24 +33,24 @@ fn set_cookies(resp: &Response) -> Vec<String> {
 }
 
 /// The `Set-Cookie` header that sets `name`.
-fn set_cookie(resp: &Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(resp: &Response, name: &str) -> Option<String> {
     set_cookies(resp)
         .into_iter()
         .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 /// `name=value` of a `Set-Cookie` header, as a browser sends it back.
-fn pair(set_cookie: &str) -> String {
+pub(crate) fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_string()
 }
 
 /// The hidden CSRF field of the first form in `html`.
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     let start = html.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
     html[start..].split('"').next().unwrap().to_string()
 }
 
-fn assert_ui_headers(resp: &Response) {
+pub(crate) fn assert_ui_headers(resp: &Response) {
     let h = resp.headers();
     let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.starts_with("default-src 'self'"), "{csp}");
@@ -59,7 +59,7 @@ fn assert_ui_headers(resp: &Response) {
 }
 
 /// Opens the sign-in form: (the CSRF cookie pair, the form's token).
-async fn open_form(app: &TestApp, browser: &Client) -> (String, String) {
+pub(crate) async fn open_form(app: &TestApp, browser: &Client) -> (String, String) {
     let resp = browser
         .get(format!("{}/ui/sign-in", app.base))
         .send()
@@ -71,7 +71,7 @@ async fn open_form(app: &TestApp, browser: &Client) -> (String, String) {
     (cookie, csrf_field(&html))
 }
 
-async fn post_sign_in(
+pub(crate) async fn post_sign_in(
     app: &TestApp,
     browser: &Client,
     cookie: Option<&str>,
@@ -85,7 +85,7 @@ async fn post_sign_in(
 }
 
 /// Signs in with `key`; returns the session cookie pair.
-async fn sign_in(app: &TestApp, browser: &Client, key: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, browser: &Client, key: &str) -> String {
     let (cookie, csrf) = open_form(app, browser).await;
     let resp = post_sign_in(
         app,
@@ -105,7 +105,12 @@ async fn sign_in(app: &TestApp, browser: &Client, key: &str) -> String {
     pair(&session)
 }
 
-async fn get_page(app: &TestApp, browser: &Client, path: &str, cookie: &str) -> Response {
+pub(crate) async fn get_page(
+    app: &TestApp,
+    browser: &Client,
+    path: &str,
+    cookie: &str,
+) -> Response {
     browser
         .get(format!("{}{path}", app.base))
         .header(COOKIE, cookie)
@@ -308,7 +313,12 @@ async fn the_operator_sees_the_workspaces(backend: TestBackend) {
 }
 
 /// A draft printing partner connection named `name` (its shop too) whose `api_key` is `secret`.
-async fn printing_connection(app: &TestApp, key: &str, name: &str, secret: &str) -> Value {
+pub(crate) async fn printing_connection(
+    app: &TestApp,
+    key: &str,
+    name: &str,
+    secret: &str,
+) -> Value {
     let mut body = printing_body("u1", name, "http://127.0.0.1:9", secret);
     body["name"] = json!(name);
     let conn = app.connection(key, body).await;

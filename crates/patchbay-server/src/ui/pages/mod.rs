@@ -1,9 +1,14 @@
 //! The UI's pages, one module per concern.
 
+pub mod activity;
 pub mod assets;
 pub mod connections;
 pub mod home;
+pub mod operator;
+pub mod outcome;
+pub mod repositories;
 pub mod sign_in;
+pub mod subscriptions;
 
 use crate::ui::render;
 use askama::Template;
