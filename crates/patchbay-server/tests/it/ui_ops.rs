@@ -26,6 +26,7 @@ both_backends!(
     a_subscription_created_through_the_form_shows_its_secret_once,
     subscription_controls_rotation_and_delivery_retry,
     planners_and_the_operator_each_keep_to_their_pages,
+    a_connections_page_holds_at_most_100_rows,
 );
 
 /// The text between `start` and the next `end` after it.
@@ -872,4 +873,49 @@ async fn planners_and_the_operator_each_keep_to_their_pages(backend: TestBackend
         app.get(&format!("/v1/subscriptions/{sub}"), &key).await.1["enabled"],
         true
     );
+}
+
+async fn a_connections_page_holds_at_most_100_rows(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, key) = app.workspace("acme").await;
+    // Names at their longest, so a full page is as large as names make it.
+    for chunk in (0..101).collect::<Vec<_>>().chunks(10) {
+        futures_util::future::join_all(chunk.iter().map(|i| {
+            let mut body = printing_body(
+                &format!("u{i}"),
+                &format!("s{i}"),
+                "http://127.0.0.1:9",
+                "pp_live_0123456789ab",
+            );
+            body["name"] = json!(format!("{i:03}{}", "n".repeat(197)));
+            app.connection(&key, body)
+        }))
+        .await;
+    }
+    let (b, session, _) = signed_in(&app, &key).await;
+    let first = page(&app, &b, "/ui/connections", &session, 200).await;
+    assert_eq!(first.matches("<tr><td>").count(), 100);
+    assert!(first.len() < 100 * 1024, "{} bytes", first.len());
+    let next = next_link(&first).expect("a next page");
+    let rest = page(&app, &b, &next, &session, 200).await;
+    assert_eq!(rest.matches("<tr><td>").count(), 1);
+    assert!(next_link(&rest).is_none());
+
+    // Smaller pages on request; the size is kept from page to page.
+    let small = page(&app, &b, "/ui/connections?limit=40", &session, 200).await;
+    assert_eq!(small.matches("<tr><td>").count(), 40);
+    let next = next_link(&small).unwrap();
+    assert!(next.contains("limit=40"), "{next}");
+    let second = page(&app, &b, &next, &session, 200).await;
+    assert_eq!(second.matches("<tr><td>").count(), 40);
+    for limit in ["0", "101", "500", "x"] {
+        page(
+            &app,
+            &b,
+            &format!("/ui/connections?limit={limit}"),
+            &session,
+            400,
+        )
+        .await;
+    }
 }
