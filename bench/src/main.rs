@@ -2,12 +2,14 @@
 //! then creates, enables and reads N connections with C concurrent clients, and reports ops/s,
 //! latency percentiles, the ratio to a `/healthz` baseline measured in the same run, and the
 //! server's peak RSS. `sync`: syncs a large record source through the engine (see sync.rs).
+//! `ui`: the web UI's connections list next to the JSON list (see ui.rs).
 
 mod deliveries;
 mod gcal;
 mod gmail;
 mod proxy;
 mod sync;
+mod ui;
 mod webhooks;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,8 @@ enum Bench {
     Proxy(proxy::ProxyArgs),
     /// Outbound deliveries per second to a local receiver, next to direct POSTs.
     Deliveries(deliveries::DeliveryArgs),
+    /// Render time of the web UI's connections list over 1,000 connections, next to the JSON.
+    Ui(ui::UiArgs),
     /// The ceiling server the webhook benchmark starts as a child process.
     #[command(hide = true)]
     CeilingServer(webhooks::CeilingArgs),
@@ -260,27 +264,31 @@ where
     }
 }
 
+/// The database a server run uses: a file in `dir` for SQLite; for PostgreSQL the database
+/// `name`, dropped and created again.
+pub fn database_url(args: &Args, backend: &str, dir: &std::path::Path, name: &str) -> String {
+    if backend == "sqlite" {
+        return format!("sqlite:{}?mode=rwc", dir.join("bench.db").display());
+    }
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let ok = Command::new("psql")
+            .arg(format!("{}/postgres", args.postgres))
+            .args(["-qc", &sql])
+            .status()
+            .map(|s| s.success());
+        assert!(matches!(ok, Ok(true)), "psql failed: {sql}");
+    }
+    format!("{}/{name}", args.postgres)
+}
+
 async fn bench_backend(args: &Args, backend: &str) {
     let dir = std::env::temp_dir().join(format!("patchbay-bench-{backend}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let db_url = match backend {
-        "sqlite" => format!("sqlite:{}?mode=rwc", dir.join("bench.db").display()),
-        _ => {
-            for sql in [
-                "DROP DATABASE IF EXISTS patchbay_bench WITH (FORCE)",
-                "CREATE DATABASE patchbay_bench",
-            ] {
-                let ok = Command::new("psql")
-                    .arg(format!("{}/postgres", args.postgres))
-                    .args(["-qc", sql])
-                    .status()
-                    .map(|s| s.success());
-                assert!(matches!(ok, Ok(true)), "psql failed: {sql}");
-            }
-            format!("{}/patchbay_bench", args.postgres)
-        }
-    };
+    let db_url = database_url(args, backend, &dir, "patchbay_bench");
     let partner = patchbay_emulators::printing_partner::spawn(Default::default())
         .await
         .expect("partner emulator");
@@ -413,6 +421,7 @@ async fn main() {
         Bench::Webhooks(args) => webhooks::bench(args).await,
         Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::Proxy(args) => proxy::bench(args).await,
+        Bench::Ui(args) => ui::run(args).await,
         Bench::CeilingServer(args) => webhooks::ceiling_server(args).await,
         Bench::ForwardServer(args) => proxy::forward_server(args).await,
         Bench::EmulatorServer => proxy::emulator_server().await,

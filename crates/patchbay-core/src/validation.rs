@@ -3,6 +3,8 @@
 use crate::secret::SecretMap;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// One problem with one field; `field` is a dotted path such as `config.shop_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -37,8 +39,34 @@ pub fn check_schema_masked(schema: &Value, value: &Value, prefix: &str) -> Vec<F
     check(schema, value, prefix, true)
 }
 
+/// The compiled validator of `schema`. Compiling (its patterns become regexes) costs far more
+/// than checking a value, and every connection read checks two schemas, so validators are kept
+/// by the schema's text. Schemas come from connector specs: a handful, so the cache is small;
+/// it starts over if it ever holds more than [`MAX_VALIDATORS`].
+fn validator(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let key = schema.to_string();
+    if let Some(v) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(v.clone());
+    }
+    let compiled = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if cache.len() >= MAX_VALIDATORS {
+        cache.clear();
+    }
+    cache.insert(key, compiled.clone());
+    Ok(compiled)
+}
+
+const MAX_VALIDATORS: usize = 256;
+
 fn check(schema: &Value, value: &Value, prefix: &str, masked: bool) -> Vec<FieldError> {
-    let validator = match jsonschema::validator_for(schema) {
+    let validator = match validator(schema) {
         Ok(v) => v,
         Err(e) => {
             // A connector shipped a broken schema: report it on the whole section.

@@ -306,6 +306,38 @@ impl Store {
         )
     }
 
+    /// The credentials of many owners of one type in one statement, by owner then field.
+    pub async fn list_credentials_of(
+        &self,
+        owner_type: &str,
+        owner_ids: &[String],
+    ) -> Result<Vec<CredentialRow>> {
+        let list = serde_json::to_string(owner_ids).unwrap_or_else(|_| "[]".into());
+        Ok(match &self.reader {
+            Backend::Postgres(pool) => {
+                sqlx::query_as::<_, CredentialRow>(
+                    "SELECT * FROM credentials WHERE owner_type = $1 \
+                     AND owner_id IN (SELECT jsonb_array_elements_text($2::jsonb)) \
+                     ORDER BY owner_id, field",
+                )
+                .bind(owner_type)
+                .bind(list)
+                .fetch_all(pool)
+                .await?
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query_as::<_, CredentialRow>(
+                    "SELECT * FROM credentials WHERE owner_type = $1 \
+                     AND owner_id IN (SELECT value FROM json_each($2)) ORDER BY owner_id, field",
+                )
+                .bind(owner_type)
+                .bind(list)
+                .fetch_all(pool)
+                .await?
+            }
+        })
+    }
+
     pub async fn get_principal(&self, connection_id: &str) -> Result<Option<PrincipalRow>> {
         Ok(
             with_reader!(self, pool => sqlx::query_as::<_, PrincipalRow>("SELECT * FROM principals WHERE connection_id = $1")

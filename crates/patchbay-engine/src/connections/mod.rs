@@ -23,7 +23,7 @@ use patchbay_core::{
 use patchbay_store::{ConnectionFilter, ConnectionRow, CredentialRow, EventRow};
 
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub(crate) const OWNER_TYPE: &str = "connection";
@@ -91,9 +91,21 @@ impl Connections {
             ));
         }
         let rows = self.ctx.store().list_connections(&filter).await?;
+        // One read for the page's credentials rather than one per connection.
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut creds: HashMap<String, Vec<CredentialRow>> = HashMap::new();
+        for c in self
+            .ctx
+            .store()
+            .list_credentials_of(OWNER_TYPE, &ids)
+            .await?
+        {
+            creds.entry(c.owner_id.clone()).or_default().push(c);
+        }
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
-            views.push(self.ctx.view_of(row).await?);
+            let own = creds.remove(&row.id).unwrap_or_default();
+            views.push(self.ctx.view_with(row, &own).await?);
         }
         Ok(Page::from_overfetch(views, limit, |v| v.id.clone()))
     }
@@ -167,7 +179,16 @@ impl Context {
 
     pub(crate) async fn view_of(&self, row: &ConnectionRow) -> Result<ConnectionView> {
         let creds = self.store().list_credentials(OWNER_TYPE, &row.id).await?;
-        let (secrets, mut errors) = self.open_secrets(&creds).await?;
+        self.view_with(row, &creds).await
+    }
+
+    /// The view of `row` from its credentials, read already.
+    pub(crate) async fn view_with(
+        &self,
+        row: &ConnectionRow,
+        creds: &[CredentialRow],
+    ) -> Result<ConnectionView> {
+        let (secrets, mut errors) = self.open_secrets(creds).await?;
         match self.registry().get(&row.connector) {
             Ok(c) => errors.extend(self.validate_row(c.as_ref(), row, &secrets)),
             Err(e) => errors.push(FieldError::new("connector", "unknown", e.to_string())),

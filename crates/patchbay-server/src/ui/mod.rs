@@ -35,6 +35,38 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui", get(pages::home::show))
         .route("/ui/connections", get(pages::connections::list))
+        .route("/ui/workspaces", post(pages::operator::create))
+        .route("/ui/activity", get(pages::activity::list))
+        .route(
+            "/ui/repositories",
+            get(pages::repositories::list).post(pages::repositories::register),
+        )
+        .route("/ui/repositories/{id}", post(pages::repositories::update))
+        .route(
+            "/ui/repositories/{id}/remove",
+            post(pages::repositories::remove),
+        )
+        .route(
+            "/ui/subscriptions",
+            get(pages::subscriptions::list).post(pages::subscriptions::create),
+        )
+        .route("/ui/subscriptions/{id}", get(pages::subscriptions::show))
+        .route(
+            "/ui/subscriptions/{id}/enabled",
+            post(pages::subscriptions::set_enabled),
+        )
+        .route(
+            "/ui/subscriptions/{id}/rotate",
+            post(pages::subscriptions::rotate),
+        )
+        .route(
+            "/ui/subscriptions/{id}/remove",
+            post(pages::subscriptions::remove),
+        )
+        .route(
+            "/ui/deliveries/{id}/retry",
+            post(pages::subscriptions::retry),
+        )
         .route(
             "/ui/connections/new",
             get(pages::new_connection::form).post(pages::new_connection::create),

@@ -22,6 +22,7 @@ mod ui_browser;
 mod ui_connect;
 mod ui_connection;
 mod ui_dashboard;
+mod ui_ops;
 mod vault;
 mod webhook_routing;
 mod webhooks;

@@ -24,7 +24,7 @@ pub(crate) fn browser() -> Client {
 }
 
 /// The `Set-Cookie` headers of `resp`.
-fn set_cookies(resp: &Response) -> Vec<String> {
+pub(crate) fn set_cookies(resp: &Response) -> Vec<String> {
     resp.headers()
         .get_all(SET_COOKIE)
         .iter()
@@ -59,7 +59,7 @@ pub(crate) fn assert_ui_headers(resp: &Response) {
 }
 
 /// Opens the sign-in form: (the CSRF cookie pair, the form's token).
-async fn open_form(app: &TestApp, browser: &Client) -> (String, String) {
+pub(crate) async fn open_form(app: &TestApp, browser: &Client) -> (String, String) {
     let resp = browser
         .get(format!("{}/ui/sign-in", app.base))
         .send()
@@ -71,7 +71,7 @@ async fn open_form(app: &TestApp, browser: &Client) -> (String, String) {
     (cookie, csrf_field(&html))
 }
 
-async fn post_sign_in(
+pub(crate) async fn post_sign_in(
     app: &TestApp,
     browser: &Client,
     cookie: Option<&str>,
@@ -313,7 +313,12 @@ async fn the_operator_sees_the_workspaces(backend: TestBackend) {
 }
 
 /// A draft printing partner connection named `name` (its shop too) whose `api_key` is `secret`.
-async fn printing_connection(app: &TestApp, key: &str, name: &str, secret: &str) -> Value {
+pub(crate) async fn printing_connection(
+    app: &TestApp,
+    key: &str,
+    name: &str,
+    secret: &str,
+) -> Value {
     let mut body = printing_body("u1", name, "http://127.0.0.1:9", secret);
     body["name"] = json!(name);
     let conn = app.connection(key, body).await;

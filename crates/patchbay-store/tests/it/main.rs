@@ -382,6 +382,25 @@ async fn credentials_and_deletion(backend: TestBackend) {
         creds.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
         ["api_key", "callback_secret"]
     );
+    // Many owners in one read: only theirs, of the type asked for.
+    let many = store
+        .list_credentials_of("connection", &["conn_x".into(), "conn_1".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        many.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["cred_1", "cred_2"]
+    );
+    for (owner_type, ids) in [
+        ("subscription", vec!["conn_1".to_string()]),
+        ("connection", vec![]),
+    ] {
+        assert!(store
+            .list_credentials_of(owner_type, &ids)
+            .await
+            .unwrap()
+            .is_empty());
+    }
     // Upsert by field keeps the row id; removal deletes.
     let mut next = c.clone();
     next.version = 2;

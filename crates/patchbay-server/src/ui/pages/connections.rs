@@ -1,6 +1,7 @@
 //! `/ui/connections`: a workspace's connections, or every workspace's for the operator, with
 //! the filters and cursor paging of `GET /v1/connections`. Secrets are not shown at all, not
-//! even their redacted hints.
+//! even their redacted hints. A page holds at most [`MAX_ROWS`] connections (`limit` asks for
+//! fewer), which keeps it under 100 KB with the longest names.
 
 use super::message;
 use crate::ui::render;
@@ -29,7 +30,12 @@ pub struct ConnectionsQuery {
     health: String,
     #[serde(default)]
     cursor: String,
+    #[serde(default)]
+    limit: String,
 }
+
+/// The most rows a page shows, and how many it shows unless asked for fewer.
+pub const MAX_ROWS: i64 = 100;
 
 /// One option of a filter select.
 struct Choice {
@@ -83,6 +89,14 @@ fn bad_filter() -> Response {
     )
 }
 
+fn bad_limit() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "Unknown page size",
+        "A page shows 1 to 100 connections.",
+    )
+}
+
 pub async fn list(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
@@ -104,11 +118,19 @@ pub async fn list(
             Err(_) => return bad_filter(),
         },
     };
+    let limit = match q.limit.as_str() {
+        "" => MAX_ROWS,
+        s => match s.parse::<i64>() {
+            Ok(n) if (1..=MAX_ROWS).contains(&n) => n,
+            _ => return bad_limit(),
+        },
+    };
     let filter = ListConnections {
         connector: Some(q.connector.clone()).filter(|c| !c.is_empty()),
         lifecycle,
         health,
         cursor: Some(q.cursor.clone()).filter(|c| !c.is_empty()),
+        limit: Some(limit),
         ..ListConnections::default()
     };
     // The admin caller lists across workspaces, as `GET /v1/admin/connections` does.
@@ -135,6 +157,7 @@ pub async fn list(
             ("connector", &q.connector),
             ("lifecycle", &q.lifecycle),
             ("health", &q.health),
+            ("limit", &q.limit),
         ] {
             if !value.is_empty() {
                 url.push_str(&format!("{name}={}&", encode(value)));

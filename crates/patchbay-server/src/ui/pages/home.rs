@@ -1,4 +1,4 @@
-//! `/ui`: the connector catalog for a workspace, the workspace list for the operator.
+//! `/ui`: the connector catalog for a workspace; the operator's home is in [`super::operator`].
 
 use crate::ui::render;
 use crate::ui::session::SignedIn;
@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use patchbay_core::{ConnectorSpec, EntitySpec};
-use patchbay_engine::views::WorkspaceView;
 use patchbay_engine::Caller;
 use serde::Serialize;
 
@@ -77,40 +76,9 @@ struct CatalogPage {
     connectors: Vec<ConnectorCard>,
 }
 
-#[derive(Template)]
-#[template(path = "operator.html")]
-struct OperatorPage {
-    csrf: String,
-    who: String,
-    workspaces: Vec<WorkspaceView>,
-    more: bool,
-}
-
-/// How many workspaces the operator page lists (the API's largest page).
-const WORKSPACES_SHOWN: i64 = 500;
-
 pub async fn show(State(state): State<AppState>, SignedIn(session): SignedIn) -> Response {
     match &session.caller {
-        Caller::Admin => {
-            let page = match state
-                .engine
-                .workspaces()
-                .list_workspaces(None, WORKSPACES_SHOWN)
-                .await
-            {
-                Ok(page) => page,
-                Err(e) => return super::failed(&e),
-            };
-            render(
-                StatusCode::OK,
-                &OperatorPage {
-                    csrf: session.csrf,
-                    who: "Operator".into(),
-                    more: page.next_cursor.is_some(),
-                    workspaces: page.data,
-                },
-            )
-        }
+        Caller::Admin => super::operator::home(&state, session).await,
         Caller::Workspace { workspace_id, .. } | Caller::Integration { workspace_id, .. } => {
             // The same list `GET /v1/connectors` serves.
             let connectors = state

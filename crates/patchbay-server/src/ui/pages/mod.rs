@@ -1,6 +1,7 @@
 //! The UI's pages, one module per concern.
 
 pub mod actions;
+pub mod activity;
 pub mod alerts;
 pub mod assets;
 pub mod connect;
@@ -10,8 +11,12 @@ pub mod dashboard;
 pub mod edit_connection;
 pub mod home;
 pub mod new_connection;
+pub mod operator;
+pub mod outcome;
 pub mod records;
+pub mod repositories;
 pub mod sign_in;
+pub mod subscriptions;
 pub mod syncs;
 
 use crate::error::ApiError;
