@@ -14,6 +14,7 @@ both_backends!(
     pages_fit_a_narrow_screen,
     an_oauth_connection_goes_to_the_provider_and_comes_back,
     the_hosted_connect_page_creates_a_connection_and_returns,
+    the_operator_sees_a_failing_connection_counted,
 );
 
 /// Runs queued syncs to the end, as a worker would.
@@ -343,4 +344,70 @@ async fn the_hosted_connect_page_creates_a_connection_and_returns(backend: TestB
     assert_eq!(view["lifecycle"], "enabled");
     assert_eq!(view["owner"]["id"], "end-user-7");
     b.close().await;
+}
+
+async fn the_operator_sees_a_failing_connection_counted(backend: TestBackend) {
+    let em = printing_partner::spawn(PrintingConfig::default())
+        .await
+        .unwrap();
+    let app = TestApp::spawn(backend).await;
+    let b = Browser::open(&app.base, &format!("operator-{backend:?}")).await;
+    b.sign_in(ADMIN_KEY).await;
+    b.page("operator-home").await;
+
+    // A workspace made through the form; its key, shown once, signs a planner in.
+    b.fill("#workspace-name", "Acme Events").await;
+    b.click("form[action='/ui/workspaces'] button").await;
+    let key = b.text("#secret-key").await;
+    b.page("workspace-created").await;
+    let mut body = crate::printing_body("u1", "demo-shop", &em.base_url, EMULATOR_KEY);
+    body["enable"] = serde_json::json!(true);
+    let c = app.connection(&key, body).await;
+    let id = c["id"].as_str().unwrap();
+    b.goto("/ui").await;
+    assert_eq!(b.text("#failing-count").await, "0");
+
+    // The partner stops accepting the key: a test marks it, and the count rises.
+    let (s, _) = app
+        .patch(
+            &format!("/v1/connections/{id}"),
+            &key,
+            serde_json::json!({"secrets": {"api_key": "pp_test_not_the_right_key_99"}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    app.post(
+        &format!("/v1/connections/{id}/test"),
+        &key,
+        serde_json::json!({}),
+    )
+    .await;
+    b.goto("/ui").await;
+    assert_eq!(b.text("#failing-count").await, "1");
+    b.page("operator-failing").await;
+    b.click("a[href='/ui/connections?health=needs_reconnect']")
+        .await;
+    assert!(b.body().await.contains(id));
+    b.page("operator-failing-list").await;
+    for (label, path) in [
+        ("operator-activity", "/ui/activity"),
+        ("operator-repositories", "/ui/repositories"),
+    ] {
+        b.goto(path).await;
+        b.page(label).await;
+    }
+
+    // The planner's subscription pages, through the key the operator was shown.
+    let p = Browser::open(&app.base, &format!("subscriptions-{backend:?}")).await;
+    p.sign_in(&key).await;
+    p.goto("/ui/subscriptions").await;
+    p.page("subscriptions").await;
+    p.fill("#sub-url", "https://app.example.com/hooks").await;
+    p.click("form[action='/ui/subscriptions'] button").await;
+    assert!(p.text("#signing-secret").await.starts_with("whsec_"));
+    p.page("subscription-secret").await;
+    p.goto("/ui/activity").await;
+    p.page("planner-activity").await;
+    b.close().await;
+    p.close().await;
 }
