@@ -337,10 +337,19 @@ async fn provider_faults_map_to_errors() {
 #[tokio::test]
 async fn unsupported_methods_say_so() {
     let (_emu, c, ctx) = setup().await;
-    assert!(!c.spec().supports(Capability::Data));
-    assert!(c.spec().data_endpoints.is_empty());
+    assert!(c.spec().supports(Capability::Data));
+    let keys: Vec<&str> = c
+        .spec()
+        .data_endpoints
+        .iter()
+        .map(|d| d.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["orders_by_status", "orders_shipped", "service_notices"]
+    );
     let err = c.fetch_data(&ctx, "anything").await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unsupported { .. }), "{err:?}");
+    assert!(matches!(err, ConnectorError::Unknown { .. }), "{err:?}");
     let err = c
         .fetch_entity(&ctx, "products", "prd_0001")
         .await
