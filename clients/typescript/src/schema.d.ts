@@ -283,7 +283,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Starts connecting an account: a short-lived token and the URL to send the user to.
+         * Starts connecting an account: a short-lived token, the hosted connect page to send the user
+         *     to, and for a single OAuth connector its authorize URL.
          * @description Takes a workspace secret key.
          */
         post: operations["oauth_create_session"];
@@ -1034,6 +1035,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/widgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace's widgets in dashboard order. A dashboard holds at most 50 widgets, so the
+         *     answer is always one page.
+         * @description Takes a workspace secret key.
+         */
+        get: operations["widgets_list"];
+        put?: never;
+        /**
+         * Adds a widget to the workspace's dashboard. The connection must be the workspace's, the
+         *     endpoint one of its connector's data endpoints, the refresh interval 10 to 3600 seconds
+         *     (the endpoint's cache TTL by default); each field that does not hold is a 422 field error.
+         * @description Takes a workspace secret key.
+         */
+        post: operations["widgets_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/widgets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Takes a workspace secret key. */
+        get: operations["widgets_show"];
+        put?: never;
+        post?: never;
+        /**
+         * Removes a widget from the dashboard (its connection stays).
+         * @description Takes a workspace secret key.
+         */
+        delete: operations["widgets_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1079,8 +1128,13 @@ export interface components {
         /** @enum {string} */
         Capability: "sync" | "webhooks" | "actions" | "proxy" | "signals" | "data";
         ConnectSessionView: {
-            /** @description Send the user's browser here. */
-            authorize_url: string;
+            /** @description Straight to the provider's consent page; only for a session with one OAuth connector. */
+            authorize_url?: string | null;
+            /**
+             * @description The hosted connect page: send the user's browser here to choose a connector and
+             *     connect it.
+             */
+            connect_url: string;
             expires_at: string;
             /** @description Short-lived; shown once. */
             token: string;
@@ -1139,13 +1193,23 @@ export interface components {
             webhook_secret_field?: string | null;
         };
         CreateConnectSession: {
-            /** @description Non-secret config for the connection the flow creates. */
+            /**
+             * @description Non-secret config for the connection the flow creates. With several connectors, each
+             *     gets the fields its config schema declares; the connect page asks for required fields
+             *     left out.
+             */
             config?: Record<string, unknown>;
-            connector: string;
+            /** @description The one connector to connect; give this or `connectors`. */
+            connector?: string | null;
+            /**
+             * @description The connectors the user may choose from on the hosted connect page (`connect_url`),
+             *     OAuth or not; give this or `connector`.
+             */
+            connectors?: string[] | null;
             owner: components["schemas"]["OwnerInput"];
             /** @description Where the browser goes when the flow ends, with `connection_id` or `error` added. */
             return_url: string;
-            /** @description Scopes to ask for; else the OAuth app's, else the provider's defaults. */
+            /** @description Scopes to ask an OAuth provider for; else the OAuth app's, else the provider's defaults. */
             scopes?: string[] | null;
         };
         CreateConnection: {
@@ -1190,6 +1254,24 @@ export interface components {
              *     user name or password.
              */
             url: string;
+        };
+        CreateWidget: {
+            /** @description A connection of the caller's workspace. */
+            connection_id: string;
+            /** @description One of the connection's data endpoints (`data_endpoints` of its connector). */
+            endpoint: string;
+            /**
+             * Format: int32
+             * @description Place on the dashboard, 0 to 10000, smallest first; after the last widget when absent.
+             */
+            position?: number | null;
+            /**
+             * Format: int32
+             * @description Seconds between refreshes, 10 to 3600; the endpoint's cache TTL when absent.
+             */
+            refresh_seconds?: number | null;
+            /** @description Shown instead of the data's own label; at most 100 characters. */
+            title?: string | null;
         };
         CreateWorkspace: {
             name: string;
@@ -1464,6 +1546,22 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is absent on the last page. */
+        Page_WidgetView: {
+            data: {
+                connection_id: string;
+                created_at: string;
+                endpoint: string;
+                id: string;
+                /** Format: int32 */
+                position: number;
+                /** Format: int32 */
+                refresh_seconds: number;
+                title?: string | null;
+                workspace_id: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is absent on the last page. */
         Page_WorkspaceView: {
             data: {
                 created_at: string;
@@ -1726,6 +1824,18 @@ export interface components {
          * @enum {string}
          */
         WebhookScheme: "shared_secret_header" | "github_hmac_sha256" | "slack_v0" | "telegram_secret_token" | "discord_ed25519" | "standard_webhooks" | "google_channel_token" | "pubsub_oidc";
+        WidgetView: {
+            connection_id: string;
+            created_at: string;
+            endpoint: string;
+            id: string;
+            /** Format: int32 */
+            position: number;
+            /** Format: int32 */
+            refresh_seconds: number;
+            title?: string | null;
+            workspace_id: string;
+        };
         WorkspaceView: {
             created_at: string;
             id: string;
@@ -5242,6 +5352,8 @@ export interface operations {
             query: {
                 /** @description The connect session token. */
                 session: string;
+                /** @description The connector chosen, when the session offers several. */
+                connector?: string;
             };
             header?: never;
             path?: never;
@@ -5274,8 +5386,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description session expired */
+            /** @description session expired or used */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a connector the session does not offer, not OAuth, or none chosen among several */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6102,6 +6223,227 @@ export interface operations {
             };
             /** @description well-formed JSON of the wrong shape, or field errors */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgets_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WidgetView"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgets_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWidget"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetView"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgets_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WidgetView"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    widgets_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
