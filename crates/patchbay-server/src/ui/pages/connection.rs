@@ -2,7 +2,7 @@
 //! principal, sync controls and history, entities to browse, webhook events to replay, actions
 //! to run and its activity. Each control posts to the same engine service the JSON API uses.
 
-use super::{engine_error, forbidden, pretty, see_other, verified, who};
+use super::{engine_error, forbidden, pretty, see_other, verified, who, Confirmed};
 use crate::ui::render;
 use crate::ui::session::SignedIn;
 use crate::ui::widgets::{self, Body, WidgetCard};
@@ -45,12 +45,6 @@ struct ConnectionPage {
     notice: Option<String>,
     /// A principal key shown this once after rotation.
     new_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -234,14 +228,9 @@ pub async fn lifecycle(
 /// Checks the credentials with the provider; the outcome is shown and recorded in health.
 pub async fn test(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    match form {
-        Ok(Form(f)) if verified(&session, &f.csrf) => {}
-        _ => return forbidden(),
-    }
     match state
         .engine
         .connections()
@@ -263,14 +252,9 @@ pub async fn test(
 /// Issues a new principal key, shown on this answer only.
 pub async fn rotate(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    match form {
-        Ok(Form(f)) if verified(&session, &f.csrf) => {}
-        _ => return forbidden(),
-    }
     match state
         .engine
         .connections()
@@ -295,14 +279,9 @@ pub async fn rotate(
 /// Replays a stored webhook event, then shows the connection again.
 pub async fn replay(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path((id, event_id)): Path<(String, String)>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    match form {
-        Ok(Form(f)) if verified(&session, &f.csrf) => {}
-        _ => return forbidden(),
-    }
     // The event must belong to this connection, which the engine's workspace check alone does
     // not say.
     match state

@@ -102,12 +102,6 @@ pub struct AddForm {
     title: String,
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 fn workspace_only() -> Response {
     message(
         StatusCode::FORBIDDEN,
@@ -300,14 +294,9 @@ pub async fn add(
 
 pub async fn remove(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    super::Confirmed(session): super::Confirmed,
 ) -> Response {
-    match form {
-        Ok(Form(f)) if csrf::matches(&session.csrf, &f.csrf) => {}
-        _ => return forbidden(),
-    }
     match state.engine.widgets().remove(&session.caller, &id).await {
         Ok(()) => Redirect::to("/ui/dashboard").into_response(),
         Err(e) => engine_error(e),

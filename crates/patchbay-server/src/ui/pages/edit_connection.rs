@@ -2,7 +2,7 @@
 //! new secret values (blank keeps the stored one; nothing stored is ever shown), sync
 //! frequency; and deleting it after a confirmation page.
 
-use super::{engine_error, forbidden, see_other, verified, who};
+use super::{engine_error, forbidden, see_other, verified, who, Confirmed};
 use crate::ui::render;
 use crate::ui::schema_form::{self, Field};
 use crate::ui::session::{Session, SignedIn};
@@ -17,7 +17,6 @@ use patchbay_core::{AuthKind, FieldError, Secret};
 use patchbay_engine::connections::PatchConnection;
 use patchbay_engine::views::ConnectionView;
 use patchbay_engine::EngineError;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -207,22 +206,11 @@ pub async fn confirm_delete(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn delete(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    match form {
-        Ok(Form(f)) if verified(&session, &f.csrf) => {}
-        _ => return forbidden(),
-    }
     match state
         .engine
         .connections()

@@ -86,6 +86,38 @@ pub fn who(caller: &Caller) -> String {
     }
 }
 
+/// A form that carries only the session's CSRF token (a button), posted by a signed-in
+/// browser: no session sends it to sign in; a missing or wrong token is refused with 403.
+pub struct Confirmed(pub Session);
+
+#[derive(serde::Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl axum::extract::FromRequest<crate::AppState> for Confirmed {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &crate::AppState,
+    ) -> Result<Self, Response> {
+        use axum::extract::FromRequestParts;
+        use axum::response::IntoResponse;
+        let (mut parts, body) = req.into_parts();
+        let crate::ui::session::SignedIn(session) =
+            crate::ui::session::SignedIn::from_request_parts(&mut parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        match axum::Form::<CsrfOnly>::from_request(req, state).await {
+            Ok(axum::Form(f)) if verified(&session, &f.csrf) => Ok(Confirmed(session)),
+            _ => Err(forbidden()),
+        }
+    }
+}
+
 /// Whether a posted form carries the session's CSRF token.
 pub fn verified(session: &Session, token: &str) -> bool {
     crate::ui::csrf::matches(&session.csrf, token)

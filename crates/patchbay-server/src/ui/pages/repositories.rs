@@ -3,6 +3,7 @@
 //! set or clear the default branch, and remove.
 
 use super::outcome::{self, encode, FieldErrors};
+use super::Confirmed;
 use crate::ui::session::{Session, SignedIn};
 use crate::ui::{csrf, pages::forbidden, render};
 use crate::AppState;
@@ -49,12 +50,6 @@ pub struct UpdateForm {
     csrf: String,
     enabled: Option<String>,
     default_branch: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// What the register form was sent with, to show it again beside its errors.
@@ -288,15 +283,11 @@ pub async fn update(
 
 pub async fn remove(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return forbidden();
-    };
-    if let Some(refusal) = refusal(&session, &form.csrf) {
-        return refusal;
+    if !matches!(session.caller, Caller::Admin) {
+        return outcome::operator_only();
     }
     match state
         .engine

@@ -4,6 +4,7 @@
 //! deliveries with a retry for the failed ones.
 
 use super::outcome::{self, encode, FieldErrors};
+use super::Confirmed;
 use crate::ui::session::{Session, SignedIn};
 use crate::ui::{csrf, pages::forbidden, render};
 use crate::AppState;
@@ -59,12 +60,6 @@ pub struct EnabledForm {
     csrf: String,
     #[serde(default)]
     enabled: String,
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -356,14 +351,10 @@ pub async fn set_enabled(
 /// `rotate_secret` of `PATCH /v1/subscriptions/{id}`; the answer shows the new secret once.
 pub async fn rotate(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return forbidden();
-    };
-    if let Some(refusal) = refusal(&session, &form.csrf) {
+    if let Some(refusal) = not_planner(&session) {
         return refusal;
     }
     let req = PatchSubscription {
@@ -383,14 +374,10 @@ pub async fn rotate(
 
 pub async fn remove(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return forbidden();
-    };
-    if let Some(refusal) = refusal(&session, &form.csrf) {
+    if let Some(refusal) = not_planner(&session) {
         return refusal;
     }
     match state
@@ -407,14 +394,10 @@ pub async fn remove(
 /// Sends a delivery again now, then shows its subscription.
 pub async fn retry(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return forbidden();
-    };
-    if let Some(refusal) = refusal(&session, &form.csrf) {
+    if let Some(refusal) = not_planner(&session) {
         return refusal;
     }
     match state

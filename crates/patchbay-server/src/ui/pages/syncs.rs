@@ -2,7 +2,7 @@
 //! running one, and the run history with its counts. The history is also served alone as a
 //! fragment, which the page refreshes while a run is in progress.
 
-use super::{engine_error, forbidden, see_other, verified};
+use super::{engine_error, forbidden, see_other, verified, Confirmed};
 use crate::ui::render;
 use crate::ui::session::SignedIn;
 use crate::AppState;
@@ -102,22 +102,11 @@ pub async fn start(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn cancel(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path((id, run)): Path<(String, String)>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Confirmed(session): Confirmed,
 ) -> Response {
-    match form {
-        Ok(Form(f)) if verified(&session, &f.csrf) => {}
-        _ => return forbidden(),
-    }
     match state
         .engine
         .syncs()
