@@ -101,29 +101,16 @@ impl Widgets {
     pub async fn create(&self, caller: &Caller, req: CreateWidget) -> Result<WidgetView> {
         let ws = workspace_of(caller)?.to_string();
         let mut errors = Vec::new();
-        let connection = match self.ctx.load_connection(caller, &req.connection_id).await {
-            Ok(row) => Some(row),
-            Err(EngineError::NotFound(_)) => {
-                errors.push(FieldError::new(
-                    "connection_id",
-                    "not_found",
-                    "no such connection in this workspace",
-                ));
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        let endpoint = connection.as_ref().and_then(|row| {
-            let found = self.endpoint_of(row, &req.endpoint);
-            if found.is_none() {
-                errors.push(FieldError::new(
-                    "endpoint",
-                    "unknown",
-                    format!("the connection has no data endpoint '{}'", req.endpoint),
-                ));
-            }
-            found
-        });
+        // A connection the caller cannot see is a 404, like every other reference to one.
+        let connection = self.ctx.load_connection(caller, &req.connection_id).await?;
+        let endpoint = self.endpoint_of(&connection, &req.endpoint);
+        if endpoint.is_none() {
+            errors.push(FieldError::new(
+                "endpoint",
+                "unknown",
+                format!("the connection has no data endpoint '{}'", req.endpoint),
+            ));
+        }
         if let Some(n) = req.refresh_seconds {
             if !(MIN_REFRESH..=MAX_REFRESH).contains(&n) {
                 errors.push(FieldError::new(

@@ -21,11 +21,12 @@ pub fn router() -> Routes {
         .add(DELETE, "/v1/widgets/{id}", Workspace, remove)
 }
 
-/// Adds a widget to the workspace's dashboard. The connection must be the workspace's, the
-/// endpoint one of its connector's data endpoints, the refresh interval 10 to 3600 seconds
-/// (the endpoint's cache TTL by default); each field that does not hold is a 422 field error.
+/// Adds a widget to the workspace's dashboard. The connection must be the workspace's (404
+/// otherwise), the endpoint one of its connector's data endpoints, the refresh interval 10 to
+/// 3600 seconds (the endpoint's cache TTL by default); each field that does not hold is a 422
+/// field error.
 #[utoipa::path(post, path = "/v1/widgets", tag = "widgets", request_body = CreateWidget,
-    responses((status = 201, body = WidgetView), (status = 409), (status = 422)),
+    responses((status = 201, body = WidgetView), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,

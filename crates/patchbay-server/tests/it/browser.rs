@@ -178,13 +178,29 @@ impl Browser {
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|_| panic!("no element {css}"));
+        // Every click in these tests loads a page; the old document carries a mark, so the
+        // wait ends only once the new one has replaced it and finished loading.
+        self.script("window.pbBeforeClick = true; return null;")
+            .await;
         e.click().await.unwrap();
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("body"))
-            .await
-            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return !window.pbBeforeClick && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "clicking {css} loaded no page within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {

@@ -288,6 +288,21 @@ pub async fn add(
             )
             .await
         }
+        Err(EngineError::NotFound(_)) => {
+            let e = FieldError::new(
+                "connection_id",
+                "not_found",
+                "no such connection in this workspace",
+            );
+            page(
+                &state,
+                session.csrf,
+                &session.caller,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed.with_errors(vec![e]),
+            )
+            .await
+        }
         Err(e) => engine_error(e),
     }
 }
