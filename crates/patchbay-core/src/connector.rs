@@ -301,6 +301,18 @@ pub struct WebhookOutcome {
     pub deletions: Vec<(String, String)>,
     /// Entities that should be re-synced incrementally.
     pub resync: Vec<String>,
+    /// Events the delivery means for the application (`message.received`, …), emitted after
+    /// the record changes are committed, in this order.
+    pub events: Vec<EmittedEvent>,
+}
+
+/// An event a connector derives from an inbound delivery. The engine adds the connection id
+/// and emits it to subscriptions and the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmittedEvent {
+    /// Dotted, lower case: `message.received`, `command.received`, `channel.created`.
+    pub event_type: String,
+    pub payload: Value,
 }
 
 /// What kind of thing a signal is.
@@ -442,8 +454,10 @@ pub trait Connector: Send + Sync + 'static {
         Err(ConnectorError::unsupported(self.spec(), "actions"))
     }
 
-    /// Verifies an inbound webhook over its raw bytes and maps it to record changes.
-    fn handle_webhook(
+    /// Verifies an inbound webhook over its raw bytes and maps it to record changes and events.
+    /// Runs in a webhook worker after the delivery is durable, so it may call the provider
+    /// (fetch what the payload only points to).
+    async fn handle_webhook(
         &self,
         _ctx: &ConnectorContext,
         _req: &WebhookRequest,

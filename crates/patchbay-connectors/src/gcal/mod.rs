@@ -248,7 +248,7 @@ impl Connector for GoogleCalendar {
         Ok(())
     }
 
-    fn handle_webhook(
+    async fn handle_webhook(
         &self,
         _ctx: &ConnectorContext,
         req: &WebhookRequest,

@@ -147,7 +147,7 @@ impl Connector for Github {
         self.action(ctx, action, input).await
     }
 
-    fn handle_webhook(
+    async fn handle_webhook(
         &self,
         ctx: &ConnectorContext,
         req: &WebhookRequest,

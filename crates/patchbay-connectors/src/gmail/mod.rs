@@ -258,7 +258,7 @@ impl Connector for Gmail {
     }
 
     /// A Pub/Sub push (already verified by its token): the mailbox changed, so sync what did.
-    fn handle_webhook(
+    async fn handle_webhook(
         &self,
         _ctx: &ConnectorContext,
         req: &WebhookRequest,

@@ -134,7 +134,7 @@ impl Connector for HttpJson {
     }
 
     /// The delivery was verified when it was received; it only says that something changed.
-    fn handle_webhook(
+    async fn handle_webhook(
         &self,
         ctx: &ConnectorContext,
         req: &WebhookRequest,

@@ -192,7 +192,7 @@ impl Connector for PrintingPartner {
         }
     }
 
-    fn handle_webhook(
+    async fn handle_webhook(
         &self,
         ctx: &ConnectorContext,
         req: &WebhookRequest,

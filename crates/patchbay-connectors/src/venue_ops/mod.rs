@@ -211,7 +211,7 @@ impl Connector for VenueOps {
         }
     }
 
-    fn handle_webhook(
+    async fn handle_webhook(
         &self,
         ctx: &ConnectorContext,
         req: &WebhookRequest,

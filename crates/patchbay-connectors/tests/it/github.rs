@@ -453,12 +453,12 @@ async fn enterprise_base_url_with_a_path_prefix() {
     assert_eq!(target.headers[0].1.expose(), format!("Bearer {TOKEN}"));
 }
 
-fn outcome(
+async fn outcome(
     c: &Github,
     conn: &ConnectorContext,
     cb: patchbay_emulators::SignedCallback,
 ) -> patchbay_core::WebhookOutcome {
-    c.handle_webhook(conn, &webhook(cb)).unwrap()
+    c.handle_webhook(conn, &webhook(cb)).await.unwrap()
 }
 
 #[tokio::test]
@@ -475,7 +475,7 @@ async fn pull_request_webhooks_carry_the_state() {
             &c,
             &conn,
             emu.pull_request_event("octo/app", number, action).unwrap(),
-        );
+        ).await;
         let expected = if action == "merged" { "closed" } else { action };
         assert_eq!(o.event_type, format!("pull_request.{expected}"));
         assert_eq!(o.upserts.len(), 1);
@@ -493,7 +493,7 @@ async fn push_issue_and_comment_webhooks() {
         &c,
         &conn,
         emu.push_event("octo/app", "feature-a", 3).unwrap(),
-    );
+    ).await;
     assert_eq!(o.event_type, "push");
     let commits: Vec<_> = o.upserts.iter().filter(|r| r.entity == "commits").collect();
     assert_eq!(commits.len(), 3);
@@ -506,7 +506,7 @@ async fn push_issue_and_comment_webhooks() {
         commits[2].id.rsplit('/').next().unwrap()
     );
 
-    let o = outcome(&c, &conn, emu.issue_event("octo/app", 1, "closed").unwrap());
+    let o = outcome(&c, &conn, emu.issue_event("octo/app", 1, "closed").unwrap()).await;
     assert_eq!(o.event_type, "issues.closed");
     assert_eq!(
         (o.upserts[0].id.as_str(), o.upserts[0].data["state"].clone()),
@@ -516,7 +516,7 @@ async fn push_issue_and_comment_webhooks() {
         &c,
         &conn,
         emu.issue_event("octo/app", 2, "deleted").unwrap(),
-    );
+    ).await;
     assert_eq!(
         o.deletions,
         [("issues".to_string(), "octo/app/2".to_string())]
@@ -527,7 +527,7 @@ async fn push_issue_and_comment_webhooks() {
         &conn,
         emu.issue_comment_event("octo/app", 3, "mona", "Looks good")
             .unwrap(),
-    );
+    ).await;
     assert_eq!(o.event_type, "issue_comment.created");
     assert_eq!(o.upserts[0].entity, "comments");
     assert_eq!(o.upserts[0].data["issue_number"], 3);
@@ -538,7 +538,7 @@ async fn push_issue_and_comment_webhooks() {
             &c,
             &conn,
             emu.event(event, &json!({"zen": "Keep it logically awesome."})),
-        );
+        ).await;
         assert_eq!(o.event_type, event);
         assert!(o.upserts.is_empty() && o.deletions.is_empty());
     }
@@ -554,7 +554,7 @@ async fn webhooks_with_bad_signatures_or_other_installations_change_nothing() {
     let mut cb = emu.pull_request_event("octo/app", 6, "closed").unwrap();
     cb.body.push(b' ');
     assert!(matches!(
-        c.handle_webhook(&conn, &webhook(cb)),
+        c.handle_webhook(&conn, &webhook(cb)).await,
         Err(ConnectorError::Verification(_))
     ));
     let other = connection(&emu, json!({"installation_id": 8}));
@@ -562,27 +562,27 @@ async fn webhooks_with_bad_signatures_or_other_installations_change_nothing() {
         &c,
         &other,
         emu.pull_request_event("octo/app", 6, "reopened").unwrap(),
-    );
+    ).await;
     assert!(o.upserts.is_empty());
     let same = connection(&emu, json!({"installation_id": 7}));
     let o = outcome(
         &c,
         &same,
         emu.pull_request_event("octo/app", 6, "closed").unwrap(),
-    );
+    ).await;
     assert_eq!(o.upserts.len(), 1);
     let other = connection(&emu, json!({"installation_id": "8"}));
     let o = outcome(
         &c,
         &other,
         emu.pull_request_event("octo/app", 6, "closed").unwrap(),
-    );
+    ).await;
     assert!(o.upserts.is_empty());
     let same = connection(&emu, json!({"installation_id": "7"}));
     let o = outcome(
         &c,
         &same,
         emu.pull_request_event("octo/app", 6, "closed").unwrap(),
-    );
+    ).await;
     assert_eq!(o.upserts.len(), 1);
 }

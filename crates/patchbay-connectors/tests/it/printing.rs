@@ -246,7 +246,7 @@ async fn actions_submit_and_cancel_orders() {
 async fn callbacks_are_verified_and_mapped() {
     let (emu, c, ctx) = setup().await;
     let updated = emu.order_event("order.updated", "ord_000004").unwrap();
-    let outcome = c.handle_webhook(&ctx, &webhook(updated)).unwrap();
+    let outcome = c.handle_webhook(&ctx, &webhook(updated)).await.unwrap();
     assert_eq!(outcome.event_type, "order.updated");
     assert!(outcome.delivery_id.unwrap().starts_with("evt_"));
     assert_eq!(outcome.upserts.len(), 1);
@@ -254,7 +254,7 @@ async fn callbacks_are_verified_and_mapped() {
     assert_eq!(outcome.upserts[0].entity, "orders");
 
     let deleted = emu.order_event("order.deleted", "ord_000005").unwrap();
-    let outcome = c.handle_webhook(&ctx, &webhook(deleted)).unwrap();
+    let outcome = c.handle_webhook(&ctx, &webhook(deleted)).await.unwrap();
     assert_eq!(
         outcome.deletions,
         vec![("orders".to_string(), "ord_000005".to_string())]
@@ -268,21 +268,21 @@ async fn callbacks_are_verified_and_mapped() {
         "order.updated",
         &order,
     );
-    let err = c.handle_webhook(&ctx, &webhook(wrong)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(wrong)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Verification(_)), "{err:?}");
 
     let mut missing = emu.order_event("order.updated", "ord_000001").unwrap();
     missing.headers.clear();
-    let err = c.handle_webhook(&ctx, &webhook(missing)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(missing)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Verification(_)), "{err:?}");
 
     let mut malformed = emu.order_event("order.updated", "ord_000001").unwrap();
     malformed.body = b"{\"id\": \"evt_1\", \"type\": ".to_vec();
-    let err = c.handle_webhook(&ctx, &webhook(malformed)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(malformed)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 
     let unknown = printing_partner::callback(CALLBACK_SECRET, "evt_y", "order.exploded", &order);
-    let err = c.handle_webhook(&ctx, &webhook(unknown)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(unknown)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 }
 

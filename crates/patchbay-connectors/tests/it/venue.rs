@@ -231,7 +231,7 @@ async fn callbacks_are_verified_and_mapped() {
     let (emu, c, ctx) = setup().await;
     for event in ["booking.created", "booking.updated"] {
         let cb = emu.booking_event(event, "bkg_000002").unwrap();
-        let outcome = c.handle_webhook(&ctx, &webhook(cb)).unwrap();
+        let outcome = c.handle_webhook(&ctx, &webhook(cb)).await.unwrap();
         assert_eq!(outcome.event_type, event);
         assert!(outcome.delivery_id.is_some());
         assert_eq!(outcome.upserts[0].id, "bkg_000002");
@@ -241,7 +241,7 @@ async fn callbacks_are_verified_and_mapped() {
     let cb = emu
         .booking_event("booking.cancelled", "bkg_000002")
         .unwrap();
-    let outcome = c.handle_webhook(&ctx, &webhook(cb)).unwrap();
+    let outcome = c.handle_webhook(&ctx, &webhook(cb)).await.unwrap();
     assert_eq!(
         outcome.deletions,
         vec![("bookings".to_string(), "bkg_000002".to_string())]
@@ -254,21 +254,21 @@ async fn callbacks_are_verified_and_mapped() {
         "booking.updated",
         &booking,
     );
-    let err = c.handle_webhook(&ctx, &webhook(wrong)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(wrong)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Verification(_)), "{err:?}");
 
     let mut missing = emu.booking_event("booking.updated", "bkg_000001").unwrap();
     missing.headers.clear();
-    let err = c.handle_webhook(&ctx, &webhook(missing)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(missing)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Verification(_)), "{err:?}");
 
     let mut malformed = emu.booking_event("booking.updated", "bkg_000001").unwrap();
     malformed.body = b"[1, 2".to_vec();
-    let err = c.handle_webhook(&ctx, &webhook(malformed)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(malformed)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 
     let no_booking = venue_ops::callback(CALLBACK_SECRET, "e2", "booking.updated", &json!(null));
-    let err = c.handle_webhook(&ctx, &webhook(no_booking)).unwrap_err();
+    let err = c.handle_webhook(&ctx, &webhook(no_booking)).await.unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 }
 

@@ -76,7 +76,7 @@ impl Webhooks {
             headers,
             body: event.body.clone(),
         };
-        let outcome = connector.handle_webhook(&ctx, &req).map_err(|e| match e {
+        let outcome = connector.handle_webhook(&ctx, &req).await.map_err(|e| match e {
             ConnectorError::BadPayload(m) => {
                 EngineError::BadRequest(format!("payload rejected: {m}"))
             }
@@ -128,6 +128,22 @@ impl Webhooks {
             created_at: now_ms(),
         };
         self.ctx.store().record_event(&ev).await?;
+        for emitted in outcome.events {
+            let mut payload = emitted.payload;
+            if let Value::Object(map) = &mut payload {
+                map.insert("connection_id".into(), Value::String(row.id.clone()));
+                map.insert("webhook_event_id".into(), Value::String(event.id.clone()));
+            }
+            let ev = EventRow {
+                id: ids::new_id(ids::IdKind::Event),
+                workspace_id: row.workspace_id.clone(),
+                event_type: emitted.event_type,
+                connection_id: Some(row.id.clone()),
+                payload: payload.to_string(),
+                created_at: now_ms(),
+            };
+            self.ctx.store().record_event(&ev).await?;
+        }
         if !outcome.resync.is_empty() && row.lifecycle == Lifecycle::Enabled.as_str() {
             match self
                 .syncs
