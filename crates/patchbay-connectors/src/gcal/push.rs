@@ -91,6 +91,7 @@ pub fn outcome(req: &WebhookRequest) -> Result<WebhookOutcome, ConnectorError> {
         upserts: Vec::new(),
         deletions: Vec::new(),
         resync,
+        ..Default::default()
     })
 }
 
