@@ -57,8 +57,8 @@ struct Renderer {
     pending: usize,
     /// Open lists: `None` bulleted, `Some(n)` numbered with the next number.
     lists: Vec<Option<u64>>,
-    /// An item's marker was just written; its first paragraph starts on that line.
-    item_fresh: bool,
+    /// A list marker or a quote was just opened; the first block inside starts right there.
+    fresh: bool,
     code: Option<(String, String)>,
     quotes: usize,
     links: Vec<bool>,
@@ -77,7 +77,7 @@ impl Renderer {
             self.out.push('\n');
         }
         self.pending = 0;
-        self.item_fresh = false;
+        self.fresh = false;
     }
 
     fn open(&mut self, tag: &str) {
@@ -95,7 +95,7 @@ impl Renderer {
     }
 
     fn gap(&self) -> usize {
-        if self.lists.is_empty() {
+        if self.lists.is_empty() && self.quotes == 0 {
             2
         } else {
             1
@@ -133,24 +133,29 @@ impl Renderer {
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
             Tag::Paragraph => {
-                if !self.item_fresh {
+                if !self.fresh {
                     self.block(self.gap());
                 }
             }
             Tag::Heading { .. } => {
-                self.block(self.gap());
+                if !self.fresh {
+                    self.block(self.gap());
+                }
                 self.open("<b>");
             }
             Tag::BlockQuote(_) => {
-                self.block(self.gap());
+                if !self.fresh {
+                    self.block(self.gap());
+                }
                 // Telegram does not nest quotes; inner ones are just more lines.
                 if self.quotes == 0 {
                     self.open("<blockquote>");
+                    self.fresh = true;
                 }
                 self.quotes += 1;
             }
             Tag::CodeBlock(kind) => {
-                if !self.item_fresh {
+                if !self.fresh {
                     self.block(self.gap());
                 }
                 let lang = match kind {
@@ -179,7 +184,7 @@ impl Renderer {
                 };
                 self.out.push_str(&"   ".repeat(depth));
                 self.out.push_str(&marker);
-                self.item_fresh = true;
+                self.fresh = true;
             }
             Tag::Emphasis => self.open("<i>"),
             Tag::Strong => self.open("<b>"),
@@ -225,7 +230,7 @@ impl Renderer {
             }
             TagEnd::List(_) => {
                 self.lists.pop();
-                self.item_fresh = false;
+                self.fresh = false;
             }
             TagEnd::Emphasis => self.out.push_str("</i>"),
             TagEnd::Strong => self.out.push_str("</b>"),
