@@ -5,8 +5,8 @@
 
 use crate::access::{Access, RouteRule};
 use crate::routes::{
-    activity, admin, attachments, connections, connectors, docs, live, oauth, ops, proxy, subscriptions, syncs,
-    webhooks, widgets,
+    activity, admin, attachments, connections, connectors, docs, live, oauth, ops, proxy,
+    subscriptions, syncs, webhooks, widgets,
 };
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;

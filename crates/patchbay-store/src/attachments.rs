@@ -43,8 +43,10 @@ impl Store {
         connection_id: &str,
         id: &str,
     ) -> Result<Option<AttachmentRow>> {
-        Ok(with_reader!(self, pool => sqlx::query_as::<_, AttachmentRow>(
+        Ok(
+            with_reader!(self, pool => sqlx::query_as::<_, AttachmentRow>(
             "SELECT * FROM attachments WHERE connection_id = $1 AND id = $2")
-            .bind(connection_id).bind(id).fetch_optional(pool).await?))
+            .bind(connection_id).bind(id).fetch_optional(pool).await?),
+        )
     }
 }

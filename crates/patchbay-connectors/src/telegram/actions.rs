@@ -55,7 +55,11 @@ async fn send_message(api: &Api<'_>, input: &Value) -> Result<Value, ConnectorEr
     let html = html_of(text, input["format"].as_str());
     let chunks = split(&html, MESSAGE_LIMIT);
     if chunks.is_empty() {
-        return Err(invalid("text", "empty", "the text has nothing to show once converted"));
+        return Err(invalid(
+            "text",
+            "empty",
+            "the text has nothing to show once converted",
+        ));
     }
     let last = chunks.len() - 1;
     let mut sent = Vec::new();
@@ -120,7 +124,10 @@ async fn send_file(
     let caption = input["caption"]
         .as_str()
         .map(|c| html_of(c, input["format"].as_str()));
-    if caption.as_deref().is_some_and(|c| visible_len(c) > CAPTION_LIMIT) {
+    if caption
+        .as_deref()
+        .is_some_and(|c| visible_len(c) > CAPTION_LIMIT)
+    {
         return Err(invalid(
             "caption",
             "too_long",
@@ -147,10 +154,21 @@ async fn send_file(
                 .decode(b64.trim())
                 .map_err(|_| invalid(&format!("{field}_base64"), "base64", "not valid base64"))?;
             if bytes.is_empty() {
-                return Err(invalid(&format!("{field}_base64"), "empty", "the file is empty"));
+                return Err(invalid(
+                    &format!("{field}_base64"),
+                    "empty",
+                    "the file is empty",
+                ));
             }
-            let default_name = if field == "photo" { "photo.jpg" } else { "file" };
-            let name = input["filename"].as_str().unwrap_or(default_name).to_string();
+            let default_name = if field == "photo" {
+                "photo.jpg"
+            } else {
+                "file"
+            };
+            let name = input["filename"]
+                .as_str()
+                .unwrap_or(default_name)
+                .to_string();
             let mut part = Part::bytes(bytes).file_name(name);
             if let Some(ct) = input["content_type"].as_str() {
                 part = part
@@ -171,6 +189,8 @@ async fn send_file(
             .unwrap_or(Value::Null),
         _ => message[field].clone(),
     };
-    Ok(json!({"chat_id": input["chat_id"], "message_id": message["message_id"],
-              "file_id": file["file_id"], "file_unique_id": file["file_unique_id"]}))
+    Ok(
+        json!({"chat_id": input["chat_id"], "message_id": message["message_id"],
+              "file_id": file["file_id"], "file_unique_id": file["file_unique_id"]}),
+    )
 }

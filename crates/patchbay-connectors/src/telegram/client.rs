@@ -191,8 +191,10 @@ impl<'a> Api<'a> {
         let bot = self.bot_id().to_string();
         self.holds.check(&bot)?;
         let parts: Vec<&str> = file_path.split('/').filter(|p| !p.is_empty()).collect();
-        if parts.iter().any(|p| *p == "..") {
-            return Err(ConnectorError::BadResponse("a file path leaves the bot's files".into()));
+        if parts.contains(&"..") {
+            return Err(ConnectorError::BadResponse(
+                "a file path leaves the bot's files".into(),
+            ));
         }
         let req = self
             .http

@@ -130,13 +130,16 @@ impl Renderer {
         }
     }
 
+    /// Closes a link that was opened as a tag (not one left as text).
+    fn close_link(&mut self) {
+        if self.links.pop() == Some(true) {
+            self.out.push_str("</a>");
+        }
+    }
+
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
-            Tag::Paragraph => {
-                if !self.fresh {
-                    self.block(self.gap());
-                }
-            }
+            Tag::Paragraph if !self.fresh => self.block(self.gap()),
             Tag::Heading { .. } => {
                 if !self.fresh {
                     self.block(self.gap());
@@ -235,11 +238,7 @@ impl Renderer {
             TagEnd::Emphasis => self.out.push_str("</i>"),
             TagEnd::Strong => self.out.push_str("</b>"),
             TagEnd::Strikethrough => self.out.push_str("</s>"),
-            TagEnd::Link => {
-                if self.links.pop() == Some(true) {
-                    self.out.push_str("</a>");
-                }
-            }
+            TagEnd::Link => self.close_link(),
             TagEnd::Image => self.images = self.images.saturating_sub(1),
             _ => {}
         }
@@ -252,9 +251,15 @@ mod tests {
 
     #[test]
     fn basics() {
-        assert_eq!(to_html("**b** _i_ ~~s~~ `a<b`"), "<b>b</b> <i>i</i> <s>s</s> <code>a&lt;b</code>");
+        assert_eq!(
+            to_html("**b** _i_ ~~s~~ `a<b`"),
+            "<b>b</b> <i>i</i> <s>s</s> <code>a&lt;b</code>"
+        );
         assert_eq!(to_html("# Title\n\ntext"), "<b>Title</b>\n\ntext");
-        assert_eq!(to_html("- a\n- b\n  1. c\n  2. d"), "• a\n• b\n   1. c\n   2. d");
+        assert_eq!(
+            to_html("- a\n- b\n  1. c\n  2. d"),
+            "• a\n• b\n   1. c\n   2. d"
+        );
         assert_eq!(
             to_html("```rust\nlet x = 1 < 2;\n```"),
             "<pre><code class=\"language-rust\">let x = 1 &lt; 2;</code></pre>"

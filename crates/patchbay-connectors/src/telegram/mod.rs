@@ -8,8 +8,8 @@
 mod actions;
 mod client;
 pub mod markdown;
-pub mod split;
 mod spec;
+pub mod split;
 mod updates;
 
 pub use actions::html_of;
@@ -77,7 +77,9 @@ impl Telegram {
             .cloned();
         match known {
             Some(u) => Some(u),
-            None => self.me(api).await.ok()?["username"].as_str().map(str::to_string),
+            None => self.me(api).await.ok()?["username"]
+                .as_str()
+                .map(str::to_string),
         }
     }
 }
@@ -95,7 +97,9 @@ impl Connector for Telegram {
     async fn test_connection(&self, ctx: &ConnectorContext) -> Result<TestOutcome, ConnectorError> {
         let me = self.me(&self.api(ctx)?).await?;
         if me["is_bot"] != true {
-            return Err(ConnectorError::BadResponse("getMe did not describe a bot".into()));
+            return Err(ConnectorError::BadResponse(
+                "getMe did not describe a bot".into(),
+            ));
         }
         let id = me["id"]
             .as_i64()
@@ -148,8 +152,11 @@ impl Connector for Telegram {
                     "allowed_updates": allowed, "max_connections": 40}),
         )
         .await?;
-        api.call("setMyCommands", &json!({"commands": spec::commands(&ctx.config)}))
-            .await?;
+        api.call(
+            "setMyCommands",
+            &json!({"commands": spec::commands(&ctx.config)}),
+        )
+        .await?;
         let me = self.me(&api).await?;
         Ok(Watch {
             expires_at_ms: now_ms() + WEBHOOK_REFRESH_MS,

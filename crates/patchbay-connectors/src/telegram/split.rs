@@ -147,7 +147,13 @@ pub fn split(html: &str, limit: usize) -> Vec<String> {
 }
 
 /// The chunk `units[from..to]` with `carried` tags opened first and `open_at_end` closed last.
-fn rebuild(units: &[Unit<'_>], carried: &[usize], from: usize, to: usize, open_at_end: &[usize]) -> String {
+fn rebuild(
+    units: &[Unit<'_>],
+    carried: &[usize],
+    from: usize,
+    to: usize,
+    open_at_end: &[usize],
+) -> String {
     let name = |i: usize| match &units[i] {
         Unit::Open(_, name) => *name,
         _ => "",

@@ -37,7 +37,10 @@ pub fn command_of(text: &str, entities: Option<&Value>) -> Option<Command> {
     let length = entity["length"].as_u64()? as usize;
     let utf16: Vec<u16> = text.encode_utf16().collect();
     let raw = String::from_utf16(utf16.get(..length)?).ok()?;
-    let args = String::from_utf16(&utf16[length..]).ok()?.trim().to_string();
+    let args = String::from_utf16(&utf16[length..])
+        .ok()?
+        .trim()
+        .to_string();
     let raw = raw.strip_prefix('/')?;
     let (name, bot) = match raw.split_once('@') {
         Some((n, b)) => (n, Some(b.to_string())),
@@ -125,7 +128,9 @@ async fn fetch(
         too_large(&mut meta);
         return Ok(meta);
     }
-    let file = api.call("getFile", &json!({"file_id": media.file_id})).await?;
+    let file = api
+        .call("getFile", &json!({"file_id": media.file_id}))
+        .await?;
     if file["file_size"].as_u64().is_some_and(|s| s > limit) {
         too_large(&mut meta);
         return Ok(meta);
@@ -163,7 +168,12 @@ pub async fn outcome(
         delivery_id: Some(update_id.to_string()),
         ..Default::default()
     };
-    let kinds = ["message", "edited_message", "channel_post", "edited_channel_post"];
+    let kinds = [
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+    ];
     if let Some((kind, message)) = kinds.iter().find_map(|k| Some((*k, update.get(k)?))) {
         let edited = kind.starts_with("edited");
         out.event_type = kind.to_string();
@@ -229,7 +239,10 @@ async fn message_outcome(
     data.insert("message_id".into(), message_id.into());
     data.insert("kind".into(), kind.into());
     data.insert("text".into(), text.into());
-    data.insert("from".into(), message.get("from").cloned().unwrap_or(Value::Null));
+    data.insert(
+        "from".into(),
+        message.get("from").cloned().unwrap_or(Value::Null),
+    );
     data.insert("chat".into(), message["chat"].clone());
     data.insert("date".into(), message["date"].clone());
     data.insert("edited".into(), edited.into());
@@ -292,8 +305,14 @@ fn callback_outcome(
     let id = query["id"]
         .as_str()
         .ok_or_else(|| ConnectorError::BadPayload("the callback query has no id".into()))?;
-    let chat_id = query.pointer("/message/chat/id").cloned().unwrap_or(Value::Null);
-    let message_id = query.pointer("/message/message_id").cloned().unwrap_or(Value::Null);
+    let chat_id = query
+        .pointer("/message/chat/id")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let message_id = query
+        .pointer("/message/message_id")
+        .cloned()
+        .unwrap_or(Value::Null);
     let payload = json!({
         "update_id": update_id, "callback_query_id": id, "data": query["data"],
         "from": query["from"], "chat_id": chat_id, "message_id": message_id,

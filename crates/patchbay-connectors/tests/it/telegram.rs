@@ -15,7 +15,10 @@ const SECRET: &str = "wh_secret-0123456789abcdef";
 
 async fn setup() -> (TelegramEmulator, Telegram, ConnectorContext) {
     let emu = spawn(TelegramConfig::default()).await.unwrap();
-    let c = Telegram::new(http(), Catalog::load(None).unwrap().get(telegram::KEY).cloned());
+    let c = Telegram::new(
+        http(),
+        Catalog::load(None).unwrap().get(telegram::KEY).cloned(),
+    );
     let cx = connection(&emu, DEMO_TOKEN);
     (emu, c, cx)
 }
@@ -45,7 +48,10 @@ async fn test_connection_names_the_bot_and_refuses_unknown_tokens() {
         .test_connection(&connection(&emu, bad_token))
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unauthorized { status: 401, .. }), "{err}");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized { status: 401, .. }),
+        "{err}"
+    );
     assert!(!err.to_string().contains(bad_token));
 }
 
@@ -60,7 +66,10 @@ async fn errors_never_carry_the_token() {
     let err = c.test_connection(&cx).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Network(_)), "{err}");
     let text = format!("{err} {err:?}");
-    assert!(!text.contains(DEMO_TOKEN) && !text.contains("AAH-patchbay"), "{text}");
+    assert!(
+        !text.contains(DEMO_TOKEN) && !text.contains("AAH-patchbay"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +91,10 @@ async fn watch_sets_the_webhook_and_commands_and_unwatch_removes_it() {
         .iter()
         .map(|c| c["command"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(commands, ["start", "help", "status", "stop", "clear", "refresh", "sessions"]);
+    assert_eq!(
+        commands,
+        ["start", "help", "status", "stop", "clear", "refresh", "sessions"]
+    );
     assert_eq!(watch.state["username"], "patchbay_demo_bot");
     c.unwatch(&cx, &watch).await.unwrap();
     assert!(emu.webhook(DEMO_TOKEN).is_none());
@@ -95,8 +107,14 @@ async fn configured_commands_and_update_types_are_registered() {
     cx.config = json!({"base_url": emu.base_url, "allowed_updates": ["message"],
         "commands": [{"command": "deploy", "description": "Ship it"}]});
     c.watch(&cx, "http://127.0.0.1:1/hook", None).await.unwrap();
-    assert_eq!(emu.commands(DEMO_TOKEN), vec![json!({"command": "deploy", "description": "Ship it"})]);
-    assert_eq!(emu.webhook(DEMO_TOKEN).unwrap().allowed_updates.unwrap(), vec!["message"]);
+    assert_eq!(
+        emu.commands(DEMO_TOKEN),
+        vec![json!({"command": "deploy", "description": "Ship it"})]
+    );
+    assert_eq!(
+        emu.webhook(DEMO_TOKEN).unwrap().allowed_updates.unwrap(),
+        vec!["message"]
+    );
 }
 
 #[tokio::test]
@@ -105,15 +123,25 @@ async fn send_message_converts_splits_and_attaches_the_keyboard_to_the_last_part
     let long = vec!["**Bold** paragraph with `a<b` and & more. ".repeat(40); 6].join("\n\n");
     let keyboard = json!({"inline_keyboard": [[{"text": "OK", "callback_data": "ok"}]]});
     let out = c
-        .run_action(&cx, "send_message", json!({"chat_id": 1001, "text": long, "reply_markup": keyboard}))
+        .run_action(
+            &cx,
+            "send_message",
+            json!({"chat_id": 1001, "text": long, "reply_markup": keyboard}),
+        )
         .await
         .unwrap();
     let parts = out["parts"].as_u64().unwrap();
     assert!(parts >= 2, "{out}");
     let sent = emu.sent(DEMO_TOKEN);
     assert_eq!(sent.len() as u64, parts);
-    assert!(sent.iter().all(|m| m["text"].as_str().unwrap().encode_utf16().count() <= 4096));
-    assert!(sent[0]["entities"].as_array().unwrap().iter().any(|e| e["type"] == "bold"));
+    assert!(sent
+        .iter()
+        .all(|m| m["text"].as_str().unwrap().encode_utf16().count() <= 4096));
+    assert!(sent[0]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "bold"));
     assert!(sent[0].get("reply_markup").is_none());
     assert_eq!(sent.last().unwrap()["reply_markup"], keyboard);
     assert!(sent[0]["text"].as_str().unwrap().contains("a<b and & more"));
@@ -123,11 +151,18 @@ async fn send_message_converts_splits_and_attaches_the_keyboard_to_the_last_part
 async fn html_telegram_refuses_is_a_provider_error() {
     let (_emu, c, cx) = setup().await;
     let err = c
-        .run_action(&cx, "send_message", json!({"chat_id": 1001, "text": "<script>x</script>", "format": "html"}))
+        .run_action(
+            &cx,
+            "send_message",
+            json!({"chat_id": 1001, "text": "<script>x</script>", "format": "html"}),
+        )
         .await
         .unwrap_err();
     match err {
-        ConnectorError::Provider { status: 400, message } => {
+        ConnectorError::Provider {
+            status: 400,
+            message,
+        } => {
             assert!(message.contains("can't parse entities"), "{message}")
         }
         other => panic!("{other}"),
@@ -139,8 +174,12 @@ async fn photos_documents_edits_and_callback_answers() {
     let (emu, c, cx) = setup().await;
     let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
     let photo = c
-        .run_action(&cx, "send_photo", json!({"chat_id": 1001, "photo_base64": STANDARD.encode(&png),
-            "caption": "**look**", "filename": "p.png"}))
+        .run_action(
+            &cx,
+            "send_photo",
+            json!({"chat_id": 1001, "photo_base64": STANDARD.encode(&png),
+            "caption": "**look**", "filename": "p.png"}),
+        )
         .await
         .unwrap();
     let file_id = photo["file_id"].as_str().unwrap();
@@ -148,43 +187,98 @@ async fn photos_documents_edits_and_callback_answers() {
     let sent = emu.sent(DEMO_TOKEN);
     assert_eq!(sent[0]["caption"], "look");
     // The same file again, by id.
-    c.run_action(&cx, "send_photo", json!({"chat_id": 1001, "file_id": file_id})).await.unwrap();
+    c.run_action(
+        &cx,
+        "send_photo",
+        json!({"chat_id": 1001, "file_id": file_id}),
+    )
+    .await
+    .unwrap();
     let doc = c
-        .run_action(&cx, "send_document", json!({"chat_id": 1001, "document_base64": STANDARD.encode(b"a,b\n1,2\n"),
-            "filename": "t.csv", "content_type": "text/csv"}))
+        .run_action(
+            &cx,
+            "send_document",
+            json!({"chat_id": 1001, "document_base64": STANDARD.encode(b"a,b\n1,2\n"),
+            "filename": "t.csv", "content_type": "text/csv"}),
+        )
         .await
         .unwrap();
-    assert_eq!(emu.file_bytes(DEMO_TOKEN, doc["file_id"].as_str().unwrap()).unwrap(), b"a,b\n1,2\n");
+    assert_eq!(
+        emu.file_bytes(DEMO_TOKEN, doc["file_id"].as_str().unwrap())
+            .unwrap(),
+        b"a,b\n1,2\n"
+    );
     let both = c
-        .run_action(&cx, "send_photo", json!({"chat_id": 1001, "file_id": file_id, "photo_base64": "AAAA"}))
+        .run_action(
+            &cx,
+            "send_photo",
+            json!({"chat_id": 1001, "file_id": file_id, "photo_base64": "AAAA"}),
+        )
         .await
         .unwrap_err();
     assert!(matches!(both, ConnectorError::InvalidInput(_)), "{both}");
 
-    let msg = c.run_action(&cx, "send_message", json!({"chat_id": 1001, "text": "v1"})).await.unwrap();
+    let msg = c
+        .run_action(&cx, "send_message", json!({"chat_id": 1001, "text": "v1"}))
+        .await
+        .unwrap();
     let id = msg["message_ids"][0].clone();
-    c.run_action(&cx, "edit_message", json!({"chat_id": 1001, "message_id": id, "text": "_v2_"})).await.unwrap();
-    let edited = emu.sent(DEMO_TOKEN).into_iter().find(|m| m["message_id"] == id).unwrap();
+    c.run_action(
+        &cx,
+        "edit_message",
+        json!({"chat_id": 1001, "message_id": id, "text": "_v2_"}),
+    )
+    .await
+    .unwrap();
+    let edited = emu
+        .sent(DEMO_TOKEN)
+        .into_iter()
+        .find(|m| m["message_id"] == id)
+        .unwrap();
     assert_eq!(edited["text"], "v2");
     assert_eq!(edited["entities"][0]["type"], "italic");
 
     let err = c
-        .run_action(&cx, "answer_callback_query", json!({"callback_query_id": "nope"}))
+        .run_action(
+            &cx,
+            "answer_callback_query",
+            json!({"callback_query_id": "nope"}),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, ConnectorError::Provider { status: 400, .. }), "{err}");
+    assert!(
+        matches!(err, ConnectorError::Provider { status: 400, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_429_holds_the_bot_until_retry_after() {
     let (emu, c, cx) = setup().await;
     emu.flood_next(1, 30);
-    let err = c.run_action(&cx, "send_message", json!({"chat_id": 1001, "text": "hi"})).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::RateLimited { retry_after_secs: Some(30) }), "{err}");
+    let err = c
+        .run_action(&cx, "send_message", json!({"chat_id": 1001, "text": "hi"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConnectorError::RateLimited {
+                retry_after_secs: Some(30)
+            }
+        ),
+        "{err}"
+    );
     let before = emu.request_count();
     // Another connection of the same bot is held too, without a call.
-    let again = c.test_connection(&connection(&emu, DEMO_TOKEN)).await.unwrap_err();
-    assert!(matches!(again, ConnectorError::RateLimited { retry_after_secs: Some(s) } if s <= 30 && s >= 29), "{again}");
+    let again = c
+        .test_connection(&connection(&emu, DEMO_TOKEN))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, ConnectorError::RateLimited { retry_after_secs: Some(s) } if (29..=30).contains(&s)),
+        "{again}"
+    );
     assert_eq!(emu.request_count(), before);
 }
 
@@ -206,9 +300,12 @@ async fn updates_become_records_events_and_attachments() {
     assert_eq!(text.events[0].payload["args"], "now please");
 
     let other_bot = c
-        .handle_webhook(&cx, &update(json!({"update_id": 11, "message": {"message_id": 6,
+        .handle_webhook(
+            &cx,
+            &update(json!({"update_id": 11, "message": {"message_id": 6,
             "chat": {"id": -5, "type": "group"}, "date": 1, "text": "/status@other_bot",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 17}]}})))
+            "entities": [{"type": "bot_command", "offset": 0, "length": 17}]}})),
+        )
         .await
         .unwrap();
     assert_eq!(other_bot.events[0].event_type, "message.received");
@@ -216,39 +313,64 @@ async fn updates_become_records_events_and_attachments() {
     // A photo the emulator holds, in three sizes: the largest is fetched.
     let bytes = vec![7u8; 3000];
     let sent = c
-        .run_action(&cx, "send_photo", json!({"chat_id": 1001, "photo_base64": STANDARD.encode(&bytes)}))
+        .run_action(
+            &cx,
+            "send_photo",
+            json!({"chat_id": 1001, "photo_base64": STANDARD.encode(&bytes)}),
+        )
         .await
         .unwrap();
     let photo_msg = emu.sent(DEMO_TOKEN).pop().unwrap();
     let photo = c
-        .handle_webhook(&cx, &update(json!({"update_id": 12, "message": {"message_id": 7,
+        .handle_webhook(
+            &cx,
+            &update(json!({"update_id": 12, "message": {"message_id": 7,
             "chat": {"id": 1001, "type": "private"}, "date": 1, "caption": "look",
-            "photo": photo_msg["photo"]}})))
+            "photo": photo_msg["photo"]}})),
+        )
         .await
         .unwrap();
     assert_eq!(photo.attachments.len(), 1);
     assert_eq!(photo.attachments[0].data, bytes);
-    assert_eq!(photo.attachments[0].id, sent["file_unique_id"].as_str().unwrap());
+    assert_eq!(
+        photo.attachments[0].id,
+        sent["file_unique_id"].as_str().unwrap()
+    );
     let meta = &photo.upserts[0].data["attachments"][0];
     assert_eq!(meta["stored"], true);
-    assert_eq!(meta["url"], format!("/v1/connections/conn_test/attachments/{}", photo.attachments[0].id));
+    assert_eq!(
+        meta["url"],
+        format!(
+            "/v1/connections/conn_test/attachments/{}",
+            photo.attachments[0].id
+        )
+    );
     assert_eq!(photo.events[0].payload["kind"], "photo");
-    assert!(photo.events[0].payload.to_string().len() < 2000, "no bytes in events");
+    assert!(
+        photo.events[0].payload.to_string().len() < 2000,
+        "no bytes in events"
+    );
 
     // Over the limit: described, not fetched.
     let mut small = cx;
     small.config["max_attachment_bytes"] = json!(100);
     let big = c
-        .handle_webhook(&small, &update(json!({"update_id": 13, "message": {"message_id": 8,
-            "chat": {"id": 1001, "type": "private"}, "date": 1, "photo": photo_msg["photo"]}})))
+        .handle_webhook(
+            &small,
+            &update(json!({"update_id": 13, "message": {"message_id": 8,
+            "chat": {"id": 1001, "type": "private"}, "date": 1, "photo": photo_msg["photo"]}})),
+        )
         .await
         .unwrap();
     assert_eq!(big.attachments.len(), 0);
     assert_eq!(big.upserts[0].data["attachments"][0]["stored"], false);
 
     let edited = c
-        .handle_webhook(&small, &update(json!({"update_id": 14, "edited_message": {"message_id": 5,
-            "chat": {"id": 1001, "type": "private"}, "date": 1, "edit_date": 2, "text": "fixed"}})))
+        .handle_webhook(
+            &small,
+            &update(json!({"update_id": 14, "edited_message": {"message_id": 5,
+            "chat": {"id": 1001, "type": "private"}, "date": 1, "edit_date": 2, "text": "fixed"}})),
+        )
         .await
         .unwrap();
     assert_eq!(edited.upserts[0].id, "1001:5");
@@ -256,15 +378,21 @@ async fn updates_become_records_events_and_attachments() {
     assert_eq!(edited.events[0].event_type, "message.edited");
 
     let press = c
-        .handle_webhook(&small, &update(json!({"update_id": 15, "callback_query": {"id": "cb1",
+        .handle_webhook(
+            &small,
+            &update(json!({"update_id": 15, "callback_query": {"id": "cb1",
             "from": {"id": 1001}, "chat_instance": "x", "data": "ok",
-            "message": {"message_id": 9, "chat": {"id": 1001}}}})))
+            "message": {"message_id": 9, "chat": {"id": 1001}}}})),
+        )
         .await
         .unwrap();
     assert_eq!(press.events[0].event_type, "callback_query.received");
     assert_eq!(press.events[0].payload["data"], "ok");
 
-    let bad = c.handle_webhook(&small, &update(json!({"message": {}}))).await.unwrap_err();
+    let bad = c
+        .handle_webhook(&small, &update(json!({"message": {}})))
+        .await
+        .unwrap_err();
     assert!(matches!(bad, ConnectorError::BadPayload(_)), "{bad}");
 }
 
@@ -272,8 +400,15 @@ async fn updates_become_records_events_and_attachments() {
 fn commands_are_read_by_utf16_offsets() {
     let entities = json!([{"type": "bot_command", "offset": 0, "length": 5}]);
     let c = telegram::command_of("/help 😀 me", Some(&entities)).unwrap();
-    assert_eq!((c.name.as_str(), c.args.as_str(), c.bot), ("help", "😀 me", None));
-    assert!(telegram::command_of("hi /help", Some(&json!([{"type": "bot_command", "offset": 3, "length": 5}]))).is_none());
+    assert_eq!(
+        (c.name.as_str(), c.args.as_str(), c.bot),
+        ("help", "😀 me", None)
+    );
+    assert!(telegram::command_of(
+        "hi /help",
+        Some(&json!([{"type": "bot_command", "offset": 3, "length": 5}]))
+    )
+    .is_none());
 }
 
 #[test]

@@ -71,15 +71,20 @@ fn check_chunks(html: &str) -> Vec<String> {
 
 #[test]
 fn long_texts_split_at_paragraphs_and_stay_balanced() {
-    let paragraph = "**Bold start** and a [link](https://x.example/?a=1&b=2) with `code <x>`. ".repeat(30);
-    let markdown = vec![paragraph.as_str(); 12].join("\n\n");
+    let paragraph =
+        "**Bold start** and a [link](https://x.example/?a=1&b=2) with `code <x>`. ".repeat(30);
+    let markdown = [paragraph.as_str(); 12].join("\n\n");
     let html = to_html(&markdown);
     assert!(visible_len(&html) > MESSAGE_LIMIT * 2);
     let chunks = check_chunks(&html);
     assert!(chunks.len() >= 3);
     // Cut between paragraphs: every chunk but the last ends a paragraph.
     for chunk in &chunks[..chunks.len() - 1] {
-        assert!(chunk.ends_with("</code>."), "{}", &chunk[chunk.len() - 40..]);
+        assert!(
+            chunk.ends_with("</code>."),
+            "{}",
+            &chunk[chunk.len() - 40..]
+        );
     }
 }
 
@@ -118,7 +123,11 @@ fn long_code_blocks_keep_their_language_in_every_chunk() {
     let chunks = check_chunks(&html);
     assert!(chunks.len() >= 4);
     for chunk in &chunks {
-        assert!(chunk.starts_with("<pre><code class=\"language-rust\">"), "{}", &chunk[..60]);
+        assert!(
+            chunk.starts_with("<pre><code class=\"language-rust\">"),
+            "{}",
+            &chunk[..60]
+        );
         assert!(chunk.ends_with("</code></pre>"));
     }
 }

@@ -127,12 +127,7 @@ fn start_tag(inner: &str, at: usize, units: usize, stack: &[Open]) -> Result<Ope
     }
     let attrs = attributes(&inner[name_len..])
         .ok_or_else(|| format!("Unclosed start tag at byte offset {at}"))?;
-    let attr = |key: &str| {
-        attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
+    let attr = |key: &str| attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let mut open = Open {
         name: name.clone(),
         start: units,
@@ -287,7 +282,8 @@ mod tests {
     #[test]
     fn pre_with_language() {
         let (text, entities) =
-            parse_html("<pre><code class=\"language-rust\">let a = 1 &lt; 2;</code></pre>").unwrap();
+            parse_html("<pre><code class=\"language-rust\">let a = 1 &lt; 2;</code></pre>")
+                .unwrap();
         assert_eq!(text, "let a = 1 < 2;");
         assert_eq!(entities.len(), 1);
         assert_eq!(entities[0].language.as_deref(), Some("rust"));
@@ -300,7 +296,9 @@ mod tests {
             .starts_with("Unsupported start tag \"script\""));
         assert!(parse_html("<b>x").unwrap_err().contains("\"b\""));
         assert!(parse_html("<b>x</i>").is_err());
-        assert!(parse_html("x</b>").unwrap_err().starts_with("Unexpected end tag"));
+        assert!(parse_html("x</b>")
+            .unwrap_err()
+            .starts_with("Unexpected end tag"));
         assert!(parse_html("<b x").is_err());
         assert!(parse_html("<ul><li>x</li></ul>").is_err());
     }

@@ -56,7 +56,9 @@ fn set_webhook(bot: &mut Bot, p: &Params) -> Answer {
         return Ok((true.into(), Some("Webhook was deleted")));
     }
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ApiError::bad("bad webhook: An HTTPS URL must be provided for webhook"));
+        return Err(ApiError::bad(
+            "bad webhook: An HTTPS URL must be provided for webhook",
+        ));
     }
     let secret_token = p.str("secret_token").filter(|s| !s.is_empty());
     if let Some(secret) = &secret_token {
@@ -78,7 +80,9 @@ fn set_webhook(bot: &mut Bot, p: &Params) -> Answer {
     };
     let max_connections = p.int("max_connections")?.unwrap_or(40);
     if !(1..=100).contains(&max_connections) {
-        return Err(ApiError::bad("bad webhook: max_connections must be between 1 and 100"));
+        return Err(ApiError::bad(
+            "bad webhook: max_connections must be between 1 and 100",
+        ));
     }
     let same = bot.webhook.as_ref().is_some_and(|w| w.url == url);
     bot.webhook = Some(Webhook {
@@ -142,11 +146,17 @@ fn set_my_commands(bot: &mut Bot, p: &Params) -> Answer {
 }
 
 /// `(text, entities)` of a text or caption after its `parse_mode`.
-fn formatted(p: &Params, field: &str, max: usize, too_long: &str) -> Result<(String, Vec<Value>), ApiError> {
+fn formatted(
+    p: &Params,
+    field: &str,
+    max: usize,
+    too_long: &str,
+) -> Result<(String, Vec<Value>), ApiError> {
     let raw = p.str(field).unwrap_or_default();
     let (text, entities) = match p.str("parse_mode").as_deref() {
-        Some(mode) if mode.eq_ignore_ascii_case("html") => parse_html(&raw)
-            .map_err(|e| ApiError::bad(format!("can't parse entities: {e}")))?,
+        Some(mode) if mode.eq_ignore_ascii_case("html") => {
+            parse_html(&raw).map_err(|e| ApiError::bad(format!("can't parse entities: {e}")))?
+        }
         _ => (raw, Vec::new()),
     };
     if text.encode_utf16().count() > max {
@@ -168,7 +178,8 @@ pub fn chat_of(chat_id: i64) -> Value {
 }
 
 fn chat_id(p: &Params) -> Result<i64, ApiError> {
-    p.int("chat_id")?.ok_or_else(|| ApiError::bad("chat not found"))
+    p.int("chat_id")?
+        .ok_or_else(|| ApiError::bad("chat not found"))
 }
 
 /// A new message from the bot with the common fields and the reply, if any.
@@ -269,7 +280,12 @@ fn answer_callback_query(bot: &mut Bot, p: &Params) -> Answer {
 }
 
 /// The file a send method names: a new upload or a file id the bot may use.
-fn input_file(bot: &mut Bot, p: &Params, field: &str, dir: &str) -> Result<(StoredFile, Option<Upload>), ApiError> {
+fn input_file(
+    bot: &mut Bot,
+    p: &Params,
+    field: &str,
+    dir: &str,
+) -> Result<(StoredFile, Option<Upload>), ApiError> {
     match p.file(field) {
         Some(InputFile::Upload(upload)) => {
             if upload.bytes.is_empty() {
@@ -279,7 +295,13 @@ fn input_file(bot: &mut Bot, p: &Params, field: &str, dir: &str) -> Result<(Stor
                 .filename
                 .as_deref()
                 .and_then(|f| f.rsplit_once('.').map(|(_, e)| e.to_string()))
-                .unwrap_or_else(|| if dir == "photos" { "jpg".into() } else { "bin".into() });
+                .unwrap_or_else(|| {
+                    if dir == "photos" {
+                        "jpg".into()
+                    } else {
+                        "bin".into()
+                    }
+                });
             let stored = bot.store_file(dir, &ext, upload.bytes.clone());
             Ok((stored, Some(upload)))
         }
@@ -296,7 +318,11 @@ fn input_file(bot: &mut Bot, p: &Params, field: &str, dir: &str) -> Result<(Stor
 /// `photo` or `document`.
 fn send_media(bot: &mut Bot, p: &Params, kind: &str) -> Answer {
     let chat_id = chat_id(p)?;
-    let dir = if kind == "photo" { "photos" } else { "documents" };
+    let dir = if kind == "photo" {
+        "photos"
+    } else {
+        "documents"
+    };
     let (caption, entities) = formatted(p, "caption", MAX_CAPTION, "message caption is too long")?;
     let (file, upload) = input_file(bot, p, kind, dir)?;
     let mut message = new_message(bot, p, chat_id)?;
@@ -333,11 +359,15 @@ pub fn photo_sizes(bot: &mut Bot, file: &StoredFile) -> Value {
     for (w, h, part) in [(90, 67, 8), (320, 240, 2)] {
         let cut = (file.bytes.len() / part).max(1).min(file.bytes.len());
         let thumb = bot.store_file("photos", "jpg", file.bytes[..cut].to_vec());
-        sizes.push(json!({"file_id": thumb.file_id, "file_unique_id": thumb.file_unique_id,
-            "file_size": thumb.bytes.len(), "width": w, "height": h}));
+        sizes.push(
+            json!({"file_id": thumb.file_id, "file_unique_id": thumb.file_unique_id,
+            "file_size": thumb.bytes.len(), "width": w, "height": h}),
+        );
     }
-    sizes.push(json!({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
-        "file_size": file.bytes.len(), "width": 800, "height": 600}));
+    sizes.push(
+        json!({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
+        "file_size": file.bytes.len(), "width": 800, "height": 600}),
+    );
     Value::Array(sizes)
 }
 

@@ -148,7 +148,10 @@ impl Bot {
         self.next_file += 1;
         let unique = format!("AQAD{n:04}{:08x}", self.seed.id as u64 & 0xffff_ffff);
         let file = StoredFile {
-            file_id: format!("{unique}-{}", "BAACAgIAAxkBAAI".to_string() + &n.to_string()),
+            file_id: format!(
+                "{unique}-{}",
+                "BAACAgIAAxkBAAI".to_string() + &n.to_string()
+            ),
             file_unique_id: unique,
             file_path: format!("{dir}/file_{n}.{ext}"),
             bytes,

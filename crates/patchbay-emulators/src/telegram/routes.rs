@@ -65,7 +65,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"ok": false, "error_code": self.code, "description": self.description});
+        let mut body =
+            json!({"ok": false, "error_code": self.code, "description": self.description});
         if let Some(wait) = self.retry_after {
             body["parameters"] = json!({"retry_after": wait});
         }
@@ -330,11 +331,9 @@ async fn download(
         })
         .flatten();
     match found {
-        Some(bytes) => (
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            bytes,
-        )
-            .into_response(),
+        Some(bytes) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+        }
         None => ApiError::not_found().into_response(),
     }
 }

@@ -98,7 +98,9 @@ fn command_entities(text: &str) -> Vec<Value> {
         let c = chars[i];
         if c == '/' && prev_space {
             let mut j = i + 1;
-            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_' || chars[j] == '@') {
+            while j < chars.len()
+                && (chars[j].is_ascii_alphanumeric() || chars[j] == '_' || chars[j] == '@')
+            {
                 j += 1;
             }
             if j > i + 1 {
@@ -144,30 +146,51 @@ fn build(bot: &mut Bot, push: Push) -> Result<(Value, &'static str), String> {
             }
             message["text"] = text.into();
         }
-        Push::Photo { bytes, caption: c, .. } => {
+        Push::Photo {
+            bytes, caption: c, ..
+        } => {
             let file = bot.store_file("photos", "jpg", bytes);
             message["photo"] = photo_sizes(bot, &file);
             caption(&mut message, c);
         }
-        Push::Voice { bytes, duration, .. } => {
+        Push::Voice {
+            bytes, duration, ..
+        } => {
             let file = bot.store_file("voice", "oga", bytes);
             message["voice"] = json!({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
                 "duration": duration, "mime_type": "audio/ogg", "file_size": file.bytes.len()});
         }
-        Push::Audio { bytes, duration, title, .. } => {
+        Push::Audio {
+            bytes,
+            duration,
+            title,
+            ..
+        } => {
             let file = bot.store_file("music", "mp3", bytes);
             message["audio"] = json!({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
                 "duration": duration, "title": title, "file_name": "track.mp3",
                 "mime_type": "audio/mpeg", "file_size": file.bytes.len()});
         }
-        Push::Document { bytes, file_name, mime_type, caption: c, .. } => {
-            let ext = file_name.rsplit_once('.').map(|(_, e)| e).unwrap_or("bin").to_string();
+        Push::Document {
+            bytes,
+            file_name,
+            mime_type,
+            caption: c,
+            ..
+        } => {
+            let ext = file_name
+                .rsplit_once('.')
+                .map(|(_, e)| e)
+                .unwrap_or("bin")
+                .to_string();
             let file = bot.store_file("documents", &ext, bytes);
             message["document"] = json!({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
                 "file_name": file_name, "mime_type": mime_type, "file_size": file.bytes.len()});
             caption(&mut message, c);
         }
-        Push::Edited { message_id, text, .. } => {
+        Push::Edited {
+            message_id, text, ..
+        } => {
             let original = bot
                 .messages
                 .get_mut(&(chat_id, message_id))
@@ -180,9 +203,14 @@ fn build(bot: &mut Bot, push: Push) -> Result<(Value, &'static str), String> {
             if !entities.is_empty() {
                 edited["entities"] = entities.into();
             }
-            return Ok((json!({"update_id": update_id, "edited_message": edited}), "edited_message"));
+            return Ok((
+                json!({"update_id": update_id, "edited_message": edited}),
+                "edited_message",
+            ));
         }
-        Push::Callback { message_id, data, .. } => {
+        Push::Callback {
+            message_id, data, ..
+        } => {
             let original = bot
                 .messages
                 .get(&(chat_id, message_id))
@@ -192,13 +220,19 @@ fn build(bot: &mut Bot, push: Push) -> Result<(Value, &'static str), String> {
             bot.callbacks.insert(id.clone());
             let query = json!({"id": id, "from": user(chat_id), "message": original,
                 "chat_instance": format!("-{}", chat_id.unsigned_abs() * 31), "data": data});
-            return Ok((json!({"update_id": update_id, "callback_query": query}), "callback_query"));
+            return Ok((
+                json!({"update_id": update_id, "callback_query": query}),
+                "callback_query",
+            ));
         }
     }
     let message_id = bot.message_id();
     message["message_id"] = message_id.into();
     bot.messages.insert((chat_id, message_id), message.clone());
-    Ok((json!({"update_id": update_id, "message": message}), "message"))
+    Ok((
+        json!({"update_id": update_id, "message": message}),
+        "message",
+    ))
 }
 
 pub async fn deliver(bots: &Bots, token: &str, push: Push) -> Result<Delivery, String> {
@@ -234,7 +268,13 @@ pub async fn post_raw(
     send(bots, token, &url, update, secret).await
 }
 
-async fn send(bots: &Bots, token: &str, url: &str, update: &Value, secret: Option<&str>) -> Result<u16, String> {
+async fn send(
+    bots: &Bots,
+    token: &str,
+    url: &str,
+    update: &Value,
+    secret: Option<&str>,
+) -> Result<u16, String> {
     let mut req = bots
         .http
         .post(url)
@@ -297,17 +337,35 @@ const PIXEL: &[u8] = &[
 impl DevPush {
     fn into_push(self) -> Result<Push, String> {
         let bytes = match &self.file_base64 {
-            Some(b) => STANDARD.decode(b).map_err(|_| "file_base64 is not base64")?,
+            Some(b) => STANDARD
+                .decode(b)
+                .map_err(|_| "file_base64 is not base64")?,
             None => PIXEL.to_vec(),
         };
         let chat_id = self.chat_id;
         let need = |v: Option<String>, what: &str| v.ok_or(format!("{what} is required"));
         let need_id = |v: Option<i64>| v.ok_or("message_id is required".to_string());
         Ok(match self.kind.as_str() {
-            "text" | "command" => Push::Text { chat_id, text: need(self.text, "text")? },
-            "photo" => Push::Photo { chat_id, bytes, caption: self.caption },
-            "voice" => Push::Voice { chat_id, bytes, duration: 3 },
-            "audio" => Push::Audio { chat_id, bytes, duration: 3, title: self.caption },
+            "text" | "command" => Push::Text {
+                chat_id,
+                text: need(self.text, "text")?,
+            },
+            "photo" => Push::Photo {
+                chat_id,
+                bytes,
+                caption: self.caption,
+            },
+            "voice" => Push::Voice {
+                chat_id,
+                bytes,
+                duration: 3,
+            },
+            "audio" => Push::Audio {
+                chat_id,
+                bytes,
+                duration: 3,
+                title: self.caption,
+            },
             "document" => Push::Document {
                 chat_id,
                 bytes,
@@ -315,8 +373,16 @@ impl DevPush {
                 mime_type: self.mime_type.unwrap_or_else(|| "image/png".into()),
                 caption: self.caption,
             },
-            "edited" => Push::Edited { chat_id, message_id: need_id(self.message_id)?, text: need(self.text, "text")? },
-            "callback" => Push::Callback { chat_id, message_id: need_id(self.message_id)?, data: need(self.data, "data")? },
+            "edited" => Push::Edited {
+                chat_id,
+                message_id: need_id(self.message_id)?,
+                text: need(self.text, "text")?,
+            },
+            "callback" => Push::Callback {
+                chat_id,
+                message_id: need_id(self.message_id)?,
+                data: need(self.data, "data")?,
+            },
             other => return Err(format!("unknown kind '{other}'")),
         })
     }
@@ -328,8 +394,16 @@ pub async fn dev_push(
     Path(bot): Path<String>,
     Json(body): Json<DevPush>,
 ) -> Response {
-    let Some(token) = bot.strip_prefix("bot").filter(|t| bots.all().contains_key(*t)) else {
-        return ApiError { code: 401, description: "Unauthorized".into(), retry_after: None }.into_response();
+    let Some(token) = bot
+        .strip_prefix("bot")
+        .filter(|t| bots.all().contains_key(*t))
+    else {
+        return ApiError {
+            code: 401,
+            description: "Unauthorized".into(),
+            retry_after: None,
+        }
+        .into_response();
     };
     let token = token.to_string();
     let result = match body.into_push() {

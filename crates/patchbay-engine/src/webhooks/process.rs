@@ -76,12 +76,15 @@ impl Webhooks {
             headers,
             body: event.body.clone(),
         };
-        let outcome = connector.handle_webhook(&ctx, &req).await.map_err(|e| match e {
-            ConnectorError::BadPayload(m) => {
-                EngineError::BadRequest(format!("payload rejected: {m}"))
-            }
-            other => EngineError::Connector(other),
-        })?;
+        let outcome = connector
+            .handle_webhook(&ctx, &req)
+            .await
+            .map_err(|e| match e {
+                ConnectorError::BadPayload(m) => {
+                    EngineError::BadRequest(format!("payload rejected: {m}"))
+                }
+                other => EngineError::Connector(other),
+            })?;
         // Files first: a record that names an attachment can always be followed to it.
         for a in outcome.attachments {
             let row = AttachmentRow {
