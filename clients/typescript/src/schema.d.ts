@@ -1050,9 +1050,10 @@ export interface paths {
         get: operations["widgets_list"];
         put?: never;
         /**
-         * Adds a widget to the workspace's dashboard. The connection must be the workspace's, the
-         *     endpoint one of its connector's data endpoints, the refresh interval 10 to 3600 seconds
-         *     (the endpoint's cache TTL by default); each field that does not hold is a 422 field error.
+         * Adds a widget to the workspace's dashboard. The connection must be the workspace's (404
+         *     otherwise), the endpoint one of its connector's data endpoints, the refresh interval 10 to
+         *     3600 seconds (the endpoint's cache TTL by default); each field that does not hold is a 422
+         *     field error.
          * @description Takes a workspace secret key.
          */
         post: operations["widgets_create"];
@@ -6312,6 +6313,15 @@ export interface operations {
             };
             /** @description a key of a kind this route does not take */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

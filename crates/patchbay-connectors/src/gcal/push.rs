@@ -91,7 +91,8 @@ pub fn outcome(req: &WebhookRequest) -> Result<WebhookOutcome, ConnectorError> {
         upserts: Vec::new(),
         deletions: Vec::new(),
         resync,
-        ..Default::default()
+        events: Vec::new(),
+        attachments: Vec::new(),
     })
 }
 

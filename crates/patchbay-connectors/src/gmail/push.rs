@@ -70,7 +70,8 @@ pub fn outcome(body: &[u8]) -> Result<WebhookOutcome, ConnectorError> {
         upserts: Vec::new(),
         deletions: Vec::new(),
         resync: vec!["messages".into(), "threads".into()],
-        ..Default::default()
+        events: Vec::new(),
+        attachments: Vec::new(),
     })
 }
 
