@@ -304,6 +304,31 @@ pub struct WebhookOutcome {
     /// Events the delivery means for the application (`message.received`, …), emitted after
     /// the record changes are committed, in this order.
     pub events: Vec<EmittedEvent>,
+    /// Files the delivery carried (a chat message's photo or voice note), stored before the
+    /// records that reference them by id.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file received with a webhook, kept by patchbay and served at
+/// `/v1/connections/{connection_id}/attachments/{id}`.
+#[derive(Clone, PartialEq)]
+pub struct Attachment {
+    /// Stable per connection (the provider's unique file id), so a redelivery stores it once.
+    pub id: String,
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("id", &self.id)
+            .field("content_type", &self.content_type)
+            .field("filename", &self.filename)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
 }
 
 /// An event a connector derives from an inbound delivery. The engine adds the connection id

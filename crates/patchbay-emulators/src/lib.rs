@@ -5,7 +5,8 @@
 //! [`records`] is a generic paginated JSON API sized for large sync runs; [`todoist`] serves
 //! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks;
 //! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3, sharing Google's
-//! token check, quota faults and error shape.
+//! token check, quota faults and error shape; [`telegram`] serves the Telegram Bot API and
+//! pushes updates to a bot's webhook.
 
 mod faults;
 pub mod gcal;
@@ -16,6 +17,7 @@ pub mod oauth2;
 mod paging;
 pub mod printing_partner;
 pub mod records;
+pub mod telegram;
 pub mod todoist;
 mod tokens;
 pub mod venue_ops;
@@ -35,6 +37,7 @@ pub use gmail::{GmailConfig, GmailEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};
+pub use telegram::{TelegramConfig, TelegramEmulator};
 pub use todoist::{TaskSeed, TodoistConfig, TodoistEmulator};
 pub use venue_ops::{VenueConfig, VenueEmulator};
 

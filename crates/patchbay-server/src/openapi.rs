@@ -5,8 +5,8 @@
 
 use crate::access::{Access, RouteRule};
 use crate::routes::{
-    activity, admin, connections, connectors, docs, live, oauth, ops, proxy, subscriptions, syncs,
-    webhooks, widgets,
+    activity, admin, attachments, connections, connectors, docs, live, oauth, ops, proxy,
+    subscriptions, syncs, webhooks, widgets,
 };
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -61,6 +61,7 @@ use utoipa::OpenApi;
         webhooks::receive_legacy,
         webhooks::list,
         webhooks::replay,
+        attachments::show,
         subscriptions::create,
         subscriptions::list,
         subscriptions::show,

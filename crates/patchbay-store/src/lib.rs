@@ -6,6 +6,7 @@
 
 mod action_runs;
 mod activity;
+mod attachments;
 mod connections;
 mod context;
 mod jobs;
@@ -24,6 +25,7 @@ mod workspaces;
 
 pub use action_runs::{ActionClaim, ActionRunRow};
 pub use activity::ActivityFilter;
+pub use attachments::AttachmentRow;
 pub use connections::{ConnectionFilter, ConnectionWrite, HealthChange, RefreshGuard};
 pub use context::record_hash;
 pub use jobs::Enqueued;

@@ -249,6 +249,8 @@ struct DemoPartners {
     gmail: patchbay_emulators::GmailEmulator,
     /// Google Calendar, with seeded calendars around this week, behind the same OAuth.
     calendar: patchbay_emulators::GcalEmulator,
+    /// Telegram's Bot API with a demo bot; updates are pushed with its dev route.
+    telegram: patchbay_emulators::TelegramEmulator,
 }
 
 impl DemoPartners {
@@ -272,6 +274,11 @@ impl DemoPartners {
             email = self.gmail.config().email,
             id = self.google.config().client_id,
             secret = self.google.config().client_secret,
+        ) + &format!(
+            "\x20     telegram          bot_token {token}\n\
+             \x20                       push an update: POST {base}/_emulator/bot{token}/push\n",
+            token = patchbay_emulators::telegram::DEMO_TOKEN,
+            base = self.telegram.base_url,
         )
     }
 
@@ -287,7 +294,9 @@ impl DemoPartners {
             self.google.userinfo_url(),
             self.calendar.base_url,
         );
+        let telegram = format!("telegram:\n  api_base_url: '{}'\n", self.telegram.base_url);
         calendar
+            + &telegram
             + &format!(
             "google-mail:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
              userinfo_url: '{}'\n  api_base_url: '{}'\n  jwks_url: '{}'\n",
@@ -307,6 +316,7 @@ const DEMO_VENUE_PORT: u16 = 8182;
 const DEMO_GOOGLE_PORT: u16 = 8183;
 const DEMO_GMAIL_PORT: u16 = 8184;
 const DEMO_CALENDAR_PORT: u16 = 8185;
+const DEMO_TELEGRAM_PORT: u16 = 8186;
 
 async fn start_demo_partners() -> AnyResult<DemoPartners> {
     use patchbay_emulators::oauth2::{self, ClientAuth};
@@ -368,7 +378,17 @@ async fn start_demo_partners() -> AnyResult<DemoPartners> {
         Err(_) => gcal::spawn(calendar_config(at(0))).await?,
     };
     calendar.accept_oauth_tokens(&google);
+    let telegram_config = |bind| patchbay_emulators::TelegramConfig {
+        bind,
+        ..Default::default()
+    };
+    let telegram =
+        match patchbay_emulators::telegram::spawn(telegram_config(at(DEMO_TELEGRAM_PORT))).await {
+            Ok(t) => t,
+            Err(_) => patchbay_emulators::telegram::spawn(telegram_config(at(0))).await?,
+        };
     Ok(DemoPartners {
+        telegram,
         calendar,
         printing,
         venue,

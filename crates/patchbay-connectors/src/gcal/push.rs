@@ -92,6 +92,7 @@ pub fn outcome(req: &WebhookRequest) -> Result<WebhookOutcome, ConnectorError> {
         deletions: Vec::new(),
         resync,
         events: Vec::new(),
+        attachments: Vec::new(),
     })
 }
 

@@ -71,6 +71,7 @@ pub fn outcome(body: &[u8]) -> Result<WebhookOutcome, ConnectorError> {
         deletions: Vec::new(),
         resync: vec!["messages".into(), "threads".into()],
         events: Vec::new(),
+        attachments: Vec::new(),
     })
 }
 

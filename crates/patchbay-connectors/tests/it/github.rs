@@ -475,7 +475,8 @@ async fn pull_request_webhooks_carry_the_state() {
             &c,
             &conn,
             emu.pull_request_event("octo/app", number, action).unwrap(),
-        ).await;
+        )
+        .await;
         let expected = if action == "merged" { "closed" } else { action };
         assert_eq!(o.event_type, format!("pull_request.{expected}"));
         assert_eq!(o.upserts.len(), 1);
@@ -493,7 +494,8 @@ async fn push_issue_and_comment_webhooks() {
         &c,
         &conn,
         emu.push_event("octo/app", "feature-a", 3).unwrap(),
-    ).await;
+    )
+    .await;
     assert_eq!(o.event_type, "push");
     let commits: Vec<_> = o.upserts.iter().filter(|r| r.entity == "commits").collect();
     assert_eq!(commits.len(), 3);
@@ -516,7 +518,8 @@ async fn push_issue_and_comment_webhooks() {
         &c,
         &conn,
         emu.issue_event("octo/app", 2, "deleted").unwrap(),
-    ).await;
+    )
+    .await;
     assert_eq!(
         o.deletions,
         [("issues".to_string(), "octo/app/2".to_string())]
@@ -527,7 +530,8 @@ async fn push_issue_and_comment_webhooks() {
         &conn,
         emu.issue_comment_event("octo/app", 3, "mona", "Looks good")
             .unwrap(),
-    ).await;
+    )
+    .await;
     assert_eq!(o.event_type, "issue_comment.created");
     assert_eq!(o.upserts[0].entity, "comments");
     assert_eq!(o.upserts[0].data["issue_number"], 3);
@@ -538,7 +542,8 @@ async fn push_issue_and_comment_webhooks() {
             &c,
             &conn,
             emu.event(event, &json!({"zen": "Keep it logically awesome."})),
-        ).await;
+        )
+        .await;
         assert_eq!(o.event_type, event);
         assert!(o.upserts.is_empty() && o.deletions.is_empty());
     }
@@ -562,27 +567,31 @@ async fn webhooks_with_bad_signatures_or_other_installations_change_nothing() {
         &c,
         &other,
         emu.pull_request_event("octo/app", 6, "reopened").unwrap(),
-    ).await;
+    )
+    .await;
     assert!(o.upserts.is_empty());
     let same = connection(&emu, json!({"installation_id": 7}));
     let o = outcome(
         &c,
         &same,
         emu.pull_request_event("octo/app", 6, "closed").unwrap(),
-    ).await;
+    )
+    .await;
     assert_eq!(o.upserts.len(), 1);
     let other = connection(&emu, json!({"installation_id": "8"}));
     let o = outcome(
         &c,
         &other,
         emu.pull_request_event("octo/app", 6, "closed").unwrap(),
-    ).await;
+    )
+    .await;
     assert!(o.upserts.is_empty());
     let same = connection(&emu, json!({"installation_id": "7"}));
     let o = outcome(
         &c,
         &same,
         emu.pull_request_event("octo/app", 6, "closed").unwrap(),
-    ).await;
+    )
+    .await;
     assert_eq!(o.upserts.len(), 1);
 }

@@ -8,6 +8,8 @@ mod network;
 mod oauth;
 mod printing;
 mod support;
+mod telegram;
+mod telegram_markdown;
 mod todoist;
 mod venue;
 
@@ -27,6 +29,7 @@ fn builtin_registers_every_connector() {
             "google-mail",
             "http_json",
             "printing_partner",
+            "telegram",
             "todoist",
             "venue_ops"
         ]

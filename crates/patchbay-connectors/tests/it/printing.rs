@@ -278,7 +278,10 @@ async fn callbacks_are_verified_and_mapped() {
 
     let mut malformed = emu.order_event("order.updated", "ord_000001").unwrap();
     malformed.body = b"{\"id\": \"evt_1\", \"type\": ".to_vec();
-    let err = c.handle_webhook(&ctx, &webhook(malformed)).await.unwrap_err();
+    let err = c
+        .handle_webhook(&ctx, &webhook(malformed))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 
     let unknown = printing_partner::callback(CALLBACK_SECRET, "evt_y", "order.exploded", &order);

@@ -264,11 +264,17 @@ async fn callbacks_are_verified_and_mapped() {
 
     let mut malformed = emu.booking_event("booking.updated", "bkg_000001").unwrap();
     malformed.body = b"[1, 2".to_vec();
-    let err = c.handle_webhook(&ctx, &webhook(malformed)).await.unwrap_err();
+    let err = c
+        .handle_webhook(&ctx, &webhook(malformed))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 
     let no_booking = venue_ops::callback(CALLBACK_SECRET, "e2", "booking.updated", &json!(null));
-    let err = c.handle_webhook(&ctx, &webhook(no_booking)).await.unwrap_err();
+    let err = c
+        .handle_webhook(&ctx, &webhook(no_booking))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::BadPayload(_)), "{err:?}");
 }
 

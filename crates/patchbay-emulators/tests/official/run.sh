@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Checks the Gmail and Calendar emulators against Google's official Python client: builds
-# and starts each emulator with its demo data, runs gmail_client.py and gcal_client.py
-# against them, stops them, and exits non-zero if either check failed. Needs
-# `python3 -m pip install google-api-python-client==2.*`.
+# Checks the emulators against the providers' official Python clients: builds and starts
+# each emulator with its demo data, runs gmail_client.py and gcal_client.py (Google's
+# client) and telegram_client.py (python-telegram-bot) against them, stops them, and exits
+# non-zero if any check failed. Needs the packages pinned in .ci/requirements.txt.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,9 +11,11 @@ port="${PORT:-18085}"
 gcal_port="${GCAL_PORT:-18086}"
 token="${GMAIL_TOKEN:-official-client-check-token}"
 gcal_token="${GCAL_TOKEN:-official-client-check-token}"
+telegram_port="${TELEGRAM_PORT:-18087}"
+telegram_token="${TELEGRAM_TOKEN:-7000000002:AAH-official-client-check}"
 
 cd "$root"
-cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve
+cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve --example telegram_serve
 
 servers=()
 stop_servers() {
@@ -42,7 +44,11 @@ PORT="$gcal_port" GCAL_TOKEN="$gcal_token" GCAL_NOW="2027-03-01T08:00:00Z" \
 gcal_pid=$!
 servers+=("$gcal_pid")
 
+PORT="$telegram_port" TELEGRAM_TOKEN="$telegram_token" target/debug/examples/telegram_serve &
+servers+=($!)
+
 wait_up "http://127.0.0.1:$port/gmail/v1/users/me/profile"
+wait_up "http://127.0.0.1:$telegram_port/bot$telegram_token/getMe"
 wait_up "http://127.0.0.1:$gcal_port/calendar/v3/users/me/calendarList"
 
 status=0
@@ -50,4 +56,6 @@ GMAIL_BASE_URL="http://127.0.0.1:$port/" GMAIL_TOKEN="$token" \
     python3 "$here/gmail_client.py" || status=$?
 GCAL_BASE_URL="http://127.0.0.1:$gcal_port/" GCAL_TOKEN="$gcal_token" GCAL_SERVER_PID="$gcal_pid" \
     python3 "$here/gcal_client.py" || status=$?
+TELEGRAM_ROOT="http://127.0.0.1:$telegram_port" TELEGRAM_TOKEN="$telegram_token" \
+    python3 "$here/telegram_client.py" || status=$?
 exit "$status"

@@ -263,6 +263,16 @@ impl Connections {
                 json!({"from": row.health}),
             ));
         }
+        // New credentials may be another account's (another bot): the push subscription is
+        // stopped with the old ones while they are still stored, and set up anew below.
+        let webhook_secret = spec.webhook_secret_field.as_deref();
+        let account_rotated = rotated
+            .keys()
+            .chain(removed.iter())
+            .any(|k| Some(k.as_str()) != webhook_secret);
+        if account_rotated {
+            self.watches.stop(&row).await;
+        }
         let rotated_refs: BTreeMap<String, &Secret> =
             rotated.iter().map(|(k, v)| (k.clone(), v)).collect();
         let credentials = self.ctx.seal_all(&ws, id, &existing, &rotated_refs)?;
@@ -274,7 +284,8 @@ impl Connections {
             events,
             ..Default::default()
         };
-        self.ctx
+        let written = self
+            .ctx
             .store()
             .update_connection(&write, row.version)
             .await
@@ -287,7 +298,13 @@ impl Connections {
                     new.connector, new.owner_id, new.account_id
                 )),
                 other => other.into(),
-            })?;
+            });
+        if let Err(e) = written {
+            if account_rotated {
+                self.watches.reconcile(&row).await;
+            }
+            return Err(e);
+        }
         self.watches.reconcile(&new).await;
         self.ctx.view_of(&new).await
     }

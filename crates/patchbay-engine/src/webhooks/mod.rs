@@ -5,7 +5,9 @@
 //!
 //! Push subscriptions at providers (Gmail `users.watch`) are kept alive by [`Watches`]; their
 //! deliveries carry OIDC tokens checked against the provider's published keys (`jwks.rs`).
+//! Files that deliveries carry are stored as attachments and read back by id (`attachments.rs`).
 
+mod attachments;
 mod jwks;
 mod process;
 mod receive;

@@ -7,7 +7,7 @@ use patchbay_core::{
     ids, now_ms, ConnectorContext, ConnectorError, Lifecycle, SyncMode, WebhookRequest,
     WebhookScheme,
 };
-use patchbay_store::{EventRow, PageCommit, PageRecord, WebhookEventRow};
+use patchbay_store::{AttachmentRow, EventRow, PageCommit, PageRecord, WebhookEventRow};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -76,12 +76,29 @@ impl Webhooks {
             headers,
             body: event.body.clone(),
         };
-        let outcome = connector.handle_webhook(&ctx, &req).await.map_err(|e| match e {
-            ConnectorError::BadPayload(m) => {
-                EngineError::BadRequest(format!("payload rejected: {m}"))
-            }
-            other => EngineError::Connector(other),
-        })?;
+        let outcome = connector
+            .handle_webhook(&ctx, &req)
+            .await
+            .map_err(|e| match e {
+                ConnectorError::BadPayload(m) => {
+                    EngineError::BadRequest(format!("payload rejected: {m}"))
+                }
+                other => EngineError::Connector(other),
+            })?;
+        // Files first: a record that names an attachment can always be followed to it.
+        for a in outcome.attachments {
+            let row = AttachmentRow {
+                connection_id: row.id.clone(),
+                workspace_id: row.workspace_id.clone(),
+                size: a.data.len() as i64,
+                id: a.id,
+                content_type: a.content_type,
+                filename: a.filename,
+                data: a.data,
+                created_at: now_ms(),
+            };
+            self.ctx.store().put_attachment(&row).await?;
+        }
         // Upserts and deletions go through the same page commit as syncs: same hashes, same events.
         let mut by_entity: BTreeMap<String, (Vec<PageRecord>, Vec<String>)> = BTreeMap::new();
         for r in outcome.upserts {

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod attachments;
 pub mod connections;
 pub mod connectors;
 pub mod docs;
@@ -33,6 +34,7 @@ pub fn all() -> Routes {
         .merge(oauth::router())
         .merge(syncs::router())
         .merge(webhooks::router())
+        .merge(attachments::router())
         .merge(subscriptions::router())
         .merge(widgets::router())
         .merge(docs::router())

@@ -132,6 +132,7 @@ async fn catalog(backend: TestBackend) {
             "google-mail",
             "http_json",
             "printing_partner",
+            "telegram",
             "todoist",
             "venue_ops"
         ]
@@ -170,6 +171,7 @@ async fn catalog(backend: TestBackend) {
             "google-mail",
             "http_json",
             "printing_partner",
+            "telegram",
             "todoist",
             "venue_ops"
         ])

@@ -16,6 +16,7 @@ mod principals;
 mod proxy;
 mod repos;
 mod sync;
+mod telegram;
 mod todoist;
 mod ui;
 mod ui_browser;
