@@ -7,6 +7,7 @@
 mod deliveries;
 mod gcal;
 mod gmail;
+mod messaging;
 mod proxy;
 mod sync;
 mod ui;
@@ -38,6 +39,8 @@ enum Bench {
     Gcal(gcal::GcalArgs),
     /// Inbound webhooks per second, next to a bare route and a group-commit ceiling.
     Webhooks(webhooks::WebhookArgs),
+    /// Inbound Telegram updates and Slack events per second, next to plain webhooks.
+    Messaging(messaging::MessagingArgs),
     /// Proxy throughput and added latency, next to calling the emulator directly.
     Proxy(proxy::ProxyArgs),
     /// Outbound deliveries per second to a local receiver, next to direct POSTs.
@@ -419,6 +422,7 @@ async fn main() {
         Bench::Gmail(args) => gmail::run(args).await,
         Bench::Gcal(args) => gcal::run(args).await,
         Bench::Webhooks(args) => webhooks::bench(args).await,
+        Bench::Messaging(args) => messaging::bench(args).await,
         Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::Proxy(args) => proxy::bench(args).await,
         Bench::Ui(args) => ui::run(args).await,
