@@ -307,6 +307,28 @@ pub struct WebhookOutcome {
     /// Files the delivery carried (a chat message's photo or voice note), stored before the
     /// records that reference them by id.
     pub attachments: Vec<Attachment>,
+    /// Chat messages the delivery carried, for channel bindings to route to their target.
+    pub messages: Vec<InboundMessage>,
+}
+
+/// A message from a person in a channel (a Telegram chat, a Slack channel or thread, a
+/// GitHub issue), as the engine routes it: the channel names the binding scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundMessage {
+    /// `telegram`, `slack` or `github`.
+    pub channel_type: String,
+    /// The chat id, the Slack channel id, or the repository `owner/name`.
+    pub channel_id: String,
+    /// The Slack thread `ts`, or the GitHub issue or pull request number.
+    pub thread: Option<String>,
+    /// The provider's id of the message, unique within the connection (redeliveries repeat it).
+    pub message_id: String,
+    pub text: String,
+    /// Who wrote it, as the provider names them.
+    pub author: serde_json::Value,
+    /// What the message carried: each with its `id`, `kind`, `content_type` and, when stored,
+    /// its `url` (`/v1/connections/{id}/attachments/{attachment_id}`).
+    pub attachments: Vec<serde_json::Value>,
 }
 
 /// A file received with a webhook, kept by patchbay and served at

@@ -22,6 +22,7 @@ pub enum IdKind {
     Delivery,
     Repository,
     Widget,
+    Binding,
 }
 
 impl IdKind {
@@ -45,6 +46,7 @@ impl IdKind {
             IdKind::Delivery => "dlv",
             IdKind::Repository => "repo",
             IdKind::Widget => "wdg",
+            IdKind::Binding => "bnd",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The engine: what patchbay does, independent of HTTP. One folder per capability, each owning
 //! a service with its own state (connections, oauth, sync, webhooks, events, actions, proxy,
-//! live, activity), built on the shared [`Context`]; [`Engine`] is the thin front that builds
+//! live, bindings, activity), built on the shared [`Context`]; [`Engine`] is the thin front that builds
 //! them and hands them out. Also here: the vault service (keyring loaded from the database,
 //! seal/open, online rotation), key authentication, workspaces, the repository registry and
 //! dashboard widgets.
@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod activity;
 pub mod auth;
+pub mod bindings;
 pub mod connections;
 mod context;
 mod error;
@@ -72,6 +73,7 @@ pub struct Engine {
     webhooks: webhooks::Webhooks,
     events: events::Events,
     actions: actions::Actions,
+    bindings: bindings::Bindings,
     proxy: proxy::Proxy,
     live: live::Live,
 }
@@ -95,6 +97,8 @@ impl Engine {
             options.job_lease,
             options.provider_concurrency,
         );
+        let actions = actions::Actions::new(ctx.clone(), tokens.clone());
+        let bindings = bindings::Bindings::new(ctx.clone(), actions.clone());
         Engine {
             auth: auth::Auth::new(ctx.clone(), options.admin_key.as_ref()),
             oauth: oauth::OAuth::new(
@@ -103,11 +107,17 @@ impl Engine {
                 connections.clone(),
                 options.connect_ttl,
             ),
-            webhooks: webhooks::Webhooks::new(ctx.clone(), syncs.clone(), options.job_lease),
+            webhooks: webhooks::Webhooks::new(
+                ctx.clone(),
+                syncs.clone(),
+                bindings.clone(),
+                options.job_lease,
+            ),
             connections,
             syncs,
             events: events::Events::new(ctx.clone()),
-            actions: actions::Actions::new(ctx.clone(), tokens.clone()),
+            actions,
+            bindings,
             proxy: proxy::Proxy::new(ctx.clone(), tokens.clone()),
             live: live::Live::new(ctx.clone(), tokens.clone()),
             tokens,
@@ -159,6 +169,11 @@ impl Engine {
 
     pub fn actions(&self) -> &actions::Actions {
         &self.actions
+    }
+
+    /// Channel bindings, message routing and replies.
+    pub fn bindings(&self) -> &bindings::Bindings {
+        &self.bindings
     }
 
     pub fn proxy(&self) -> &proxy::Proxy {

@@ -5,7 +5,7 @@
 
 use crate::access::{Access, RouteRule};
 use crate::routes::{
-    activity, admin, attachments, connections, connectors, docs, live, oauth, ops, proxy,
+    activity, admin, attachments, bindings, connections, connectors, docs, live, oauth, ops, proxy,
     subscriptions, syncs, webhooks, widgets,
 };
 use serde_json::{json, Map, Value};
@@ -83,6 +83,17 @@ use utoipa::OpenApi;
         widgets::create,
         widgets::show,
         widgets::remove,
+        bindings::list,
+        bindings::create,
+        bindings::remove_target,
+        bindings::show,
+        bindings::update,
+        bindings::remove,
+        bindings::reply,
+        bindings::show_default,
+        bindings::set_default,
+        bindings::clear_default,
+        bindings::prompt,
     ),
     components(schemas(admin::Stats))
 )]

@@ -1,12 +1,13 @@
 //! Storage for patchbay: one `Store` with a file of methods per area (workspaces, connections,
 //! activity and events, OAuth, jobs, sync and records, webhooks, subscriptions, action runs,
-//! repositories, vault keys, push watches, dashboard widgets), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
+//! repositories, vault keys, push watches, dashboard widgets, channel bindings), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
 //! (`$N` parameters work on both); each has its own migrations. The backend is picked from the
 //! database URL's scheme.
 
 mod action_runs;
 mod activity;
 mod attachments;
+mod bindings;
 mod connections;
 mod context;
 mod jobs;
@@ -26,6 +27,7 @@ mod workspaces;
 pub use action_runs::{ActionClaim, ActionRunRow};
 pub use activity::ActivityFilter;
 pub use attachments::AttachmentRow;
+pub use bindings::{BindingRow, RouteWrite, Routed, RoutingDefaultRow};
 pub use connections::{ConnectionFilter, ConnectionWrite, HealthChange, RefreshGuard};
 pub use context::record_hash;
 pub use jobs::Enqueued;

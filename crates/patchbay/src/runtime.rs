@@ -440,6 +440,7 @@ pub fn start_background(
     };
     let mut tasks = engine.syncs().spawn_workers(&name, options, cancel.clone());
     tasks.push(engine.webhooks().spawn_webhook_processor(cancel.clone()));
+    tasks.push(engine.bindings().spawn_flusher(cancel.clone()));
     tasks.push(engine.events().spawn_dispatcher(cancel.clone()));
     tasks.push(engine.watches().spawn_renewer(
         Duration::from_secs(cfg.scheduler_interval_seconds),

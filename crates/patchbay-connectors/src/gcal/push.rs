@@ -88,11 +88,8 @@ pub fn outcome(req: &WebhookRequest) -> Result<WebhookOutcome, ConnectorError> {
     Ok(WebhookOutcome {
         delivery_id: None,
         event_type: format!("calendar.{state}"),
-        upserts: Vec::new(),
-        deletions: Vec::new(),
         resync,
-        events: Vec::new(),
-        attachments: Vec::new(),
+        ..Default::default()
     })
 }
 

@@ -13,7 +13,8 @@ use super::records;
 use crate::common::callback_json;
 use crate::webhooks::{self, VerifyError};
 use patchbay_core::{
-    ConnectorContext, ConnectorError, Record, WebhookOutcome, WebhookRequest, WebhookScheme,
+    ConnectorContext, ConnectorError, InboundMessage, Record, WebhookOutcome, WebhookRequest,
+    WebhookScheme,
 };
 use serde_json::{json, Value};
 
@@ -82,6 +83,21 @@ pub fn handle(
                     .pointer("/issue/number")
                     .cloned()
                     .unwrap_or(Value::Null);
+                // New comments by people are chat for channel bindings; edits and bots are not.
+                let by_bot = comment.pointer("/user/type").and_then(Value::as_str) == Some("Bot");
+                if action == Some("created") && !by_bot {
+                    if let Some(number) = data["issue_number"].as_u64() {
+                        outcome.messages.push(InboundMessage {
+                            channel_type: "github".into(),
+                            channel_id: repo.to_string(),
+                            thread: Some(number.to_string()),
+                            message_id: id.clone(),
+                            text: comment["body"].as_str().unwrap_or_default().to_string(),
+                            author: comment.get("user").cloned().unwrap_or(Value::Null),
+                            attachments: Vec::new(),
+                        });
+                    }
+                }
                 outcome.upserts.push(Record {
                     entity: "comments".into(),
                     id,

@@ -67,11 +67,8 @@ pub fn outcome(body: &[u8]) -> Result<WebhookOutcome, ConnectorError> {
     Ok(WebhookOutcome {
         delivery_id: message["messageId"].as_str().map(str::to_string),
         event_type: format!("gmail.history:{history_id}"),
-        upserts: Vec::new(),
-        deletions: Vec::new(),
         resync: vec!["messages".into(), "threads".into()],
-        events: Vec::new(),
-        attachments: Vec::new(),
+        ..Default::default()
     })
 }
 

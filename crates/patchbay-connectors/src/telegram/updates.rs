@@ -7,7 +7,8 @@
 use super::client::Api;
 use super::spec::max_attachment_bytes;
 use patchbay_core::{
-    Attachment, ConnectorContext, ConnectorError, EmittedEvent, Record, WebhookOutcome,
+    Attachment, ConnectorContext, ConnectorError, EmittedEvent, InboundMessage, Record,
+    WebhookOutcome,
 };
 use serde_json::{json, Map, Value};
 
@@ -290,6 +291,17 @@ async fn message_outcome(
     } else {
         "message.received"
     };
+    if !edited {
+        out.messages.push(InboundMessage {
+            channel_type: "telegram".into(),
+            channel_id: chat_id.to_string(),
+            thread: None,
+            message_id: record_id,
+            text: text.unwrap_or_default().to_string(),
+            author: data["from"].clone(),
+            attachments: attachments.clone(),
+        });
+    }
     out.events.push(EmittedEvent {
         event_type: event_type.into(),
         payload,

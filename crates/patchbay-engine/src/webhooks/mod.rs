@@ -23,6 +23,8 @@ pub struct Webhooks {
     ctx: Context,
     /// Events that name entities to resync queue a sync.
     syncs: crate::sync::Syncs,
+    /// Chat messages in deliveries are routed to their bound targets.
+    bindings: crate::bindings::Bindings,
     state: Arc<WebhookState>,
 }
 
@@ -37,7 +39,12 @@ struct WebhookState {
 }
 
 impl Webhooks {
-    pub(crate) fn new(ctx: Context, syncs: crate::sync::Syncs, lease: std::time::Duration) -> Self {
+    pub(crate) fn new(
+        ctx: Context,
+        syncs: crate::sync::Syncs,
+        bindings: crate::bindings::Bindings,
+        lease: std::time::Duration,
+    ) -> Self {
         let hooks = Arc::new(HookCache::default());
         let heard = hooks.clone();
         // An edited connection (a new webhook secret) is verified with its new secret at once.
@@ -49,6 +56,7 @@ impl Webhooks {
         Webhooks {
             ctx,
             syncs,
+            bindings,
             state: Arc::new(WebhookState {
                 ingest: Default::default(),
                 hooks,

@@ -161,6 +161,12 @@ impl Webhooks {
             };
             self.ctx.store().record_event(&ev).await?;
         }
+        // Routing is keyed by the message's id, so reprocessing the delivery routes it once.
+        for message in &outcome.messages {
+            if let Err(e) = self.bindings.route_inbound(&row, message).await {
+                tracing::warn!(connection = %row.id, error = %e, "routing an inbound message failed");
+            }
+        }
         if !outcome.resync.is_empty() && row.lifecycle == Lifecycle::Enabled.as_str() {
             match self
                 .syncs

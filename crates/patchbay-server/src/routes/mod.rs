@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod admin;
 pub mod attachments;
+pub mod bindings;
 pub mod connections;
 pub mod connectors;
 pub mod docs;
@@ -37,6 +38,7 @@ pub fn all() -> Routes {
         .merge(attachments::router())
         .merge(subscriptions::router())
         .merge(widgets::router())
+        .merge(bindings::router())
         .merge(docs::router())
 }
 

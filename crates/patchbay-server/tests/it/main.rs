@@ -2,6 +2,7 @@
 //! partner APIs served by the emulators.
 
 mod api;
+mod bindings;
 mod browser;
 mod contract;
 mod drift;
