@@ -536,6 +536,17 @@ async fn push_issue_and_comment_webhooks() {
     assert_eq!(o.upserts[0].entity, "comments");
     assert_eq!(o.upserts[0].data["issue_number"], 3);
     assert!(o.upserts[0].id.starts_with("octo/app/"));
+    // A new comment is chat on the issue for channel bindings.
+    assert_eq!(o.messages.len(), 1);
+    let m = &o.messages[0];
+    assert_eq!(
+        (m.channel_type.as_str(), m.channel_id.as_str()),
+        ("github", "octo/app")
+    );
+    assert_eq!(m.thread.as_deref(), Some("3"));
+    assert_eq!(m.text, "Looks good");
+    assert_eq!(m.author["login"], "mona");
+    assert_eq!(m.message_id, o.upserts[0].id);
 
     for event in ["ping", "star"] {
         let o = outcome(

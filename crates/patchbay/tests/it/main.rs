@@ -5,6 +5,7 @@
 mod crash;
 mod gmail_crash;
 mod process;
+mod routing_crash;
 
 use patchbay_store::testing::{new_database, TestBackend};
 use process::{patchbay, Server};
@@ -132,7 +133,7 @@ fn cli_commands() {
     assert!(
         applied.starts_with(&[1, 2, 3, 4, 5, 6, 7, 8])
             && applied.windows(2).all(|w| w[0] < w[1])
-            && applied.last() == Some(&11),
+            && applied.last() == Some(&14),
         "{migrated}"
     );
     assert!(text(&["migrate"]).contains("up to date"));
@@ -584,6 +585,8 @@ async fn two_processes_refresh_once_per_expiry() {
 both_backends!(killed_worker_is_resumed_by_another);
 
 use gmail_crash::killed_gmail_sync_resumes_without_duplicates;
+use routing_crash::collected_batch_survives_a_kill;
+both_backends!(collected_batch_survives_a_kill);
 both_backends!(killed_gmail_sync_resumes_without_duplicates);
 
 /// A real `patchbay worker` is killed mid-sync; another worker takes the job over when the lease
