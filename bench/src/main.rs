@@ -9,6 +9,7 @@ mod gcal;
 mod gmail;
 mod messaging;
 mod proxy;
+mod routing;
 mod sync;
 mod ui;
 mod webhooks;
@@ -41,6 +42,8 @@ enum Bench {
     Webhooks(webhooks::WebhookArgs),
     /// Inbound Telegram updates and Slack events per second, next to plain webhooks.
     Messaging(messaging::MessagingArgs),
+    /// Messages routed per second through /v1/prompt (followup, collect), next to plain events.
+    Routing(routing::RoutingArgs),
     /// Proxy throughput and added latency, next to calling the emulator directly.
     Proxy(proxy::ProxyArgs),
     /// Outbound deliveries per second to a local receiver, next to direct POSTs.
@@ -88,6 +91,20 @@ pub struct Phase {
 impl Phase {
     pub fn rate(&self) -> f64 {
         self.ops as f64 / self.secs
+    }
+
+    /// A phase that began at `started` and ended now, from each operation's latency.
+    pub fn from_latencies(name: &'static str, started: Instant, mut all: Vec<Duration>) -> Phase {
+        let secs = started.elapsed().as_secs_f64();
+        all.sort();
+        let pct = |p: f64| all[((all.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
+        Phase {
+            name,
+            ops: all.len(),
+            secs,
+            p50_ms: pct(0.5),
+            p99_ms: pct(0.99),
+        }
     }
 }
 
@@ -255,16 +272,7 @@ where
     for t in tasks {
         all.extend(t.await.unwrap());
     }
-    let secs = started.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| all[((all.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
-    Phase {
-        name,
-        ops,
-        secs,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
-    }
+    Phase::from_latencies(name, started, all)
 }
 
 /// The database a server run uses: a file in `dir` for SQLite; for PostgreSQL the database
@@ -423,6 +431,7 @@ async fn main() {
         Bench::Gcal(args) => gcal::run(args).await,
         Bench::Webhooks(args) => webhooks::bench(args).await,
         Bench::Messaging(args) => messaging::bench(args).await,
+        Bench::Routing(args) => routing::bench(args).await,
         Bench::Deliveries(args) => deliveries::run(args).await,
         Bench::Proxy(args) => proxy::bench(args).await,
         Bench::Ui(args) => ui::run(args).await,

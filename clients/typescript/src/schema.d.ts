@@ -273,6 +273,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/bindings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Takes a workspace secret key. */
+        get: operations["bindings_list"];
+        put?: never;
+        /**
+         * Binds a scope key to a target. The key is computed from the channel (telegram: connection
+         *     and chat; slack: team, channel and thread; github: repository and issue; web: owner and
+         *     session; api: any id) unless `scope_key` is given. 409 when the key is bound already.
+         * @description Takes a workspace secret key.
+         */
+        post: operations["bindings_create"];
+        /**
+         * Removes every binding of a target in one call (a session that ended).
+         * @description Takes a workspace secret key.
+         */
+        delete: operations["bindings_remove_target"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bindings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Takes a workspace secret key. */
+        get: operations["bindings_show"];
+        put?: never;
+        post?: never;
+        /** @description Takes a workspace secret key. */
+        delete: operations["bindings_remove"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a binding's target, queue mode, collect timings or enabled flag (its scope stays).
+         * @description Takes a workspace secret key.
+         */
+        patch: operations["bindings_update"];
+        trace?: never;
+    };
+    "/v1/bindings/{id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends text back to the binding's channel through its connection: a Telegram message, a
+         *     Slack message in the thread, a GitHub comment. 422 for web and api bindings, which have no
+         *     channel of their own.
+         * @description Takes a workspace secret key.
+         */
+        post: operations["bindings_reply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connect-sessions": {
         parameters: {
             query?: never;
@@ -850,6 +921,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/prompt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Routes a message to the target bound to its scope key, or to the workspace's default, and
+         *     answers the decision. The application receives it as a `message.routed` event (followup and
+         *     steer at once; collect when the batch closes). 409 when nothing is bound and no default is
+         *     set.
+         * @description Takes a workspace secret key.
+         */
+        post: operations["bindings_prompt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/repos": {
         parameters: {
             query?: never;
@@ -885,6 +979,28 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/routing/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Takes a workspace secret key. */
+        get: operations["bindings_show_default"];
+        /**
+         * Where messages go when their scope key is not bound.
+         * @description Takes a workspace secret key.
+         */
+        put: operations["bindings_set_default"];
+        post?: never;
+        /** @description Takes a workspace secret key. */
+        delete: operations["bindings_clear_default"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1147,6 +1263,23 @@ export interface components {
         };
         /** @enum {string} */
         AuthKind: "oauth2" | "oauth2_client_credentials" | "api_key" | "basic" | "bot_token" | "none";
+        BindingView: {
+            channel_id?: string | null;
+            channel_type: string;
+            /** Format: int64 */
+            collect_debounce_ms: number;
+            /** Format: int64 */
+            collect_max_wait_ms: number;
+            connection_id?: string | null;
+            created_at: string;
+            enabled: boolean;
+            id: string;
+            queue_mode: components["schemas"]["QueueMode"];
+            scope_key: string;
+            target: string;
+            thread?: string | null;
+            updated_at: string;
+        };
         /** @enum {string} */
         Capability: "sync" | "webhooks" | "actions" | "proxy" | "signals" | "data";
         ConnectSessionView: {
@@ -1213,6 +1346,39 @@ export interface components {
             webhook_scheme?: null | components["schemas"]["WebhookScheme"];
             /** @description Which secret field verifies inbound webhooks. */
             webhook_secret_field?: string | null;
+        };
+        CreateBinding: {
+            /** @description The chat id, Slack channel id, repository `owner/name`, web session id or API channel. */
+            channel_id?: string | null;
+            /** @description `telegram`, `slack`, `github`, `web` or `api`. */
+            channel_type: string;
+            /**
+             * Format: int64
+             * @description Collect mode: quiet time that closes a batch (default 1500 ms).
+             */
+            collect_debounce_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Collect mode: the longest a batch stays open (default 10000 ms).
+             */
+            collect_max_wait_ms?: number | null;
+            /**
+             * @description The connection the channel belongs to: required for telegram; for slack it names the
+             *     team; replies go through it.
+             */
+            connection_id?: string | null;
+            enabled?: boolean | null;
+            /** @description The owner of a web session. */
+            owner_id?: string | null;
+            queue_mode?: null | components["schemas"]["QueueMode"];
+            /** @description An explicit scope key instead of the channel fields. */
+            scope_key?: string | null;
+            /** @description What the application routes to (a session id, say); for web, the session id by default. */
+            target?: string | null;
+            /** @description The Slack team (taken from `connection_id` when left out). */
+            team_id?: string | null;
+            /** @description A Slack thread `ts` or a GitHub issue or pull request number. */
+            thread?: string | null;
         };
         CreateConnectSession: {
             /**
@@ -1328,6 +1494,15 @@ export interface components {
             fetched_at: string;
             shape: components["schemas"]["DataShape"];
         };
+        /** @description Where the workspace's unbound messages go. */
+        DefaultTarget: {
+            /** Format: int64 */
+            collect_debounce_ms?: number;
+            /** Format: int64 */
+            collect_max_wait_ms?: number;
+            queue_mode?: components["schemas"]["QueueMode"];
+            target: string;
+        };
         DeliveryView: {
             /** Format: int64 */
             attempts: number;
@@ -1426,6 +1601,27 @@ export interface components {
                 details: Record<string, unknown>;
                 id: string;
                 workspace_id?: string | null;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is absent on the last page. */
+        Page_BindingView: {
+            data: {
+                channel_id?: string | null;
+                channel_type: string;
+                /** Format: int64 */
+                collect_debounce_ms: number;
+                /** Format: int64 */
+                collect_max_wait_ms: number;
+                connection_id?: string | null;
+                created_at: string;
+                enabled: boolean;
+                id: string;
+                queue_mode: components["schemas"]["QueueMode"];
+                scope_key: string;
+                target: string;
+                thread?: string | null;
+                updated_at: string;
             }[];
             next_cursor?: string | null;
         };
@@ -1592,6 +1788,15 @@ export interface components {
             }[];
             next_cursor?: string | null;
         };
+        PatchBinding: {
+            /** Format: int64 */
+            collect_debounce_ms?: number | null;
+            /** Format: int64 */
+            collect_max_wait_ms?: number | null;
+            enabled?: boolean | null;
+            queue_mode?: null | components["schemas"]["QueueMode"];
+            target?: string | null;
+        };
         PatchConnection: {
             /** @description A JSON merge patch over the stored config (`null` removes a field). */
             config?: Record<string, unknown> | null;
@@ -1629,6 +1834,23 @@ export interface components {
             scope: Record<string, unknown>;
             subject: string;
         };
+        PromptRequest: {
+            attachments?: Record<string, unknown>[] | null;
+            /** @description Who wrote it, as the application names them. */
+            author?: Record<string, unknown> | null;
+            channel_id?: string | null;
+            /** @description `telegram`, `slack`, `github`, `web` or `api`. */
+            channel_type: string;
+            connection_id?: string | null;
+            /** @description The message's id in its channel: a retry with the same id is routed once. */
+            message_id?: string | null;
+            owner_id?: string | null;
+            /** @description An explicit scope key instead of the channel fields. */
+            scope_key?: string | null;
+            team_id?: string | null;
+            text: string;
+            thread?: string | null;
+        };
         PutOAuthApp: {
             client_id: string;
             /** @description Stored encrypted; never returned. */
@@ -1636,12 +1858,33 @@ export interface components {
             /** @description Scopes to ask for when a connect session names none (else the provider's defaults). */
             scopes?: string[] | null;
         };
+        /**
+         * @description How messages on a binding reach the application.
+         * @enum {string}
+         */
+        QueueMode: "followup" | "collect" | "steer";
         RecordView: {
             created_at: string;
             data: Record<string, unknown>;
             deleted: boolean;
             id: string;
             updated_at: string;
+        };
+        Removed: {
+            /** Format: int64 */
+            deleted: number;
+        };
+        ReplyOutcome: {
+            /** @description The connector action that sent it. */
+            action: string;
+            binding_id: string;
+            connection_id: string;
+            /** @description What the provider answered, as the action returns it. */
+            result: Record<string, unknown>;
+        };
+        ReplyRequest: {
+            /** @description Markdown for Telegram (converted to its HTML), Slack mrkdwn, GitHub Markdown. */
+            text: string;
         };
         RepositoryView: {
             created_at: string;
@@ -1659,6 +1902,27 @@ export interface components {
             principal: components["schemas"]["PrincipalView"];
             /** @description The new key, shown this once; the previous key no longer works. */
             principal_key: string;
+        };
+        /** @description Where a message went. */
+        RouteDecision: {
+            binding_id?: string | null;
+            /** @description Collect mode: when the batch is delivered unless another message extends it. */
+            deliver_at?: string | null;
+            /** @description True when the message id was routed before; nothing new was emitted. */
+            duplicate: boolean;
+            /** @description The `message.routed` event emitted now (followup and steer). */
+            event_id?: string | null;
+            queue_mode: components["schemas"]["QueueMode"];
+            /** @description The scope key the message is ordered under (the binding's, when one matched). */
+            scope_key: string;
+            /**
+             * Format: int64
+             * @description The message's number within its scope key.
+             */
+            sequence: number;
+            target: string;
+            /** @description `binding` or `default`. */
+            via: string;
         };
         /** @description The events a payload-routed delivery was stored as, one per connection it verified for. */
         RoutedAck: {
@@ -2761,6 +3025,506 @@ export interface operations {
             };
             /** @description field errors */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the provider failed or answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_list: {
+        parameters: {
+            query?: {
+                /** @description Only the bindings of this target. */
+                target?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_BindingView"];
+                };
+            };
+            /** @description a query parameter is malformed or out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBinding"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BindingView"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_remove_target: {
+        parameters: {
+            query: {
+                /** @description Every binding of this target is removed. */
+                target: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Removed"];
+                };
+            };
+            /** @description a query parameter is malformed or out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BindingView"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchBinding"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BindingView"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_reply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplyRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplyOutcome"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5511,6 +6275,102 @@ export interface operations {
             };
         };
     };
+    bindings_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteDecision"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     repositories_list: {
         parameters: {
             query?: {
@@ -5581,6 +6441,176 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RepositoryView"];
                 };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_show_default: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefaultTarget"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_set_default: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefaultTarget"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefaultTarget"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a key of a kind this route does not take */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bindings_clear_default: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description no key, or a key that is not known */
             401: {
