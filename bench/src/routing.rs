@@ -94,10 +94,7 @@ pub async fn bench(args: RoutingArgs) {
             .build()
             .unwrap();
         let key = crate::workspace_key(&client, &base, "routing").await;
-        let store = Store::open(&db).await.unwrap();
-        let ws = store.list_workspaces(None, 10).await.unwrap()[0].id.clone();
-        let plain = plain_events(&store, &ws, n, c).await;
-        let mut rows = vec![(plain, None)];
+        let mut rows = Vec::new();
         for (mode, name) in [
             ("followup", "POST /v1/prompt, followup"),
             ("collect", "POST /v1/prompt, collect (50 ms debounce)"),
@@ -131,13 +128,17 @@ pub async fn bench(args: RoutingArgs) {
             let delivered = n as f64 / started.elapsed().as_secs_f64();
             rows.push((phase, Some(delivered)));
         }
-        store.close().await;
         let (hwm, _) = peak_rss_kb(child.id());
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(child.id().to_string())
             .status();
         let _ = child.wait();
+        // The floor, on the same database once the server has stopped (so nothing contends).
+        let store = Store::open(&db).await.unwrap();
+        let ws = store.list_workspaces(None, 10).await.unwrap()[0].id.clone();
+        rows.insert(0, (plain_events(&store, &ws, n, c).await, None));
+        store.close().await;
         println!("\n### {backend}\n");
         println!(
             "| path | messages | per second | p50 ms | p99 ms | delivered/s | ratio to plain |"

@@ -189,13 +189,13 @@ impl Store {
             .bind(workspace_id).bind(id).fetch_optional(pool).await?))
     }
 
-    /// The binding of a scope key. Read from the writer: a binding made a moment ago routes.
+    /// The binding of a scope key (from the readers, which see every committed binding).
     pub async fn find_binding(
         &self,
         workspace_id: &str,
         scope_key: &str,
     ) -> Result<Option<BindingRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, BindingRow>(
+        Ok(with_reader!(self, pool => sqlx::query_as::<_, BindingRow>(
             "SELECT * FROM bindings WHERE workspace_id = $1 AND scope_key = $2")
             .bind(workspace_id).bind(scope_key).fetch_optional(pool).await?))
     }
@@ -233,7 +233,7 @@ impl Store {
         workspace_id: &str,
     ) -> Result<Option<RoutingDefaultRow>> {
         Ok(
-            with_pool!(self, pool => sqlx::query_as::<_, RoutingDefaultRow>(
+            with_reader!(self, pool => sqlx::query_as::<_, RoutingDefaultRow>(
             "SELECT * FROM routing_defaults WHERE workspace_id = $1")
             .bind(workspace_id).fetch_optional(pool).await?),
         )
@@ -316,7 +316,7 @@ impl Store {
 
     /// Closes collect windows due by `now`, each batch one event; answers how many closed.
     pub async fn flush_routing_windows(&self, now: i64, limit: i64) -> Result<usize> {
-        let due: Vec<(String, String)> = with_pool!(self, pool => sqlx::query_as(
+        let due: Vec<(String, String)> = with_reader!(self, pool => sqlx::query_as(
             "SELECT workspace_id, scope_key FROM routing_scopes WHERE window_due_at IS NOT NULL AND window_due_at <= $1 ORDER BY window_due_at LIMIT $2")
             .bind(now).bind(limit).fetch_all(pool).await?);
         let mut closed = 0;
