@@ -9,7 +9,12 @@ use serde_json::{json, Map, Value};
 /// The fields of `input` named in `keys`, as a JSON body.
 fn pick(input: &Value, keys: &[&str]) -> Map<String, Value> {
     keys.iter()
-        .filter_map(|k| Some((k.to_string(), input.get(*k).filter(|v| !v.is_null())?.clone())))
+        .filter_map(|k| {
+            Some((
+                k.to_string(),
+                input.get(*k).filter(|v| !v.is_null())?.clone(),
+            ))
+        })
         .collect()
 }
 
@@ -49,7 +54,10 @@ pub async fn run(
                 None => channel_types(&ctx.config),
             };
             let exclude = input["exclude_archived"].as_bool().unwrap_or(true);
-            let args = paged(vec![("types", types), ("exclude_archived", exclude.to_string())]);
+            let args = paged(vec![
+                ("types", types),
+                ("exclude_archived", exclude.to_string()),
+            ]);
             let answer = api.form("conversations.list", &borrow(&args)).await?;
             Ok(page(&answer, "channels"))
         }
@@ -74,7 +82,14 @@ pub async fn run(
         "send_message" => {
             let body = pick(
                 input,
-                &["channel", "text", "blocks", "thread_ts", "reply_broadcast", "unfurl_links"],
+                &[
+                    "channel",
+                    "text",
+                    "blocks",
+                    "thread_ts",
+                    "reply_broadcast",
+                    "unfurl_links",
+                ],
             );
             posted(api.json("chat.postMessage", &body).await?)
         }
@@ -85,7 +100,9 @@ pub async fn run(
             let channel = opened
                 .pointer("/channel/id")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ConnectorError::BadResponse("conversations.open named no channel".into()))?;
+                .ok_or_else(|| {
+                    ConnectorError::BadResponse("conversations.open named no channel".into())
+                })?;
             let mut body = pick(input, &["text", "blocks"]);
             body.insert("channel".into(), json!(channel));
             posted(api.json("chat.postMessage", &body).await?)
@@ -93,8 +110,10 @@ pub async fn run(
         "update_message" => {
             let body = pick(input, &["channel", "ts", "text", "blocks"]);
             let answer = api.json("chat.update", &body).await?;
-            Ok(json!({"channel": answer["channel"], "ts": answer["ts"], "text": answer["text"],
-                      "updated": true}))
+            Ok(
+                json!({"channel": answer["channel"], "ts": answer["ts"], "text": answer["text"],
+                      "updated": true}),
+            )
         }
         "delete_message" => {
             let body = pick(input, &["channel", "ts"]);
@@ -104,8 +123,10 @@ pub async fn run(
         "add_reaction" => {
             let body = pick(input, &["channel", "timestamp", "name"]);
             api.json("reactions.add", &body).await?;
-            Ok(json!({"channel": input["channel"], "timestamp": input["timestamp"],
-                      "name": input["name"], "added": true}))
+            Ok(
+                json!({"channel": input["channel"], "timestamp": input["timestamp"],
+                      "name": input["name"], "added": true}),
+            )
         }
         other => Err(ConnectorError::Unknown {
             kind: "action",

@@ -41,8 +41,13 @@ fn tier_per_minute(tier: u8) -> f64 {
 pub fn tier(method: &str) -> u8 {
     match method {
         "users.list" | "conversations.list" | "oauth.v2.access" => 2,
-        "conversations.history" | "conversations.replies" | "conversations.info"
-        | "conversations.open" | "reactions.add" | "chat.update" | "chat.delete" => 3,
+        "conversations.history"
+        | "conversations.replies"
+        | "conversations.info"
+        | "conversations.open"
+        | "reactions.add"
+        | "chat.update"
+        | "chat.delete" => 3,
         "users.info" | "auth.test" => 4,
         _ => 4,
     }
@@ -79,12 +84,10 @@ impl Limits {
         let tier = tier(method);
         let per_minute = tier_per_minute(tier);
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let b = buckets
-            .entry((conn.to_string(), tier))
-            .or_insert(Bucket {
-                tokens: per_minute,
-                at: now,
-            });
+        let b = buckets.entry((conn.to_string(), tier)).or_insert(Bucket {
+            tokens: per_minute,
+            at: now,
+        });
         let refill = now.duration_since(b.at).as_secs_f64() * per_minute / 60.0;
         b.tokens = (b.tokens + refill).min(per_minute);
         b.at = now;
@@ -131,9 +134,15 @@ pub fn map_error(error: &str, status: u16, retry_after: Option<u64>) -> Connecto
             status: 409,
             message,
         },
-        "missing_scope" | "not_in_channel" | "is_archived" | "cant_update_message"
-        | "cant_delete_message" | "edit_window_closed" | "restricted_action"
-        | "channel_is_archived" | "not_allowed_token_type" => ConnectorError::Provider {
+        "missing_scope"
+        | "not_in_channel"
+        | "is_archived"
+        | "cant_update_message"
+        | "cant_delete_message"
+        | "edit_window_closed"
+        | "restricted_action"
+        | "channel_is_archived"
+        | "not_allowed_token_type" => ConnectorError::Provider {
             status: 403,
             message,
         },
@@ -204,7 +213,11 @@ impl<'a> Api<'a> {
     }
 
     /// Calls `method` with a JSON body (writes whose arguments nest, such as `blocks`).
-    pub async fn json(&self, method: &str, args: &Map<String, Value>) -> Result<Value, ConnectorError> {
+    pub async fn json(
+        &self,
+        method: &str,
+        args: &Map<String, Value>,
+    ) -> Result<Value, ConnectorError> {
         let req = self
             .http
             .request_url(Method::POST, endpoint(&self.base, &[method]))?

@@ -58,10 +58,13 @@ pub async fn outcome(api: &Api<'_>, body: &[u8]) -> Result<WebhookOutcome, Conne
         "message" => message(&mut out, event, bot_user, base),
         "app_mention" => {
             let Some(channel) = event["channel"].as_str() else {
-                return Err(ConnectorError::BadPayload("app_mention names no channel".into()));
+                return Err(ConnectorError::BadPayload(
+                    "app_mention names no channel".into(),
+                ));
             };
             if let Some(r) = message_record(channel, strip(event)) {
-                out.events.push(emitted("message.mentioned", &base, channel, &r.id, event));
+                out.events
+                    .push(emitted("message.mentioned", &base, channel, &r.id, event));
                 out.upserts.push(r);
             }
         }
@@ -70,7 +73,9 @@ pub async fn outcome(api: &Api<'_>, body: &[u8]) -> Result<WebhookOutcome, Conne
                 return Ok(out);
             };
             let Some(id) = channel_id(event) else {
-                return Err(ConnectorError::BadPayload(format!("{kind} names no channel")));
+                return Err(ConnectorError::BadPayload(format!(
+                    "{kind} names no channel"
+                )));
             };
             if kind == "channel_deleted" {
                 out.deletions.push(("channels".into(), id.clone()));
@@ -138,7 +143,8 @@ fn message(out: &mut WebhookOutcome, event: &Value, bot_user: Option<&str>, base
             if let Some(r) = message_record(channel, inner.clone()) {
                 let mut e = inner.clone();
                 e["channel_type"] = event["channel_type"].clone();
-                out.events.push(emitted("message.edited", &base, channel, &r.id, &e));
+                out.events
+                    .push(emitted("message.edited", &base, channel, &r.id, &e));
                 out.upserts.push(r);
             }
         }
@@ -162,7 +168,8 @@ fn message(out: &mut WebhookOutcome, event: &Value, bot_user: Option<&str>, base
             };
             let own = bot_user.is_some() && event["user"].as_str() == bot_user;
             if !own && event["bot_id"].is_null() {
-                out.events.push(emitted("message.received", &base, channel, &r.id, event));
+                out.events
+                    .push(emitted("message.received", &base, channel, &r.id, event));
             }
             out.upserts.push(r);
         }

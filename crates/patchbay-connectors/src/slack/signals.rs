@@ -32,11 +32,7 @@ fn signal(channel: &str, m: &Value, title: String) -> Option<Signal> {
 }
 
 /// Messages (newest first) after the owner's last one, that `wanted` accepts.
-fn waiting<'a>(
-    msgs: &'a [Value],
-    owner: &str,
-    wanted: impl Fn(&Value) -> bool,
-) -> Vec<&'a Value> {
+fn waiting<'a>(msgs: &'a [Value], owner: &str, wanted: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
     msgs.iter()
         .take_while(|m| m["user"].as_str() != Some(owner))
         .filter(|m| m["subtype"].is_null() && wanted(m))
@@ -54,16 +50,30 @@ pub async fn signals(api: &Api<'_>, types: &str) -> Result<Vec<Signal>, Connecto
     let ims = api
         .form("conversations.list", &[("types", "im"), ("limit", "200")])
         .await?;
-    for im in ims["channels"].as_array().into_iter().flatten().take(MAX_CONVERSATIONS) {
-        let Some(id) = im["id"].as_str() else { continue };
+    for im in ims["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(MAX_CONVERSATIONS)
+    {
+        let Some(id) = im["id"].as_str() else {
+            continue;
+        };
         let history = api
-            .form("conversations.history", &[("channel", id), ("limit", RECENT)])
+            .form(
+                "conversations.history",
+                &[("channel", id), ("limit", RECENT)],
+            )
             .await?;
         let msgs = history["messages"].as_array().cloned().unwrap_or_default();
         for m in waiting(&msgs, &owner, |_| true) {
             let who = m["user"].as_str().unwrap_or("someone");
             let text = m["text"].as_str().unwrap_or_default();
-            out.extend(signal(id, m, format!("Direct message from <@{who}>: {text}")));
+            out.extend(signal(
+                id,
+                m,
+                format!("Direct message from <@{who}>: {text}"),
+            ));
         }
     }
     let channel_types: Vec<&str> = types
@@ -76,7 +86,11 @@ pub async fn signals(api: &Api<'_>, types: &str) -> Result<Vec<Signal>, Connecto
     let list = api
         .form(
             "conversations.list",
-            &[("types", &channel_types.join(",")), ("exclude_archived", "true"), ("limit", "200")],
+            &[
+                ("types", &channel_types.join(",")),
+                ("exclude_archived", "true"),
+                ("limit", "200"),
+            ],
         )
         .await?;
     let member = list["channels"]
@@ -88,7 +102,10 @@ pub async fn signals(api: &Api<'_>, types: &str) -> Result<Vec<Signal>, Connecto
     for c in member {
         let Some(id) = c["id"].as_str() else { continue };
         let history = api
-            .form("conversations.history", &[("channel", id), ("limit", RECENT)])
+            .form(
+                "conversations.history",
+                &[("channel", id), ("limit", RECENT)],
+            )
             .await?;
         let msgs = history["messages"].as_array().cloned().unwrap_or_default();
         let name = c["name"].as_str().unwrap_or(id);
@@ -97,7 +114,11 @@ pub async fn signals(api: &Api<'_>, types: &str) -> Result<Vec<Signal>, Connecto
         }) {
             let who = m["user"].as_str().unwrap_or("someone");
             let text = m["text"].as_str().unwrap_or_default();
-            out.extend(signal(id, m, format!("Mentioned in #{name} by <@{who}>: {text}")));
+            out.extend(signal(
+                id,
+                m,
+                format!("Mentioned in #{name} by <@{who}>: {text}"),
+            ));
         }
     }
     Ok(out)

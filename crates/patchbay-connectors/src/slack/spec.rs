@@ -200,5 +200,7 @@ pub fn spec() -> ConnectorSpec {
 }
 
 pub fn validate_rules(input: &ValidationInput<'_>) -> Vec<FieldError> {
-    check_base_url(input.config, "base_url").into_iter().collect()
+    check_base_url(input.config, "base_url")
+        .into_iter()
+        .collect()
 }

@@ -122,16 +122,26 @@ pub async fn listing(
 
 /// The conversations whose messages are synced: configured ones, else every listed one the
 /// app is a member of (direct conversations always are).
-async fn message_channels(api: &Api<'_>, ctx: &ConnectorContext) -> Result<Vec<String>, ConnectorError> {
+async fn message_channels(
+    api: &Api<'_>,
+    ctx: &ConnectorContext,
+) -> Result<Vec<String>, ConnectorError> {
     if let Some(list) = ctx.config.get("message_channels").and_then(Value::as_array) {
-        return Ok(list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+        return Ok(list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect());
     }
     let types = channel_types(&ctx.config);
     let all = api
         .all(
             "conversations.list",
             "channels",
-            &[("types", &types), ("exclude_archived", "true"), ("limit", PAGE)],
+            &[
+                ("types", &types),
+                ("exclude_archived", "true"),
+                ("limit", PAGE),
+            ],
             100,
         )
         .await?;
@@ -155,7 +165,9 @@ async fn replies(
     if let Some(o) = oldest {
         args.push(("oldest", o));
     }
-    let msgs = api.all("conversations.replies", "messages", &args, 20).await?;
+    let msgs = api
+        .all("conversations.replies", "messages", &args, 20)
+        .await?;
     let mut newest = oldest.unwrap_or(parent).to_string();
     for m in msgs {
         let Some(ts) = ts_of(&m).map(str::to_string) else {
@@ -211,7 +223,15 @@ pub async fn messages(
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         for (parent, latest) in known {
-            replies(api, &channel, &parent, Some(&latest), &mut state.marks, &mut records).await?;
+            replies(
+                api,
+                &channel,
+                &parent,
+                Some(&latest),
+                &mut state.marks,
+                &mut records,
+            )
+            .await?;
         }
         state.threads_done = true;
     }
@@ -226,7 +246,11 @@ pub async fn messages(
         }),
     };
     state.oldest = Some(oldest.clone());
-    let mut args = vec![("channel", channel.as_str()), ("oldest", oldest.as_str()), ("limit", PAGE)];
+    let mut args = vec![
+        ("channel", channel.as_str()),
+        ("oldest", oldest.as_str()),
+        ("limit", PAGE),
+    ];
     if let Some(c) = state.cursor.as_deref() {
         args.push(("cursor", c));
     }

@@ -31,7 +31,10 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> BTreeMap<String, Strin
     );
     let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
     BTreeMap::from([
-        ("X-Slack-Request-Timestamp".to_string(), timestamp.to_string()),
+        (
+            "X-Slack-Request-Timestamp".to_string(),
+            timestamp.to_string(),
+        ),
         ("X-Slack-Signature".to_string(), format!("v0={hex}")),
     ])
 }
@@ -55,7 +58,12 @@ pub async fn deliver(slack: &Slack, body: &Value, secret: &str, retry: u32) -> D
     let event_id = body["event_id"].as_str().unwrap_or_default().to_string();
     let url = slack.ws().event_url.clone();
     let Some(url) = url else {
-        return Delivery { event_id, status: None, body: bytes, answer: Vec::new() };
+        return Delivery {
+            event_id,
+            status: None,
+            body: bytes,
+            answer: Vec::new(),
+        };
     };
     let mut req = slack
         .http
@@ -74,9 +82,19 @@ pub async fn deliver(slack: &Slack, body: &Value, secret: &str, retry: u32) -> D
         Ok(resp) => {
             let status = resp.status().as_u16();
             let answer = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-            Delivery { event_id, status: Some(status), body: bytes, answer }
+            Delivery {
+                event_id,
+                status: Some(status),
+                body: bytes,
+                answer,
+            }
         }
-        Err(_) => Delivery { event_id, status: None, body: bytes, answer: Vec::new() },
+        Err(_) => Delivery {
+            event_id,
+            status: None,
+            body: bytes,
+            answer: Vec::new(),
+        },
     }
 }
 
@@ -97,7 +115,10 @@ fn message_events(ws: &mut Workspace, channel: &str, m: &Value) -> Vec<Value> {
     event["event_ts"] = m["ts"].clone();
     event["channel_type"] = json!(kind.unwrap_or("channel"));
     let mut out = vec![envelope(ws, event.clone())];
-    if m["text"].as_str().is_some_and(|t| t.contains(&format!("<@{BOT_USER}>"))) {
+    if m["text"]
+        .as_str()
+        .is_some_and(|t| t.contains(&format!("<@{BOT_USER}>")))
+    {
         event["type"] = json!("app_mention");
         if let Some(o) = event.as_object_mut() {
             o.remove("channel_type");
@@ -151,10 +172,18 @@ pub async fn dev_say(State(slack): State<Arc<Slack>>, Json(body): Json<Value>) -
         slack.ws().event_url = Some(url.to_string());
     }
     let (Some(channel), Some(text)) = (body["channel"].as_str(), body["text"].as_str()) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"ok": false, "error": "channel and text are required"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"ok": false, "error": "channel and text are required"})),
+        )
+            .into_response();
     };
     if slack.ws().channel(channel).is_none() {
-        return (StatusCode::NOT_FOUND, Json(json!({"ok": false, "error": "channel_not_found"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"ok": false, "error": "channel_not_found"})),
+        )
+            .into_response();
     }
     let user = body["user"].as_str().unwrap_or(super::INSTALLER);
     let (m, deliveries) = say(&slack, channel, user, text, body["thread_ts"].as_str()).await;

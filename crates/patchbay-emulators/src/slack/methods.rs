@@ -11,8 +11,13 @@ use serde_json::{json, Value};
 pub fn tier(method: &str) -> u8 {
     match method {
         "users.list" | "conversations.list" => 2,
-        "conversations.history" | "conversations.replies" | "conversations.info"
-        | "conversations.open" | "reactions.add" | "chat.update" | "chat.delete" => 3,
+        "conversations.history"
+        | "conversations.replies"
+        | "conversations.info"
+        | "conversations.open"
+        | "reactions.add"
+        | "chat.update"
+        | "chat.delete" => 3,
         _ => 4,
     }
 }
@@ -81,9 +86,17 @@ fn ts_num(v: &Value) -> f64 {
 }
 
 /// The conversation `args.channel`, readable by `caller` with `what` (read or history).
-fn conversation(ws: &Workspace, caller: &Token, args: &Args, what: &str) -> Result<Value, SlackError> {
+fn conversation(
+    ws: &Workspace,
+    caller: &Token,
+    args: &Args,
+    what: &str,
+) -> Result<Value, SlackError> {
     let id = args.str("channel").ok_or(SlackError("channel_not_found"))?;
-    let c = ws.channel(&id).ok_or(SlackError("channel_not_found"))?.clone();
+    let c = ws
+        .channel(&id)
+        .ok_or(SlackError("channel_not_found"))?
+        .clone();
     need(caller, scope_for(kind(&c), what))?;
     let member = ws.is_member(&id, &caller.user);
     if c["is_private"] == true && !member {
@@ -109,7 +122,10 @@ fn text_or_blocks(args: &Args) -> Result<Value, SlackError> {
     let mut m = json!({});
     let blocks = args.json("blocks")?;
     if let Some(b) = &blocks {
-        if !b.as_array().is_some_and(|a| a.iter().all(|x| x["type"].is_string())) {
+        if !b
+            .as_array()
+            .is_some_and(|a| a.iter().all(|x| x["type"].is_string()))
+        {
             return Err(SlackError("invalid_blocks"));
         }
         m["blocks"] = b.clone();
@@ -160,7 +176,11 @@ pub fn dispatch(ws: &mut Workspace, caller: &Token, method: &str, args: &Args) -
         "users.info" => {
             need(caller, "users:read")?;
             let id = args.required("user")?;
-            let u = ws.users.iter().find(|u| u["id"] == id.as_str()).ok_or(SlackError("user_not_found"))?;
+            let u = ws
+                .users
+                .iter()
+                .find(|u| u["id"] == id.as_str())
+                .ok_or(SlackError("user_not_found"))?;
             Ok(json!({"user": u}))
         }
         "conversations.list" => {
@@ -194,7 +214,10 @@ pub fn dispatch(ws: &mut Workspace, caller: &Token, method: &str, args: &Args) -
             let c = conversation(ws, caller, args, "history")?;
             let id = c["id"].as_str().unwrap_or_default();
             let oldest = args.str("oldest").map(|s| ts_num(&json!(s))).unwrap_or(0.0);
-            let latest = args.str("latest").map(|s| ts_num(&json!(s))).unwrap_or(f64::MAX);
+            let latest = args
+                .str("latest")
+                .map(|s| ts_num(&json!(s)))
+                .unwrap_or(f64::MAX);
             let inclusive = args.bool("inclusive").unwrap_or(false);
             let mut msgs: Vec<Value> = ws
                 .messages
@@ -241,25 +264,45 @@ pub fn dispatch(ws: &mut Workspace, caller: &Token, method: &str, args: &Args) -
         "conversations.open" => {
             need(caller, "im:write")?;
             let users = args.required("users")?;
-            let user = users.split(',').next().unwrap_or_default().trim().to_string();
+            let user = users
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             if !ws.users.iter().any(|u| u["id"] == user.as_str()) {
                 return Err(SlackError("user_not_found"));
             }
-            let existing = ws.channels.iter().find(|c| c["is_im"] == true && c["user"] == user.as_str()
-                && ws.is_member(c["id"].as_str().unwrap_or_default(), &caller.user)).cloned();
+            let existing = ws
+                .channels
+                .iter()
+                .find(|c| {
+                    c["is_im"] == true
+                        && c["user"] == user.as_str()
+                        && ws.is_member(c["id"].as_str().unwrap_or_default(), &caller.user)
+                })
+                .cloned();
             if let Some(c) = existing {
-                return Ok(json!({"channel": {"id": c["id"]}, "no_op": true, "already_open": true}));
+                return Ok(
+                    json!({"channel": {"id": c["id"]}, "no_op": true, "already_open": true}),
+                );
             }
             let id = ws.id("D0");
-            ws.channels.push(json!({"id": id, "is_im": true, "is_org_shared": false, "user": user,
-                "created": chrono::Utc::now().timestamp(), "is_user_deleted": false}));
-            ws.members.insert(id.clone(), vec![caller.user.clone(), user]);
+            ws.channels.push(
+                json!({"id": id, "is_im": true, "is_org_shared": false, "user": user,
+                "created": chrono::Utc::now().timestamp(), "is_user_deleted": false}),
+            );
+            ws.members
+                .insert(id.clone(), vec![caller.user.clone(), user]);
             Ok(json!({"channel": {"id": id}}))
         }
         "chat.postMessage" => {
             need(caller, "chat:write")?;
             let id = args.str("channel").ok_or(SlackError("channel_not_found"))?;
-            let c = ws.channel(&id).ok_or(SlackError("channel_not_found"))?.clone();
+            let c = ws
+                .channel(&id)
+                .ok_or(SlackError("channel_not_found"))?
+                .clone();
             if c["is_archived"] == true {
                 return Err(SlackError("is_archived"));
             }
@@ -317,14 +360,21 @@ pub fn dispatch(ws: &mut Workspace, caller: &Token, method: &str, args: &Args) -
             ws.channel(&id).ok_or(SlackError("channel_not_found"))?;
             let ts = args.required("timestamp")?;
             let name = args.required("name")?;
-            if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_+-'".contains(c)) {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+-'".contains(c))
+            {
                 return Err(SlackError("invalid_name"));
             }
             let user = caller.user.clone();
             let m = find(ws, &id, &ts)?;
             let mut reactions: Vec<Value> = m["reactions"].as_array().cloned().unwrap_or_default();
             match reactions.iter_mut().find(|r| r["name"] == name.as_str()) {
-                Some(r) if r["users"].as_array().is_some_and(|u| u.contains(&json!(user))) => {
+                Some(r)
+                    if r["users"]
+                        .as_array()
+                        .is_some_and(|u| u.contains(&json!(user))) =>
+                {
                     return Err(SlackError("already_reacted"))
                 }
                 Some(r) => {

@@ -143,7 +143,8 @@ impl Workspace {
                 p["thread_ts"] = json!(parent);
                 p["reply_count"] = json!(p["reply_count"].as_u64().unwrap_or(0) + 1);
                 p["latest_reply"] = json!(ts);
-                let mut users: Vec<Value> = p["reply_users"].as_array().cloned().unwrap_or_default();
+                let mut users: Vec<Value> =
+                    p["reply_users"].as_array().cloned().unwrap_or_default();
                 if !users.contains(&json!(user)) {
                     users.push(json!(user));
                 }
@@ -151,7 +152,10 @@ impl Workspace {
                 p["reply_users"] = Value::Array(users);
             }
         }
-        self.messages.entry(channel.to_string()).or_default().push(m.clone());
+        self.messages
+            .entry(channel.to_string())
+            .or_default()
+            .push(m.clone());
         m
     }
 }
@@ -195,7 +199,9 @@ fn seed(config: &SlackConfig) -> Workspace {
         channel("C0SECRET", "secret-plans", true, created),
         channel("C0ANNOUNCE", "announcements", false, created),
     ];
-    let everyone: Vec<String> = ["U0ADA", "U0GRACE", "U0LINUS", BOT_USER].map(String::from).into();
+    let everyone: Vec<String> = ["U0ADA", "U0GRACE", "U0LINUS", BOT_USER]
+        .map(String::from)
+        .into();
     let members = HashMap::from([
         ("C0GENERAL".into(), everyone.clone()),
         ("C0RANDOM".into(), everyone.clone()),
@@ -222,12 +228,32 @@ fn seed(config: &SlackConfig) -> Workspace {
     };
     let authors = ["U0ADA", "U0GRACE", "U0LINUS"];
     for i in 0..config.seeded_messages {
-        ws.post("C0GENERAL", authors[i % 3], json!({"text": format!("seeded message {i}")}), None);
+        ws.post(
+            "C0GENERAL",
+            authors[i % 3],
+            json!({"text": format!("seeded message {i}")}),
+            None,
+        );
     }
-    let parent = ws.post("C0GENERAL", "U0GRACE", json!({"text": "a thread to start"}), None);
+    let parent = ws.post(
+        "C0GENERAL",
+        "U0GRACE",
+        json!({"text": "a thread to start"}),
+        None,
+    );
     let parent_ts = parent["ts"].as_str().unwrap_or_default().to_string();
-    ws.post("C0GENERAL", "U0ADA", json!({"text": "first reply"}), Some(&parent_ts));
-    ws.post("C0RANDOM", "U0LINUS", json!({"text": "random thoughts"}), None);
+    ws.post(
+        "C0GENERAL",
+        "U0ADA",
+        json!({"text": "first reply"}),
+        Some(&parent_ts),
+    );
+    ws.post(
+        "C0RANDOM",
+        "U0LINUS",
+        json!({"text": "random thoughts"}),
+        None,
+    );
     ws
 }
 
@@ -289,7 +315,11 @@ impl EmulatorHandle<Slack> {
 
     /// Whether `token` was issued and not revoked.
     pub fn token_valid(&self, token: &str) -> bool {
-        self.state.ws().tokens.get(token).is_some_and(|t| !t.revoked)
+        self.state
+            .ws()
+            .tokens
+            .get(token)
+            .is_some_and(|t| !t.revoked)
     }
 
     /// Answers the next `n` calls of `method` with 429, `Retry-After: retry_after` and

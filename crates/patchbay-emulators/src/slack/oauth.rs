@@ -6,7 +6,10 @@
 //! under `authed_user`. Failures are `ok: false` with status 200, as everywhere in Slack.
 
 use super::routes::{Answer, Args, SlackError};
-use super::{Code, Slack, Token, Workspace, APP_ID, BOT_USER, CLIENT_ID, CLIENT_SECRET, INSTALLER, TEAM_ID, TEAM_NAME};
+use super::{
+    Code, Slack, Token, Workspace, APP_ID, BOT_USER, CLIENT_ID, CLIENT_SECRET, INSTALLER, TEAM_ID,
+    TEAM_NAME,
+};
 use crate::oauth2::form::{append_query, basic_credentials};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -64,11 +67,17 @@ pub async fn authorize(State(slack): State<Arc<Slack>>, RawQuery(query): RawQuer
     }
     let redirect = arg("redirect_uri");
     if redirect.is_empty() || url::Url::parse(&redirect).is_err() {
-        return page(StatusCode::BAD_REQUEST, "redirect_uri did not match any configured URIs");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri did not match any configured URIs",
+        );
     }
     let (scope, user_scope) = (arg("scope"), arg("user_scope"));
     if scope.is_empty() && user_scope.is_empty() {
-        return page(StatusCode::BAD_REQUEST, "Invalid permissions requested: no scopes");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Invalid permissions requested: no scopes",
+        );
     }
     let state = arg("state");
     let mut ws = slack.ws();
