@@ -313,6 +313,33 @@ impl EmulatorHandle<Slack> {
         }
     }
 
+    /// Every token issued so far (to check none is stored or shown in plaintext).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.ws().tokens.keys().cloned().collect()
+    }
+
+    /// The direct conversation of `a` and `b` (opened if need be), without an event.
+    pub fn open_dm(&self, a: &str, b: &str) -> String {
+        let mut ws = self.state.ws();
+        let found = ws.channels.iter().find(|c| {
+            c["is_im"] == true && {
+                let id = c["id"].as_str().unwrap_or_default();
+                ws.is_member(id, a) && ws.is_member(id, b)
+            }
+        });
+        if let Some(c) = found {
+            return c["id"].as_str().unwrap_or_default().to_string();
+        }
+        let id = ws.id("D0");
+        ws.channels.push(
+            json!({"id": id, "is_im": true, "user": b, "is_org_shared": false,
+            "created": chrono::Utc::now().timestamp(), "is_user_deleted": false}),
+        );
+        ws.members
+            .insert(id.clone(), vec![a.to_string(), b.to_string()]);
+        id
+    }
+
     /// Whether `token` was issued and not revoked.
     pub fn token_valid(&self, token: &str) -> bool {
         self.state
