@@ -29,6 +29,8 @@ pub const BOT_USER: &str = "U0BOT";
 pub const CLIENT_ID: &str = "1000000001.2000000002";
 pub const CLIENT_SECRET: &str = "emulated-slack-client-secret-0001";
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99emulated01";
+/// Every scope the emulator checks, for tokens made outside the OAuth flow.
+pub const ALL_SCOPES: &str = "channels:read,channels:history,groups:read,groups:history,im:read,im:history,im:write,mpim:read,mpim:history,chat:write,reactions:write,users:read,users:read.email";
 /// The user who approves authorization requests (the "installer").
 pub const INSTALLER: &str = "U0ADA";
 
@@ -305,6 +307,19 @@ impl EmulatorHandle<Slack> {
     /// Issues a token directly (as an install would), with comma-separated `scopes`.
     pub fn issue_token(&self, user: &str, scopes: &str) -> String {
         oauth::issue(&mut self.state.ws(), user, scopes)
+    }
+
+    /// Registers a token chosen by the caller (a check run from outside the process).
+    pub fn add_token(&self, token: &str, user: &str, scopes: &str) {
+        self.state.ws().tokens.insert(
+            token.to_string(),
+            Token {
+                user: user.into(),
+                scopes: scopes.split(',').map(|s| s.trim().to_string()).collect(),
+                is_bot: user == BOT_USER,
+                revoked: false,
+            },
+        );
     }
 
     pub fn revoke_token(&self, token: &str) {
