@@ -29,6 +29,7 @@ fn builtin_registers_every_connector() {
             "google-mail",
             "http_json",
             "printing_partner",
+            "slack",
             "telegram",
             "todoist",
             "venue_ops"

@@ -15,6 +15,7 @@ both_backends!(
     sync_pages_and_increments,
     every_action,
     events_api_deliveries,
+    a_connection_made_with_secrets_routes_by_team,
     signals_and_rate_limits
 );
 
@@ -542,4 +543,39 @@ async fn signals_and_rate_limits(backend: TestBackend) {
         .post(&action(&id, "get_users"), &s.key, json!({}))
         .await;
     assert_eq!(status, 200);
+}
+
+/// As the benchmark makes it: a token and a signing secret given directly; enabling names the
+/// team (auth.test), which routes `/v1/webhooks/slack` deliveries to it.
+async fn a_connection_made_with_secrets_routes_by_team(backend: TestBackend) {
+    let s = setup(backend, SlackConfig::default()).await;
+    let token = "xoxb-made-elsewhere-0001";
+    let secret = "another-apps-signing-secret-0001";
+    s.emu.add_token(token, slack::BOT_USER, slack::ALL_SCOPES);
+    let created = s
+        .app
+        .connection(
+            &s.key,
+            json!({"connector": "slack", "owner": {"id": "u2"}, "enable": true,
+                   "config": {"base_url": s.emu.api_url()},
+                   "secrets": {"access_token": token, "signing_secret": secret}}),
+        )
+        .await;
+    crate::assert_hidden(&created, token);
+    assert_eq!(created["account_id"], "T0PATCHBAY", "{created}");
+    let event = s
+        .emu
+        .envelope(json!({"type": "message", "channel": "C0RANDOM",
+        "user": "U0ADA", "text": "routed", "ts": "1700000000.000100"}));
+    let body = serde_json::to_vec(&event).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let headers: Vec<_> = slack::sign(secret, now, &body).into_iter().collect();
+    let (status, answer) = post_hook(&s, &headers, &body).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["events"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(answer["events"][0]["connection_id"], created["id"]);
+    process(&s.app).await;
+    let id = created["id"].as_str().unwrap();
+    let messages = records_of(&s.app, &s.key, id, "messages").await;
+    assert_eq!(messages[0]["id"], "C0RANDOM:1700000000.000100");
 }
