@@ -145,9 +145,31 @@ async fn connect_with_bot_and_user_tokens(backend: TestBackend) {
     for t in &tokens {
         crate::assert_hidden(&activity, t);
     }
+    // Deleting the connection revokes both grants at Slack.
+    let (status, _) = s
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/connections/{id}"),
+            &s.key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(tokens.iter().all(|t| !s.emu.token_valid(t)), "{tokens:?}");
     // A bot-only install: no user token.
     let bot_only = connect(&s, json!({"user_scopes": []})).await;
-    assert!(bot_only.as_str().contains("connection_id"), "{bot_only}");
+    let bot_only = bot_only
+        .query_pairs()
+        .find(|(k, _)| k == "connection_id")
+        .unwrap()
+        .1
+        .into_owned();
+    let (_, c) = s
+        .app
+        .get(&format!("/v1/connections/{bot_only}"), &s.key)
+        .await;
+    assert!(c["redacted_secrets"]["user_token"].is_null(), "{c}");
     if let Some(path) = &s.app.db.sqlite_path {
         s.app.engine.store().close().await;
         let bytes = std::fs::read(path).unwrap();
