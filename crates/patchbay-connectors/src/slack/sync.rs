@@ -152,7 +152,7 @@ async fn message_channels(
         .collect())
 }
 
-/// Replies of a thread newer than `oldest` (the parent included: its reply count changed).
+/// Replies of a thread newer than `oldest`, with the parent when it has new ones.
 async fn replies(
     api: &Api<'_>,
     channel: &str,
@@ -169,18 +169,29 @@ async fn replies(
         .all("conversations.replies", "messages", &args, 20)
         .await?;
     let mut newest = oldest.unwrap_or(parent).to_string();
+    let mut parent_record = None;
+    let mut found = Vec::new();
     for m in msgs {
         let Some(ts) = ts_of(&m).map(str::to_string) else {
             continue;
         };
-        if ts != parent && oldest.is_some_and(|o| !ts_after(&ts, o)) {
+        if ts == parent {
+            parent_record = message_record(channel, m);
+            continue;
+        }
+        if oldest.is_some_and(|o| !ts_after(&ts, o)) {
             continue;
         }
         if ts_after(&ts, &newest) {
             newest = ts.clone();
         }
-        out.extend(message_record(channel, m));
+        found.extend(message_record(channel, m));
     }
+    // The parent changed (its reply count) only when there are new replies, or on first read.
+    if oldest.is_none() || !found.is_empty() {
+        out.extend(parent_record);
+    }
+    out.extend(found);
     let threads = marks.threads.entry(channel.to_string()).or_default();
     threads.insert(parent.to_string(), newest);
     // Keep the most recent threads only (Slack ts order is time order).

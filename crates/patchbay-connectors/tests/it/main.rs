@@ -7,6 +7,7 @@ mod mail_context;
 mod network;
 mod oauth;
 mod printing;
+mod slack;
 mod support;
 mod telegram;
 mod telegram_markdown;
