@@ -167,7 +167,12 @@ fn message(out: &mut WebhookOutcome, event: &Value, bot_user: Option<&str>, base
                 return;
             };
             let own = bot_user.is_some() && event["user"].as_str() == bot_user;
-            if !own && event["bot_id"].is_null() {
+            // Joins, topic changes and the like are kept, but are not someone writing.
+            let written = matches!(
+                event["subtype"].as_str(),
+                None | Some("thread_broadcast" | "file_share" | "me_message")
+            );
+            if !own && written && event["bot_id"].is_null() {
                 out.events
                     .push(emitted("message.received", &base, channel, &r.id, event));
             }

@@ -49,6 +49,11 @@ async fn events_become_records_and_events() {
                      "bot_id": "B0PATCHBAY", "text": "mine", "ts": "1700000000.000200"});
     let out = c.handle_webhook(&ctx, &delivery(&emu, own)).await.unwrap();
     assert_eq!((out.upserts.len(), out.events.len()), (1, 0));
+    let join = json!({"type": "message", "subtype": "channel_join", "channel": "C0GENERAL",
+                      "user": "U0LINUS", "text": "<@U0LINUS> has joined the channel",
+                      "ts": "1700000000.000250"});
+    let out = c.handle_webhook(&ctx, &delivery(&emu, join)).await.unwrap();
+    assert_eq!((out.upserts.len(), out.events.len()), (1, 0));
     let edited = json!({"type": "message", "subtype": "message_changed", "channel": "C0GENERAL",
         "message": {"type": "message", "user": "U0ADA", "text": "hello!", "ts": "1700000000.000100"}});
     let out = c
