@@ -188,6 +188,38 @@ async fn connect_with_bot_and_user_tokens(backend: TestBackend) {
 
 async fn provider_errors_are_clear(backend: TestBackend) {
     let s = setup(backend, SlackConfig::default()).await;
+    // oauth.v2.access refuses with 200 and ok: false; the flow ends with the reason.
+    let (status, _) = s
+        .app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/oauth-apps/slack",
+            &s.key,
+            Some(json!({"client_id": CLIENT_ID, "client_secret": "not-the-secret"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let refused = connect(&s, json!({})).await;
+    let q: std::collections::BTreeMap<String, String> =
+        refused.query_pairs().into_owned().collect();
+    assert_eq!(q["error"], "exchange_failed", "{refused}");
+    assert!(
+        q["error_description"].contains("bad_client_secret"),
+        "{refused}"
+    );
+    let (_, list) = s.app.get("/v1/connections", &s.key).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+    // The signing secret set before is kept when a PUT leaves it out.
+    let (_, app) = s
+        .app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/oauth-apps/slack",
+            &s.key,
+            Some(json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})),
+        )
+        .await;
+    assert!(app["webhook_secret"].is_string(), "{app}");
     let id = connected(&s).await;
     let post = |channel: &str| json!({"channel": channel, "text": "hi"});
     let (status, err) = s
