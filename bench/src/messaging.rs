@@ -20,6 +20,9 @@ pub struct MessagingArgs {
     pub requests: usize,
 }
 
+/// Builds the `i`th delivery: its headers and body.
+type Build = Box<dyn Fn(usize) -> (Vec<(String, String)>, Vec<u8>) + Send + Sync>;
+
 /// One kind of inbound delivery: where it goes, how request `i` is built, and which event
 /// proves it was processed.
 struct Kind {
@@ -27,7 +30,7 @@ struct Kind {
     url: String,
     event_type: &'static str,
     connection_id: String,
-    build: Box<dyn Fn(usize) -> (Vec<(String, String)>, Vec<u8>) + Send + Sync>,
+    build: Build,
 }
 
 /// Request number `i` of a kind's sequence: every tenth repeats the one before it.
@@ -226,8 +229,6 @@ fn telegram_kind(base: &str, connection_id: String, secret_token: String) -> Kin
     }
 }
 
-// Wired in once the Slack connector routes Events API deliveries.
-#[allow(dead_code)]
 fn slack_kind(base: &str, connection_id: String, team: String, signing_secret: String) -> Kind {
     let url = format!("{base}/v1/webhooks/slack");
     Kind {
@@ -272,16 +273,20 @@ fn slack_kind(base: &str, connection_id: String, team: String, signing_secret: S
 
 const CALLBACK_SECRET: &str = "bench-callback-secret-0123456789ab";
 const TELEGRAM_SECRET: &str = "bench-telegram-secret-token-0123";
+const SLACK_TOKEN: &str = "xoxb-bench-0000000001-0000000002";
 
 /// The partner APIs the connections are checked against when they are enabled.
 struct Partners {
     printing: patchbay_emulators::PrintingEmulator,
     telegram: patchbay_emulators::TelegramEmulator,
+    slack: patchbay_emulators::SlackEmulator,
 }
 
 impl Partners {
     async fn start() -> Partners {
-        use patchbay_emulators::{printing_partner, telegram, PrintingConfig, TelegramConfig};
+        use patchbay_emulators::{
+            printing_partner, slack, telegram, PrintingConfig, SlackConfig, TelegramConfig,
+        };
         Partners {
             printing: printing_partner::spawn(PrintingConfig {
                 callback_secret: CALLBACK_SECRET.into(),
@@ -290,6 +295,11 @@ impl Partners {
             .await
             .unwrap(),
             telegram: telegram::spawn(TelegramConfig::default()).await.unwrap(),
+            slack: {
+                let emu = slack::spawn(SlackConfig::default()).await.unwrap();
+                emu.add_token(SLACK_TOKEN, slack::BOT_USER, slack::ALL_SCOPES);
+                emu
+            },
         }
     }
 
@@ -322,9 +332,27 @@ impl Partners {
                                "webhook_secret": TELEGRAM_SECRET}}),
         )
         .await;
+        // Enabling checks the token with auth.test, which names the team: the account that
+        // routes `/v1/webhooks/slack` deliveries; the signing secret verifies them.
+        let slack = crate::connection_id(
+            client,
+            base,
+            key,
+            json!({"connector": "slack", "owner": {"id": "u1"}, "enable": true,
+                   "config": {"base_url": self.slack.api_url()},
+                   "secrets": {"access_token": SLACK_TOKEN,
+                               "signing_secret": patchbay_emulators::slack::SIGNING_SECRET}}),
+        )
+        .await;
         vec![
             plain_kind(base, printing, CALLBACK_SECRET, payload),
             telegram_kind(base, telegram, TELEGRAM_SECRET.to_string()),
+            slack_kind(
+                base,
+                slack,
+                patchbay_emulators::slack::TEAM_ID.to_string(),
+                patchbay_emulators::slack::SIGNING_SECRET.to_string(),
+            ),
         ]
     }
 }

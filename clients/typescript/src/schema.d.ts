@@ -1399,6 +1399,12 @@ export interface components {
             return_url: string;
             /** @description Scopes to ask an OAuth provider for; else the OAuth app's, else the provider's defaults. */
             scopes?: string[] | null;
+            /**
+             * @description Scopes asked on the user's behalf besides the app's, for providers that grant a user
+             *     token too (Slack's `user_scope`); else the provider's default user scopes. `[]` asks
+             *     for none.
+             */
+            user_scopes?: string[] | null;
         };
         CreateConnection: {
             /** @description Action keys the integration principal may run; all of the connector's by default. */
@@ -1580,6 +1586,8 @@ export interface components {
             redirect_uri: string;
             scopes: string[];
             updated_at: string;
+            /** @description A hint of the webhook signing secret, when one is set. */
+            webhook_secret?: string | null;
         };
         OwnerInput: {
             /** @description The application's id for the user, team or object that owns the connection. */
@@ -1857,6 +1865,12 @@ export interface components {
             client_secret: string;
             /** @description Scopes to ask for when a connect session names none (else the provider's defaults). */
             scopes?: string[] | null;
+            /**
+             * @description The secret the provider signs webhooks with (Slack's signing secret), stored encrypted
+             *     and copied into the secrets of connections made with this app, so their webhooks
+             *     verify. Left out: the stored one is kept.
+             */
+            webhook_secret?: string | null;
         };
         /**
          * @description How messages on a binding reach the application.

@@ -1,4 +1,4 @@
-//! Built-in connectors (GitHub, Gmail, Google Calendar, the printing partner, Telegram bots, Todoist and venue
+//! Built-in connectors (GitHub, Gmail, Google Calendar, the printing partner, Slack, Telegram bots, Todoist and venue
 //! operations integrations, and a generic JSON API connector), the outbound HTTP client they share,
 //! which enforces the private-network policy, and inbound webhook verification.
 
@@ -13,6 +13,7 @@ pub mod mail;
 pub mod oauth;
 pub mod printing_partner;
 pub mod providers;
+pub mod slack;
 pub mod telegram;
 pub mod todoist;
 pub mod venue_ops;
@@ -49,6 +50,10 @@ pub fn builtin(http: HttpClient, catalog: &providers::Catalog) -> patchbay_core:
         .register(Arc::new(todoist::Todoist::new(
             http.clone(),
             catalog.get(todoist::KEY).cloned(),
+        )))
+        .register(Arc::new(slack::Slack::new(
+            http.clone(),
+            catalog.get(slack::KEY).cloned(),
         )))
         .register(Arc::new(telegram::Telegram::new(
             http.clone(),

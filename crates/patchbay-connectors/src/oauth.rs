@@ -19,6 +19,8 @@ use std::fmt;
 pub struct OAuthApp {
     pub client_id: String,
     pub client_secret: Secret,
+    /// The secret the provider signs webhooks with, when the operator set one.
+    pub webhook_secret: Option<Secret>,
 }
 
 /// What a token endpoint granted.
@@ -28,7 +30,10 @@ pub struct TokenSet {
     pub expires_in: Option<u64>,
     pub refresh_token: Option<Secret>,
     pub scope: Option<String>,
-    /// Every other field of the answer except anything token-like, for metadata.
+    /// A token granted on the user's behalf besides the app's (Slack's `authed_user`), where
+    /// the provider entry's `user_token_field` says.
+    pub user_token: Option<Secret>,
+    /// Every other field of the answer except anything token-like, at any depth, for metadata.
     pub extra: Value,
 }
 
@@ -38,6 +43,7 @@ impl fmt::Debug for TokenSet {
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
             .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("has_user_token", &self.user_token.is_some())
             .field("scope", &self.scope)
             .finish()
     }
@@ -99,6 +105,7 @@ pub fn authorization_url(
     client_id: &str,
     redirect_uri: &str,
     scopes: &[String],
+    user_scopes: &[String],
     state: &str,
     code_challenge: Option<&str>,
 ) -> Result<String, OAuthError> {
@@ -116,6 +123,11 @@ pub fn authorization_url(
         if !scopes.is_empty() {
             q.append_pair("scope", &scopes.join(&provider.scope_separator));
         }
+        if let Some(param) = provider.user_scope_param.as_deref() {
+            if !user_scopes.is_empty() {
+                q.append_pair(param, &user_scopes.join(&provider.scope_separator));
+            }
+        }
         q.append_pair("state", state);
         if let Some(challenge) = code_challenge {
             q.append_pair("code_challenge", challenge);
@@ -126,6 +138,18 @@ pub fn authorization_url(
         }
     }
     Ok(url.to_string())
+}
+
+/// Removes every key naming a token or a secret, at any depth (`authed_user.access_token`).
+pub fn scrub_tokens(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !k.contains("token") && !k.contains("secret"));
+            map.values_mut().for_each(scrub_tokens);
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_tokens),
+        _ => {}
+    }
 }
 
 /// Looks up a dotted path (`team.id`) in a JSON value.
@@ -243,15 +267,24 @@ impl OAuthClient {
             _ => None,
         };
         let scope = take_str(&mut fields, "scope");
-        // Nothing token-like is kept as metadata.
-        fields.retain(|k, _| !k.contains("token") && k != "client_secret");
+        let mut extra = Value::Object(fields);
+        let user_token = provider
+            .user_token_field
+            .as_deref()
+            .and_then(|path| json_path(&extra, path))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| Secret::new(s.to_string()));
+        // Nothing token-like is kept as metadata, however deep it is nested.
+        scrub_tokens(&mut extra);
         Ok(TokenSet {
             access_token: Secret::new(access_token),
             token_type,
             expires_in,
             refresh_token: refresh_token.map(Secret::new),
             scope,
-            extra: Value::Object(fields),
+            user_token,
+            extra,
         })
     }
 
@@ -407,6 +440,7 @@ mod tests {
             "cid",
             "https://pb.example/cb",
             &google.default_scopes,
+            &[],
             "st",
             Some("ch"),
         )
@@ -427,11 +461,24 @@ mod tests {
             "cid",
             "https://x/cb",
             &["a".into(), "b".into()],
+            &["im:history".into(), "im:read".into()],
             "s",
             None,
         )
         .unwrap();
         assert!(url.contains("scope=a%2Cb") && !url.contains("code_challenge"));
+        assert!(url.contains("user_scope=im%3Ahistory%2Cim%3Aread"), "{url}");
+    }
+
+    #[test]
+    fn nested_tokens_are_scrubbed() {
+        let mut v = serde_json::json!({"team": {"id": "T1"}, "authed_user": {"id": "U1",
+            "access_token": "xoxp-1", "refresh_token": "r"}, "list": [{"bot_token": "x"}]});
+        scrub_tokens(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"team": {"id": "T1"}, "authed_user": {"id": "U1"}, "list": [{}]})
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ struct PartialEntry {
     userinfo_url: Option<String>,
     account_id_field: Option<String>,
     default_scopes: Option<Vec<String>>,
+    user_scope_param: Option<String>,
+    default_user_scopes: Option<Vec<String>>,
+    user_token_field: Option<String>,
     scope_separator: Option<String>,
     pkce: Option<bool>,
     client_auth: Option<ClientAuth>,
@@ -71,6 +74,9 @@ impl PartialEntry {
             userinfo_url,
             account_id_field,
             default_scopes,
+            user_scope_param,
+            default_user_scopes,
+            user_token_field,
             scope_separator,
             pkce,
             client_auth,
@@ -108,6 +114,13 @@ pub struct Provider {
     pub userinfo_url: Option<String>,
     pub account_id_field: Option<String>,
     pub default_scopes: Vec<String>,
+    /// The authorize parameter naming scopes asked on the user's behalf besides the app's
+    /// (Slack's `user_scope`); none: the provider has no such thing.
+    pub user_scope_param: Option<String>,
+    /// User scopes asked when a connect session names none.
+    pub default_user_scopes: Vec<String>,
+    /// Where the token answer nests the user token (`authed_user.access_token`).
+    pub user_token_field: Option<String>,
     pub scope_separator: String,
     pub pkce: bool,
     pub client_auth: ClientAuth,
@@ -199,6 +212,9 @@ impl Catalog {
                 userinfo_url: entry.userinfo_url.clone(),
                 account_id_field: entry.account_id_field.clone(),
                 default_scopes: entry.default_scopes.clone().unwrap_or_default(),
+                user_scope_param: entry.user_scope_param.clone(),
+                default_user_scopes: entry.default_user_scopes.clone().unwrap_or_default(),
+                user_token_field: entry.user_token_field.clone(),
                 scope_separator: entry.scope_separator.clone().unwrap_or_else(|| " ".into()),
                 pkce: entry.pkce.unwrap_or(true),
                 client_auth: entry.client_auth.unwrap_or(ClientAuth::Basic),
@@ -309,7 +325,13 @@ mod tests {
                 .map(String::as_str),
             Some("offline")
         );
-        assert_eq!(c.get("slack").unwrap().scope_separator, ",");
+        let slack = c.get("slack").unwrap();
+        assert_eq!(slack.scope_separator, ",");
+        assert_eq!(slack.user_scope_param.as_deref(), Some("user_scope"));
+        assert_eq!(
+            slack.user_token_field.as_deref(),
+            Some("authed_user.access_token")
+        );
         assert_eq!(c.get("telegram").unwrap().auth_mode, AuthKind::BotToken);
     }
 

@@ -6,7 +6,8 @@
 //! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks;
 //! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3, sharing Google's
 //! token check, quota faults and error shape; [`telegram`] serves the Telegram Bot API and
-//! pushes updates to a bot's webhook.
+//! pushes updates to a bot's webhook; [`slack`] serves Slack's Web API, OAuth v2 and signed
+//! Events API deliveries.
 
 mod faults;
 pub mod gcal;
@@ -17,6 +18,7 @@ pub mod oauth2;
 mod paging;
 pub mod printing_partner;
 pub mod records;
+pub mod slack;
 pub mod telegram;
 pub mod todoist;
 mod tokens;
@@ -37,6 +39,7 @@ pub use gmail::{GmailConfig, GmailEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};
+pub use slack::{SlackConfig, SlackEmulator};
 pub use telegram::{TelegramConfig, TelegramEmulator};
 pub use todoist::{TaskSeed, TodoistConfig, TodoistEmulator};
 pub use venue_ops::{VenueConfig, VenueEmulator};

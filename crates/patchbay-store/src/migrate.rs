@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0011_attachments.sql"),
     },
     Migration {
+        version: 12,
+        sqlite: include_str!("../migrations/sqlite/0012_user_scopes.sql"),
+        postgres: include_str!("../migrations/postgres/0012_user_scopes.sql"),
+    },
+    Migration {
         version: 14,
         sqlite: include_str!("../migrations/sqlite/0014_bindings.sql"),
         postgres: include_str!("../migrations/postgres/0014_bindings.sql"),

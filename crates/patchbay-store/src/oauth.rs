@@ -23,7 +23,7 @@ impl Store {
     pub async fn upsert_oauth_app(
         &self,
         app: &OAuthAppRow,
-        secret: &CredentialRow,
+        secrets: &[CredentialRow],
         activity: &ActivityRow,
     ) -> Result<()> {
         with_pool!(self, pool => {
@@ -39,7 +39,9 @@ impl Store {
                 .bind(app.updated_at)
                 .execute(&mut *tx)
                 .await?;
-            upsert_credential!(&mut *tx, secret);
+            for secret in secrets {
+                upsert_credential!(&mut *tx, secret);
+            }
             insert_activity!(&mut *tx, activity);
             tx.commit().await?;
         });
@@ -70,7 +72,7 @@ impl Store {
     }
 
     pub async fn insert_connect_session(&self, s: &ConnectSessionRow) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("INSERT INTO connect_sessions (id, workspace_id, token_hash, connector, owner_id, owner_scope, return_url, scopes, config, expires_at, created_at, allowed_connectors, consumed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+        with_pool!(self, pool => sqlx::query("INSERT INTO connect_sessions (id, workspace_id, token_hash, connector, owner_id, owner_scope, return_url, scopes, config, expires_at, created_at, allowed_connectors, consumed_at, user_scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
             .bind(&s.id)
             .bind(&s.workspace_id)
             .bind(&s.token_hash)
@@ -84,6 +86,7 @@ impl Store {
             .bind(s.created_at)
             .bind(&s.allowed_connectors)
             .bind(s.consumed_at)
+            .bind(&s.user_scopes)
             .execute(pool)
             .await?
             .rows_affected());

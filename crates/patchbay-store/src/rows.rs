@@ -155,6 +155,9 @@ pub struct ConnectSessionRow {
     pub allowed_connectors: Option<String>,
     /// When a connection came of the session; a used session connects nothing more.
     pub consumed_at: Option<i64>,
+    /// Scopes asked on the user's behalf (Slack's `user_scope`), a JSON array; `None`: the
+    /// provider's default user scopes.
+    pub user_scopes: Option<String>,
 }
 
 /// A single-use OAuth `state`, stored as a hash and bound to its session.

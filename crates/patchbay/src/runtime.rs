@@ -208,6 +208,9 @@ pub async fn serve(mut cfg: Config, dev: bool, no_worker: bool) -> AnyResult {
     if dev {
         print_dev_banner(&cfg, addr, new_admin.as_deref());
         if let Some(demo) = &demo {
+            // Slack's Events API deliveries come here, as they would to a public URL.
+            demo.slack
+                .set_event_url(Some(&format!("http://{addr}/v1/webhooks/slack")));
             println!("{}", demo.describe());
         }
     }
@@ -251,6 +254,8 @@ struct DemoPartners {
     calendar: patchbay_emulators::GcalEmulator,
     /// Telegram's Bot API with a demo bot; updates are pushed with its dev route.
     telegram: patchbay_emulators::TelegramEmulator,
+    /// A Slack workspace with its OAuth v2 app; events are posted with its dev route.
+    slack: patchbay_emulators::SlackEmulator,
 }
 
 impl DemoPartners {
@@ -279,6 +284,15 @@ impl DemoPartners {
              \x20                       push an update: POST {base}/_emulator/bot{token}/push\n",
             token = patchbay_emulators::telegram::DEMO_TOKEN,
             base = self.telegram.base_url,
+        ) + &format!(
+            "\x20     slack             a workspace behind Slack OAuth v2 (local)\n\
+             \x20                       OAuth app: client_id {id}  client_secret {secret}\n\
+             \x20                       webhook_secret (signing secret) {signing}\n\
+             \x20                       post as a user: POST {base}/_emulator/say\n",
+            id = patchbay_emulators::slack::CLIENT_ID,
+            secret = patchbay_emulators::slack::CLIENT_SECRET,
+            signing = patchbay_emulators::slack::SIGNING_SECRET,
+            base = self.slack.base_url,
         )
     }
 
@@ -295,8 +309,17 @@ impl DemoPartners {
             self.calendar.base_url,
         );
         let telegram = format!("telegram:\n  api_base_url: '{}'\n", self.telegram.base_url);
+        let slack = format!(
+            "slack:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
+             api_base_url: '{}'\n",
+            self.slack.authorize_url(),
+            self.slack.token_url(),
+            self.slack.revoke_url(),
+            self.slack.api_url(),
+        );
         calendar
             + &telegram
+            + &slack
             + &format!(
             "google-mail:\n  authorization_url: '{}'\n  token_url: '{}'\n  revocation_url: '{}'\n  \
              userinfo_url: '{}'\n  api_base_url: '{}'\n  jwks_url: '{}'\n",
@@ -317,6 +340,7 @@ const DEMO_GOOGLE_PORT: u16 = 8183;
 const DEMO_GMAIL_PORT: u16 = 8184;
 const DEMO_CALENDAR_PORT: u16 = 8185;
 const DEMO_TELEGRAM_PORT: u16 = 8186;
+const DEMO_SLACK_PORT: u16 = 8187;
 
 async fn start_demo_partners() -> AnyResult<DemoPartners> {
     use patchbay_emulators::oauth2::{self, ClientAuth};
@@ -387,7 +411,16 @@ async fn start_demo_partners() -> AnyResult<DemoPartners> {
             Ok(t) => t,
             Err(_) => patchbay_emulators::telegram::spawn(telegram_config(at(0))).await?,
         };
+    let slack_config = |bind| patchbay_emulators::SlackConfig {
+        bind,
+        ..Default::default()
+    };
+    let slack = match patchbay_emulators::slack::spawn(slack_config(at(DEMO_SLACK_PORT))).await {
+        Ok(s) => s,
+        Err(_) => patchbay_emulators::slack::spawn(slack_config(at(0))).await?,
+    };
     Ok(DemoPartners {
+        slack,
         telegram,
         calendar,
         printing,

@@ -7,6 +7,7 @@ mod mail_context;
 mod network;
 mod oauth;
 mod printing;
+mod slack;
 mod support;
 mod telegram;
 mod telegram_markdown;
@@ -29,6 +30,7 @@ fn builtin_registers_every_connector() {
             "google-mail",
             "http_json",
             "printing_partner",
+            "slack",
             "telegram",
             "todoist",
             "venue_ops"

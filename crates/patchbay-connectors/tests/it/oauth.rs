@@ -30,6 +30,7 @@ fn app(em: &OAuthEmulator) -> OAuthApp {
     OAuthApp {
         client_id: em.config().client_id.clone(),
         client_secret: Secret::new(em.config().client_secret.clone()),
+        webhook_secret: None,
     }
 }
 
@@ -39,6 +40,7 @@ async fn code_for(em: &OAuthEmulator, p: &Provider, challenge: &str) -> String {
         &em.config().client_id,
         REDIRECT,
         &p.default_scopes,
+        &[],
         "st-1",
         Some(challenge),
     )
@@ -160,6 +162,7 @@ async fn failures_are_classified() {
     let bad_app = OAuthApp {
         client_id: em.config().client_id.clone(),
         client_secret: Secret::new("wrong-secret"),
+        webhook_secret: None,
     };
     let err = client
         .client_credentials(&p, &bad_app, &[])

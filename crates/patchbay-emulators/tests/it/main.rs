@@ -6,6 +6,7 @@ mod gmail;
 mod google;
 mod oauth2;
 mod records;
+mod slack;
 mod todoist;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the emulators against the providers' official Python clients: builds and starts
 # each emulator with its demo data, runs gmail_client.py and gcal_client.py (Google's
-# client) and telegram_client.py (python-telegram-bot) against them, stops them, and exits
+# client), telegram_client.py (python-telegram-bot) and slack_client.py (slack_sdk) against them, stops them, and exits
 # non-zero if any check failed. Needs the packages pinned in .ci/requirements.txt.
 set -euo pipefail
 
@@ -13,9 +13,12 @@ token="${GMAIL_TOKEN:-official-client-check-token}"
 gcal_token="${GCAL_TOKEN:-official-client-check-token}"
 telegram_port="${TELEGRAM_PORT:-18087}"
 telegram_token="${TELEGRAM_TOKEN:-7000000002:AAH-official-client-check}"
+slack_port="${SLACK_PORT:-18088}"
+slack_token="${SLACK_TOKEN:-xoxb-official-client-check}"
 
 cd "$root"
-cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve --example telegram_serve
+cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve --example telegram_serve \
+    --example slack_serve
 
 servers=()
 stop_servers() {
@@ -47,9 +50,13 @@ servers+=("$gcal_pid")
 PORT="$telegram_port" TELEGRAM_TOKEN="$telegram_token" target/debug/examples/telegram_serve &
 servers+=($!)
 
+PORT="$slack_port" SLACK_TOKEN="$slack_token" target/debug/examples/slack_serve &
+servers+=($!)
+
 wait_up "http://127.0.0.1:$port/gmail/v1/users/me/profile"
 wait_up "http://127.0.0.1:$telegram_port/bot$telegram_token/getMe"
 wait_up "http://127.0.0.1:$gcal_port/calendar/v3/users/me/calendarList"
+wait_up "http://127.0.0.1:$slack_port/api/api.test"
 
 status=0
 GMAIL_BASE_URL="http://127.0.0.1:$port/" GMAIL_TOKEN="$token" \
@@ -58,4 +65,6 @@ GCAL_BASE_URL="http://127.0.0.1:$gcal_port/" GCAL_TOKEN="$gcal_token" GCAL_SERVE
     python3 "$here/gcal_client.py" || status=$?
 TELEGRAM_ROOT="http://127.0.0.1:$telegram_port" TELEGRAM_TOKEN="$telegram_token" \
     python3 "$here/telegram_client.py" || status=$?
+SLACK_ROOT="http://127.0.0.1:$slack_port" SLACK_TOKEN="$slack_token" \
+    python3 "$here/slack_client.py" || status=$?
 exit "$status"

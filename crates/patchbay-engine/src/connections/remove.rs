@@ -122,6 +122,17 @@ impl Connections {
         let Some((token, hint)) = target else {
             return false;
         };
+        // A token granted on the user's behalf (Slack's user token) is a grant of its own.
+        if let Some(user) = secrets.get(crate::oauth::callback::USER_TOKEN) {
+            if let Err(e) = self
+                .tokens
+                .client()
+                .revoke(&provider, &app, user, "access_token")
+                .await
+            {
+                tracing::warn!(connection = %row.id, error = %e, "revoking the user token failed; deleting anyway");
+            }
+        }
         match self
             .tokens
             .client()

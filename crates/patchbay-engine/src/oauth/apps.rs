@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub(crate) const APP_OWNER: &str = "oauth_app";
+pub(crate) const APP_WEBHOOK_SECRET: &str = "webhook_secret";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,11 @@ pub struct PutOAuthApp {
     pub client_secret: Secret,
     /// Scopes to ask for when a connect session names none (else the provider's defaults).
     pub scopes: Option<Vec<String>>,
+    /// The secret the provider signs webhooks with (Slack's signing secret), stored encrypted
+    /// and copied into the secrets of connections made with this app, so their webhooks
+    /// verify. Left out: the stored one is kept.
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<Secret>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -31,6 +37,8 @@ pub struct OAuthAppView {
     /// A hint such as `••••9f2c`.
     pub client_secret: String,
     pub scopes: Vec<String>,
+    /// A hint of the webhook signing secret, when one is set.
+    pub webhook_secret: Option<String>,
     /// The redirect URI to register with the provider.
     pub redirect_uri: String,
     pub created_at: String,
@@ -85,6 +93,15 @@ impl OAuth {
                 ));
             }
         }
+        if let Some(w) = &req.webhook_secret {
+            if w.expose().len() < 8 || w.expose().len() > 500 {
+                errors.push(FieldError::new(
+                    "webhook_secret",
+                    "length",
+                    "webhook_secret must be 8 to 500 characters",
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(EngineError::Validation(errors));
         }
@@ -104,26 +121,32 @@ impl OAuth {
             updated_at: now,
         };
         let prior = self.ctx.store().list_credentials(APP_OWNER, &id).await?;
-        let cred_id = prior
-            .first()
-            .map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
-        let (ciphertext, key_id) = self.ctx.vault().seal_credential(
-            &cred_id,
-            (APP_OWNER, &id),
-            "client_secret",
-            &req.client_secret,
-        )?;
-        let cred = CredentialRow {
-            id: cred_id,
-            workspace_id: ws.clone(),
-            owner_type: APP_OWNER.into(),
-            owner_id: id.clone(),
-            field: "client_secret".into(),
-            key_id,
-            ciphertext,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut creds = Vec::new();
+        let mut fields = vec![("client_secret", &req.client_secret)];
+        if let Some(w) = &req.webhook_secret {
+            fields.push((APP_WEBHOOK_SECRET, w));
+        }
+        for (field, secret) in fields {
+            let cred_id = prior
+                .iter()
+                .find(|c| c.field == field)
+                .map_or_else(|| ids::new_id(ids::IdKind::Credential), |c| c.id.clone());
+            let (ciphertext, key_id) =
+                self.ctx
+                    .vault()
+                    .seal_credential(&cred_id, (APP_OWNER, &id), field, secret)?;
+            creds.push(CredentialRow {
+                id: cred_id,
+                workspace_id: ws.clone(),
+                owner_type: APP_OWNER.into(),
+                owner_id: id.clone(),
+                field: field.into(),
+                key_id,
+                ciphertext,
+                created_at: now,
+                updated_at: now,
+            });
+        }
         let activity = activity_row(
             Some(&ws),
             None,
@@ -133,20 +156,23 @@ impl OAuth {
             } else {
                 "oauth_app.created"
             },
-            json!({"provider": provider.key, "client_id": row.client_id}),
+            json!({"provider": provider.key, "client_id": row.client_id,
+                   "webhook_secret_set": req.webhook_secret.is_some()}),
         );
         self.ctx
             .store()
-            .upsert_oauth_app(&row, &cred, &activity)
+            .upsert_oauth_app(&row, &creds, &activity)
             .await?;
-        Ok(self.app_view(row, req.client_secret.hint()))
+        let (_, app) = self.ctx.oauth_app(&ws, &row.provider).await?;
+        Ok(self.app_view(row, &app))
     }
 
-    fn app_view(&self, row: OAuthAppRow, hint: String) -> OAuthAppView {
+    fn app_view(&self, row: OAuthAppRow, app: &OAuthApp) -> OAuthAppView {
         OAuthAppView {
             provider: row.provider,
             client_id: row.client_id,
-            client_secret: hint,
+            client_secret: app.client_secret.hint(),
+            webhook_secret: app.webhook_secret.as_ref().map(Secret::hint),
             scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
             redirect_uri: self.ctx.redirect_uri(),
             created_at: ms_to_rfc3339(row.created_at),
@@ -159,7 +185,7 @@ impl OAuth {
         let mut out = Vec::new();
         for row in self.ctx.store().list_oauth_apps(ws).await? {
             let (_, app) = self.ctx.oauth_app(ws, &row.provider).await?;
-            out.push(self.app_view(row, app.client_secret.hint()));
+            out.push(self.app_view(row, &app));
         }
         Ok(out)
     }
@@ -205,9 +231,14 @@ impl Context {
             .find(|c| c.field == "client_secret")
             .ok_or(EngineError::NotFound("oauth app secret"))?;
         let secret = self.vault().open_credential(cred).await?;
+        let webhook_secret = match creds.iter().find(|c| c.field == APP_WEBHOOK_SECRET) {
+            Some(c) => Some(self.vault().open_credential(c).await?),
+            None => None,
+        };
         let app = OAuthApp {
             client_id: row.client_id.clone(),
             client_secret: secret,
+            webhook_secret,
         };
         Ok((row, app))
     }

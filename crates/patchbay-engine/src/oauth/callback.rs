@@ -8,6 +8,9 @@ use crate::auth::{activity_row, hash_key};
 use crate::connections::{connection_event, NewConnection, OWNER_TYPE};
 use crate::error::{EngineError, Result};
 use patchbay_connectors::oauth::{json_path, TokenSet};
+
+/// The secret holding a token granted on the user's behalf (Slack's `authed_user`).
+pub const USER_TOKEN: &str = "user_token";
 use patchbay_connectors::providers::Provider;
 use patchbay_core::{now_ms, validate_connection, Health, Lifecycle, SecretMap, ValidationInput};
 use patchbay_store::{ConnectSessionRow, ConnectionRow, ConnectionWrite, StateClaim};
@@ -152,7 +155,14 @@ impl OAuth {
         };
         let asked = asked_scopes(&session, &provider, &app_row.scopes);
         match self
-            .store_connected_account(&session, &provider, tokens, account, asked)
+            .store_connected_account(
+                &session,
+                &provider,
+                tokens,
+                account,
+                asked,
+                app.webhook_secret,
+            )
             .await
         {
             Ok(id) => {
@@ -216,6 +226,7 @@ impl OAuth {
         tokens: TokenSet,
         account: String,
         asked_scopes: Vec<String>,
+        webhook_secret: Option<patchbay_core::Secret>,
     ) -> Result<String> {
         let connector = self.ctx.registry().get(&provider.key)?;
         let spec = connector.spec();
@@ -237,6 +248,13 @@ impl OAuth {
         secrets.insert("access_token".into(), tokens.access_token);
         if let Some(rt) = tokens.refresh_token {
             secrets.insert("refresh_token".into(), rt);
+        }
+        if let Some(ut) = tokens.user_token {
+            secrets.insert(USER_TOKEN.into(), ut);
+        }
+        // The app's signing secret verifies this connection's webhooks.
+        if let (Some(field), Some(w)) = (&spec.webhook_secret_field, webhook_secret) {
+            secrets.insert(field.clone(), w);
         }
         let existing = self
             .ctx

@@ -35,6 +35,10 @@ pub struct CreateConnectSession {
     pub return_url: String,
     /// Scopes to ask an OAuth provider for; else the OAuth app's, else the provider's defaults.
     pub scopes: Option<Vec<String>>,
+    /// Scopes asked on the user's behalf besides the app's, for providers that grant a user
+    /// token too (Slack's `user_scope`); else the provider's default user scopes. `[]` asks
+    /// for none.
+    pub user_scopes: Option<Vec<String>>,
     /// Non-secret config for the connection the flow creates. With several connectors, each
     /// gets the fields its config schema declares; the connect page asks for required fields
     /// left out.
@@ -115,6 +119,18 @@ pub(super) fn asked_scopes(
     }
 }
 
+/// The user scopes to ask for: the session's, else the provider's defaults.
+pub(super) fn asked_user_scopes(session: &ConnectSessionRow, provider: &Provider) -> Vec<String> {
+    if provider.user_scope_param.is_none() {
+        return Vec::new();
+    }
+    session
+        .user_scopes
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| provider.default_user_scopes.clone())
+}
+
 /// `base` with `pairs` added to its query (the return URL keeps its own query).
 pub(super) fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(base) {
@@ -191,6 +207,19 @@ impl OAuth {
                 "return_url must be an absolute http(s) URL",
             )),
         }
+        for (field, list) in [("scopes", &req.scopes), ("user_scopes", &req.user_scopes)] {
+            if list
+                .iter()
+                .flatten()
+                .any(|s| s.trim().is_empty() || s.contains(char::is_whitespace))
+            {
+                errors.push(FieldError::new(
+                    field,
+                    "format",
+                    "scopes are non-empty strings without spaces",
+                ));
+            }
+        }
         if !req.config.is_object() {
             errors.push(FieldError::new(
                 "config",
@@ -229,6 +258,10 @@ impl OAuth {
             created_at: now,
             allowed_connectors: Some(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into())),
             consumed_at: None,
+            user_scopes: req
+                .user_scopes
+                .as_ref()
+                .map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into())),
         };
         self.ctx.store().insert_connect_session(&session).await?;
         let public = self.ctx.public_url();
@@ -358,11 +391,13 @@ impl OAuth {
             .insert_oauth_state(&state_row, verifier_row.as_ref())
             .await?;
         let scopes = asked_scopes(&session, &provider, &app_row.scopes);
+        let user_scopes = asked_user_scopes(&session, &provider);
         authorization_url(
             &provider,
             &app.client_id,
             &state_row.redirect_uri,
             &scopes,
+            &user_scopes,
             &state,
             challenge.as_deref(),
         )

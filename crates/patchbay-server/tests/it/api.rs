@@ -132,6 +132,7 @@ async fn catalog(backend: TestBackend) {
             "google-mail",
             "http_json",
             "printing_partner",
+            "slack",
             "telegram",
             "todoist",
             "venue_ops"
@@ -171,6 +172,7 @@ async fn catalog(backend: TestBackend) {
             "google-mail",
             "http_json",
             "printing_partner",
+            "slack",
             "telegram",
             "todoist",
             "venue_ops"

@@ -16,6 +16,7 @@ mod outbound;
 mod principals;
 mod proxy;
 mod repos;
+mod slack;
 mod sync;
 mod telegram;
 mod todoist;

@@ -641,7 +641,11 @@ async fn oauth_apps_sessions_and_states(backend: TestBackend) {
     let mut secret = cred("cred_s", "ws_a", "oapp_1", "client_secret", 1, b"sealed");
     secret.owner_type = "oauth_app".into();
     store
-        .upsert_oauth_app(&app, &secret, &act("act_1", "ws_a", None))
+        .upsert_oauth_app(
+            &app,
+            std::slice::from_ref(&secret),
+            &act("act_1", "ws_a", None),
+        )
         .await
         .unwrap();
     let again = OAuthAppRow {
@@ -650,7 +654,11 @@ async fn oauth_apps_sessions_and_states(backend: TestBackend) {
         ..app.clone()
     };
     store
-        .upsert_oauth_app(&again, &secret, &act("act_2", "ws_a", None))
+        .upsert_oauth_app(
+            &again,
+            std::slice::from_ref(&secret),
+            &act("act_2", "ws_a", None),
+        )
         .await
         .unwrap();
     let got = store
@@ -683,6 +691,7 @@ async fn oauth_apps_sessions_and_states(backend: TestBackend) {
         created_at: 1,
         allowed_connectors: Some(r#"["todoist","printing_partner"]"#.into()),
         consumed_at: None,
+        user_scopes: Some(r#"["im:history"]"#.into()),
     };
     store.insert_connect_session(&session).await.unwrap();
     assert_eq!(

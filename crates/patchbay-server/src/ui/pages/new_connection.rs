@@ -212,6 +212,7 @@ pub async fn create(
             owner,
             return_url: format!("{}/ui/connections/connected", state.engine.public_url()),
             scopes: None,
+            user_scopes: None,
             config: config.clone(),
         };
         return match state
