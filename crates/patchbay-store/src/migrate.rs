@@ -65,6 +65,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_attachments.sql"),
         postgres: include_str!("../migrations/postgres/0011_attachments.sql"),
     },
+    // 12 is another branch's; the runner applies whatever is missing, in order, so a gap is fine.
+    Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_llm_providers.sql"),
+        postgres: include_str!("../migrations/postgres/0013_llm_providers.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -132,7 +132,7 @@ fn cli_commands() {
     assert!(
         applied.starts_with(&[1, 2, 3, 4, 5, 6, 7, 8])
             && applied.windows(2).all(|w| w[0] < w[1])
-            && applied.last() == Some(&11),
+            && applied.last() == Some(&13),
         "{migrated}"
     );
     assert!(text(&["migrate"]).contains("up to date"));
