@@ -6,7 +6,8 @@
 //! Todoist's API v1; [`github`] follows GitHub's public REST API and its webhooks;
 //! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3, sharing Google's
 //! token check, quota faults and error shape; [`telegram`] serves the Telegram Bot API and
-//! pushes updates to a bot's webhook.
+//! pushes updates to a bot's webhook; [`openai_compat`] is an OpenAI-compatible LLM API
+//! (models and chat completions).
 
 mod faults;
 pub mod gcal;
@@ -14,6 +15,7 @@ pub mod github;
 pub mod gmail;
 mod google;
 pub mod oauth2;
+pub mod openai_compat;
 mod paging;
 pub mod printing_partner;
 pub mod records;
@@ -35,6 +37,7 @@ pub use gcal::{GcalConfig, GcalEmulator};
 pub use github::{GithubConfig, GithubEmulator};
 pub use gmail::{GmailConfig, GmailEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};
+pub use openai_compat::{OpenAiConfig, OpenAiEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};
 pub use telegram::{TelegramConfig, TelegramEmulator};

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks the emulators against the providers' official Python clients: builds and starts
 # each emulator with its demo data, runs gmail_client.py and gcal_client.py (Google's
-# client) and telegram_client.py (python-telegram-bot) against them, stops them, and exits
-# non-zero if any check failed. Needs the packages pinned in .ci/requirements.txt.
+# client), telegram_client.py (python-telegram-bot) and openai_client.py (the official openai
+# client) against them, stops them, and exits non-zero if any check failed. Needs the packages pinned in .ci/requirements.txt.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,9 +13,12 @@ token="${GMAIL_TOKEN:-official-client-check-token}"
 gcal_token="${GCAL_TOKEN:-official-client-check-token}"
 telegram_port="${TELEGRAM_PORT:-18087}"
 telegram_token="${TELEGRAM_TOKEN:-7000000002:AAH-official-client-check}"
+openai_port="${OPENAI_PORT:-18088}"
+openai_key="${OPENAI_KEY:-sk-official-client-check}"
 
 cd "$root"
-cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve --example telegram_serve
+cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve --example telegram_serve \
+    --example openai_serve
 
 servers=()
 stop_servers() {
@@ -47,7 +50,11 @@ servers+=("$gcal_pid")
 PORT="$telegram_port" TELEGRAM_TOKEN="$telegram_token" target/debug/examples/telegram_serve &
 servers+=($!)
 
+PORT="$openai_port" OPENAI_KEY="$openai_key" target/debug/examples/openai_serve &
+servers+=($!)
+
 wait_up "http://127.0.0.1:$port/gmail/v1/users/me/profile"
+wait_up "http://127.0.0.1:$openai_port/v1/models"
 wait_up "http://127.0.0.1:$telegram_port/bot$telegram_token/getMe"
 wait_up "http://127.0.0.1:$gcal_port/calendar/v3/users/me/calendarList"
 
@@ -58,4 +65,6 @@ GCAL_BASE_URL="http://127.0.0.1:$gcal_port/" GCAL_TOKEN="$gcal_token" GCAL_SERVE
     python3 "$here/gcal_client.py" || status=$?
 TELEGRAM_ROOT="http://127.0.0.1:$telegram_port" TELEGRAM_TOKEN="$telegram_token" \
     python3 "$here/telegram_client.py" || status=$?
+OPENAI_BASE_URL="http://127.0.0.1:$openai_port/v1" OPENAI_KEY="$openai_key" \
+    python3 "$here/openai_client.py" || status=$?
 exit "$status"
