@@ -251,6 +251,8 @@ struct DemoPartners {
     calendar: patchbay_emulators::GcalEmulator,
     /// Telegram's Bot API with a demo bot; updates are pushed with its dev route.
     telegram: patchbay_emulators::TelegramEmulator,
+    /// An OpenAI-compatible LLM API, to register as a custom LLM provider.
+    openai: patchbay_emulators::OpenAiEmulator,
 }
 
 impl DemoPartners {
@@ -279,6 +281,11 @@ impl DemoPartners {
              \x20                       push an update: POST {base}/_emulator/bot{token}/push\n",
             token = patchbay_emulators::telegram::DEMO_TOKEN,
             base = self.telegram.base_url,
+        ) + &format!(
+            "\x20     LLM provider      an OpenAI-compatible API: base_url {url}  api_key {key}\n\
+             \x20                       register: PUT /v1/admin/llm-providers/local-echo (admin key)\n",
+            url = self.openai.api_url(),
+            key = self.openai.config().api_key,
         )
     }
 
@@ -317,6 +324,7 @@ const DEMO_GOOGLE_PORT: u16 = 8183;
 const DEMO_GMAIL_PORT: u16 = 8184;
 const DEMO_CALENDAR_PORT: u16 = 8185;
 const DEMO_TELEGRAM_PORT: u16 = 8186;
+const DEMO_OPENAI_PORT: u16 = 8187;
 
 async fn start_demo_partners() -> AnyResult<DemoPartners> {
     use patchbay_emulators::oauth2::{self, ClientAuth};
@@ -387,7 +395,17 @@ async fn start_demo_partners() -> AnyResult<DemoPartners> {
             Ok(t) => t,
             Err(_) => patchbay_emulators::telegram::spawn(telegram_config(at(0))).await?,
         };
+    let openai_config = |bind| patchbay_emulators::OpenAiConfig {
+        bind,
+        ..Default::default()
+    };
+    let openai =
+        match patchbay_emulators::openai_compat::spawn(openai_config(at(DEMO_OPENAI_PORT))).await {
+            Ok(o) => o,
+            Err(_) => patchbay_emulators::openai_compat::spawn(openai_config(at(0))).await?,
+        };
     Ok(DemoPartners {
+        openai,
         telegram,
         calendar,
         printing,

@@ -184,7 +184,10 @@ async fn chat_completion(
         return Err(invalid("messages", "every message needs a 'role'"));
     }
     if body.get("stream").and_then(Value::as_bool) == Some(true) {
-        return Err(invalid("stream", "streaming is not supported by this emulator"));
+        return Err(invalid(
+            "stream",
+            "streaming is not supported by this emulator",
+        ));
     }
     let last_user = messages
         .iter()
@@ -193,7 +196,10 @@ async fn chat_completion(
         .map(|m| text_of(&m["content"]))
         .unwrap_or_default();
     let reply = format!("Echo: {last_user}");
-    let prompt_tokens: u64 = messages.iter().map(|m| tokens(&text_of(&m["content"]))).sum();
+    let prompt_tokens: u64 = messages
+        .iter()
+        .map(|m| tokens(&text_of(&m["content"])))
+        .sum();
     let completion_tokens = tokens(&reply);
     let n = api.completions.fetch_add(1, Ordering::SeqCst) + 1;
     Ok(Json(json!({

@@ -54,7 +54,12 @@ async fn lists_models_in_openai_shape() {
     let one = call(&emu, Some(&key), "/v1/models/echo-1", None).await;
     assert_eq!(one.json()["id"], "echo-1");
     let missing = call(&emu, Some(&key), "/v1/models/nope", None).await;
-    assert_openai_error(&missing, 404, "invalid_request_error", json!("model_not_found"));
+    assert_openai_error(
+        &missing,
+        404,
+        "invalid_request_error",
+        json!("model_not_found"),
+    );
 }
 
 #[tokio::test]
@@ -80,7 +85,11 @@ async fn chat_completions_echo_deterministically() {
         json!({"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7})
     );
     let again = call(&emu, Some(&key), "/v1/chat/completions", Some(body)).await;
-    assert_eq!(again.json()["choices"], c["choices"], "same question, same answer");
+    assert_eq!(
+        again.json()["choices"],
+        c["choices"],
+        "same question, same answer"
+    );
     assert_ne!(again.json()["id"], c["id"]);
     assert_eq!(emu.completion_count(), 2);
 
@@ -121,7 +130,11 @@ async fn faults_rate_limits_failures_and_garbage() {
     emu.garbage_next(1);
     let a = call(&emu, Some(&key), "/v1/models", None).await;
     assert_eq!(a.status, 200);
-    assert!(serde_json::from_str::<Value>(&a.text).is_err(), "{}", a.text);
+    assert!(
+        serde_json::from_str::<Value>(&a.text).is_err(),
+        "{}",
+        a.text
+    );
     let a = call(&emu, Some(&key), "/v1/models", None).await;
     assert_eq!(a.status, 200, "faults are used up");
     assert_eq!(emu.api_url(), format!("{}/v1", emu.base_url));

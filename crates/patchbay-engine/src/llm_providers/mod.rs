@@ -180,7 +180,10 @@ impl LlmProviders {
                     .map_or_else(|| "[]".into(), |e| e.extra_header_names.clone()),
             },
             enabled: req.enabled,
-            tested_at: existing.as_ref().filter(|_| same_url).and_then(|e| e.tested_at),
+            tested_at: existing
+                .as_ref()
+                .filter(|_| same_url)
+                .and_then(|e| e.tested_at),
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
         };
@@ -475,12 +478,10 @@ fn upstream_error(e: ConnectorError, hidden: &[&Secret]) -> ConnectorError {
         },
         ConnectorError::RateLimited { .. } => e,
         ConnectorError::Network(message) => ConnectorError::Network(clean(&message)),
-        ConnectorError::Provider { status, message } if status >= 500 => {
-            ConnectorError::Provider {
-                status,
-                message: clean(&message),
-            }
-        }
+        ConnectorError::Provider { status, message } if status >= 500 => ConnectorError::Provider {
+            status,
+            message: clean(&message),
+        },
         ConnectorError::Provider { status, message } => ConnectorError::BadResponse(format!(
             "GET /models answered {status}: {}",
             clean(&message)
@@ -489,6 +490,9 @@ fn upstream_error(e: ConnectorError, hidden: &[&Secret]) -> ConnectorError {
             "GET /models answered 404: {}; is base_url the API root (such as …/v1)?",
             clean(&message)
         )),
+        ConnectorError::BadResponse(message) | ConnectorError::Config(message) => {
+            ConnectorError::BadResponse(clean(&message))
+        }
         other => ConnectorError::BadResponse(clean(&other.to_string())),
     }
 }

@@ -238,9 +238,7 @@ pub fn check_headers(
 /// An API key: 1 to 4096 visible characters without spaces (it goes in a header).
 pub fn check_api_key(key: &Secret) -> Option<FieldError> {
     let k = key.expose();
-    let ok = !k.is_empty()
-        && k.len() <= MAX_KEY_CHARS
-        && k.chars().all(|c| c.is_ascii_graphic());
+    let ok = !k.is_empty() && k.len() <= MAX_KEY_CHARS && k.chars().all(|c| c.is_ascii_graphic());
     (!ok).then(|| {
         FieldError::new(
             "api_key",
