@@ -120,7 +120,11 @@ pub async fn bench(args: MessagingArgs) {
             loop {
                 let n = count_events(&db, kind.event_type, &kind.connection_id).await;
                 if n as usize >= unique {
-                    assert_eq!(n as usize, unique, "{}: redeliveries emitted twice", kind.name);
+                    assert_eq!(
+                        n as usize, unique,
+                        "{}: redeliveries emitted twice",
+                        kind.name
+                    );
                     break;
                 }
                 assert!(
@@ -171,12 +175,7 @@ pub async fn bench(args: MessagingArgs) {
     }
 }
 
-fn plain_kind(
-    base: &str,
-    connection_id: String,
-    secret: &'static str,
-    payload: Vec<u8>,
-) -> Kind {
+fn plain_kind(base: &str, connection_id: String, secret: &'static str, payload: Vec<u8>) -> Kind {
     let url = format!("{base}/v1/webhooks/printing_partner/{connection_id}");
     Kind {
         name: "plain webhook (printing partner)",
@@ -229,12 +228,7 @@ fn telegram_kind(base: &str, connection_id: String, secret_token: String) -> Kin
 
 // Wired in once the Slack connector routes Events API deliveries.
 #[allow(dead_code)]
-fn slack_kind(
-    base: &str,
-    connection_id: String,
-    team: String,
-    signing_secret: String,
-) -> Kind {
+fn slack_kind(base: &str, connection_id: String, team: String, signing_secret: String) -> Kind {
     let url = format!("{base}/v1/webhooks/slack");
     Kind {
         name: "Slack event (message)",
