@@ -20,6 +20,9 @@ pub struct MessagingArgs {
     pub requests: usize,
 }
 
+/// Builds request `i`: its headers and body.
+type BuildRequest = Box<dyn Fn(usize) -> (Vec<(String, String)>, Vec<u8>) + Send + Sync>;
+
 /// One kind of inbound delivery: where it goes, how request `i` is built, and which event
 /// proves it was processed.
 struct Kind {
@@ -27,7 +30,7 @@ struct Kind {
     url: String,
     event_type: &'static str,
     connection_id: String,
-    build: Box<dyn Fn(usize) -> (Vec<(String, String)>, Vec<u8>) + Send + Sync>,
+    build: BuildRequest,
 }
 
 /// Request number `i` of a kind's sequence: every tenth repeats the one before it.
