@@ -4,16 +4,19 @@
 
 mod probe;
 pub mod rules;
+mod views;
+
+use views::{list, workspace_view};
+pub use views::{LlmProviderTest, LlmProviderView, PutLlmProvider, WorkspaceLlmProvider};
 
 use crate::auth::{activity_row, Caller};
 use crate::error::{EngineError, Result};
 use crate::oauth::apps::workspace_of;
 use crate::views::Page;
-use patchbay_core::{ids, ms_to_rfc3339, now_ms, ConnectorError, Secret};
+use patchbay_core::{ids, ms_to_rfc3339, now_ms, Secret};
 use patchbay_store::{
     CredentialRow, LlmProviderRow, LlmProviderWrite, StoreError, LLM_PROVIDER_OWNER,
 };
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -21,87 +24,6 @@ use std::collections::BTreeMap;
 const NO_WORKSPACE: &str = "";
 const API_KEY: &str = "api_key";
 const HEADERS: &str = "extra_headers";
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutLlmProvider {
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: String,
-    /// The OpenAI-compatible API root, such as `https://llm.example.com/v1`; `https` unless
-    /// private networks are allowed.
-    #[schema(min_length = 1, max_length = 2000)]
-    pub base_url: String,
-    /// Sent as `Authorization: Bearer …`; stored encrypted, never returned. Left out, the
-    /// stored key stays; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 4096)]
-    pub api_key: Option<Option<Secret>>,
-    /// Model ids offered to workspaces (the test adds what the provider lists).
-    #[serde(default)]
-    pub models: Vec<String>,
-    /// Sent with every call. Values are treated as secrets: stored encrypted, never returned.
-    /// Left out, the stored headers stay; `{}` removes them.
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
-    pub extra_headers: Option<BTreeMap<String, Secret>>,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from a field left out (`None`).
-fn present<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<Secret>>, D::Error> {
-    Option::<Secret>::deserialize(d).map(Some)
-}
-
-/// A provider as operators see it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LlmProviderView {
-    pub id: String,
-    pub name: String,
-    pub base_url: String,
-    pub models: Vec<String>,
-    /// What the last successful test found at `GET {base_url}/models`.
-    pub discovered_models: Vec<String>,
-    pub has_api_key: bool,
-    /// A hint such as `••••9f2c` (the last four characters of long keys only).
-    pub api_key_hint: Option<String>,
-    /// Names of the extra headers; their values are never returned.
-    pub extra_header_names: Vec<String>,
-    pub enabled: bool,
-    pub tested_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// An enabled provider as workspaces see it: no key, no headers.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct WorkspaceLlmProvider {
-    pub id: String,
-    pub name: String,
-    pub base_url: String,
-    pub models: Vec<String>,
-    pub discovered_models: Vec<String>,
-    pub updated_at: String,
-}
-
-/// A successful test.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LlmProviderTest {
-    pub ok: bool,
-    pub provider_id: String,
-    /// Model ids the provider lists, now stored as `discovered_models`.
-    pub models: Vec<String>,
-    pub tested_at: String,
-}
-
-fn list(json: &str) -> Vec<String> {
-    serde_json::from_str(json).unwrap_or_default()
-}
 
 fn only_admin(caller: &Caller) -> Result<()> {
     match caller {
@@ -407,7 +329,7 @@ impl LlmProviders {
                 })
             }
             Err(e) => {
-                let e = upstream_error(e, &hidden);
+                let e = probe::upstream_error(e, &hidden);
                 let activity = activity_row(
                     None,
                     None,
@@ -450,49 +372,5 @@ impl LlmProviders {
             return Err(EngineError::NotFound("llm provider"));
         }
         Ok(workspace_view(row))
-    }
-}
-
-fn workspace_view(row: LlmProviderRow) -> WorkspaceLlmProvider {
-    WorkspaceLlmProvider {
-        models: list(&row.models),
-        discovered_models: list(&row.discovered_models),
-        updated_at: ms_to_rfc3339(row.updated_at),
-        id: row.id,
-        name: row.name,
-        base_url: row.base_url,
-    }
-}
-
-/// What a failed test answers: a refused key stays `Unauthorized` (502
-/// `provider_unauthorized`) and a rate limit `RateLimited` (429); anything else the provider
-/// did (a 404 for `/models`, a 5xx, a redirect, an unreadable answer) or the network did is a
-/// 502 `provider_error`, since the fault is not in the request made to patchbay. Messages
-/// never carry the key or a header value.
-fn upstream_error(e: ConnectorError, hidden: &[&Secret]) -> ConnectorError {
-    let clean = |m: &str| probe::scrub(m, hidden);
-    match e {
-        ConnectorError::Unauthorized { status, message } => ConnectorError::Unauthorized {
-            status,
-            message: clean(&message),
-        },
-        ConnectorError::RateLimited { .. } => e,
-        ConnectorError::Network(message) => ConnectorError::Network(clean(&message)),
-        ConnectorError::Provider { status, message } if status >= 500 => ConnectorError::Provider {
-            status,
-            message: clean(&message),
-        },
-        ConnectorError::Provider { status, message } => ConnectorError::BadResponse(format!(
-            "GET /models answered {status}: {}",
-            clean(&message)
-        )),
-        ConnectorError::NotFound(message) => ConnectorError::BadResponse(format!(
-            "GET /models answered 404: {}; is base_url the API root (such as …/v1)?",
-            clean(&message)
-        )),
-        ConnectorError::BadResponse(message) | ConnectorError::Config(message) => {
-            ConnectorError::BadResponse(clean(&message))
-        }
-        other => ConnectorError::BadResponse(clean(&other.to_string())),
     }
 }

@@ -77,12 +77,45 @@ fn model_ids(body: &Value) -> Result<Vec<String>, ConnectorError> {
 
 /// Removes every secret value from a message before it is stored or shown: the client
 /// already scrubs what it sent, this also covers whatever the provider echoed in other forms.
-pub(super) fn scrub(message: &str, secrets: &[&Secret]) -> String {
+fn scrub(message: &str, secrets: &[&Secret]) -> String {
     secrets
         .iter()
         .map(|s| s.expose())
         .filter(|s| s.len() >= 4)
         .fold(message.to_string(), |m, s| m.replace(s, "[redacted]"))
+}
+
+/// What a failed test answers: a refused key stays `Unauthorized` (502
+/// `provider_unauthorized`) and a rate limit `RateLimited` (429); anything else the provider
+/// did (a 404 for `/models`, a 5xx, a redirect, an unreadable answer) or the network did is a
+/// 502 `provider_error`, since the fault is not in the request made to patchbay. Messages
+/// never carry the key or a header value.
+pub(super) fn upstream_error(e: ConnectorError, hidden: &[&Secret]) -> ConnectorError {
+    let clean = |m: &str| scrub(m, hidden);
+    match e {
+        ConnectorError::Unauthorized { status, message } => ConnectorError::Unauthorized {
+            status,
+            message: clean(&message),
+        },
+        ConnectorError::RateLimited { .. } => e,
+        ConnectorError::Network(message) => ConnectorError::Network(clean(&message)),
+        ConnectorError::Provider { status, message } if status >= 500 => ConnectorError::Provider {
+            status,
+            message: clean(&message),
+        },
+        ConnectorError::Provider { status, message } => ConnectorError::BadResponse(format!(
+            "GET /models answered {status}: {}",
+            clean(&message)
+        )),
+        ConnectorError::NotFound(message) => ConnectorError::BadResponse(format!(
+            "GET /models answered 404: {}; is base_url the API root (such as …/v1)?",
+            clean(&message)
+        )),
+        ConnectorError::BadResponse(message) | ConnectorError::Config(message) => {
+            ConnectorError::BadResponse(clean(&message))
+        }
+        other => ConnectorError::BadResponse(clean(&other.to_string())),
+    }
 }
 
 #[cfg(test)]
