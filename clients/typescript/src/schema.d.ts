@@ -146,6 +146,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/llm-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every provider, by id, with key hints and header names (never their values).
+         * @description Takes the admin key.
+         */
+        get: operations["llm-providers_admin_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/llm-providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Takes the admin key. */
+        get: operations["llm-providers_admin_show"];
+        /**
+         * Creates (201) or replaces (200) a provider. The id is lower-case letters, digits and
+         *     hyphens (1–63, no hyphen at either end) and not a built-in name (`anthropic`, `openai`,
+         *     `google`, `parallel`). Without `api_key` or `extra_headers` the stored ones stay.
+         * @description Takes the admin key.
+         */
+        put: operations["llm-providers_put"];
+        post?: never;
+        /**
+         * Removes a provider and its stored key and headers.
+         * @description Takes the admin key.
+         */
+        delete: operations["llm-providers_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/llm-providers/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lists the provider's models (`GET {base_url}/models` with its key and headers) and stores
+         *     them as `discovered_models`. A refused key answers 502 `provider_unauthorized`, a rate
+         *     limit 429 `provider_rate_limited`, any other failure 502 `provider_error`.
+         * @description Takes the admin key.
+         */
+        post: operations["llm-providers_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/repos": {
         parameters: {
             query?: never;
@@ -840,6 +909,46 @@ export interface paths {
          *     configured with it.
          */
         post: operations["webhooks_receive_legacy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/llm-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The enabled providers, for any workspace; no keys or headers.
+         * @description Takes a workspace secret key.
+         */
+        get: operations["llm-providers_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/llm-providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One enabled provider; a disabled or unknown one answers 404.
+         * @description Takes a workspace secret key.
+         */
+        get: operations["llm-providers_show"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1571,6 +1680,32 @@ export interface components {
          * @enum {string}
          */
         Lifecycle: "draft" | "enabled" | "disabled" | "revoked";
+        /** @description A successful test. */
+        LlmProviderTest: {
+            /** @description Model ids the provider lists, now stored as `discovered_models`. */
+            models: string[];
+            ok: boolean;
+            provider_id: string;
+            tested_at: string;
+        };
+        /** @description A provider as operators see it. */
+        LlmProviderView: {
+            /** @description A hint such as `••••9f2c` (the last four characters of long keys only). */
+            api_key_hint?: string | null;
+            base_url: string;
+            created_at: string;
+            /** @description What the last successful test found at `GET {base_url}/models`. */
+            discovered_models: string[];
+            enabled: boolean;
+            /** @description Names of the extra headers; their values are never returned. */
+            extra_header_names: string[];
+            has_api_key: boolean;
+            id: string;
+            models: string[];
+            name: string;
+            tested_at?: string | null;
+            updated_at: string;
+        };
         /** @enum {string} */
         Mode: "pull" | "push" | "both";
         OAuthAppList: {
@@ -1697,6 +1832,27 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is absent on the last page. */
+        Page_LlmProviderView: {
+            data: {
+                /** @description A hint such as `••••9f2c` (the last four characters of long keys only). */
+                api_key_hint?: string | null;
+                base_url: string;
+                created_at: string;
+                /** @description What the last successful test found at `GET {base_url}/models`. */
+                discovered_models: string[];
+                enabled: boolean;
+                /** @description Names of the extra headers; their values are never returned. */
+                extra_header_names: string[];
+                has_api_key: boolean;
+                id: string;
+                models: string[];
+                name: string;
+                tested_at?: string | null;
+                updated_at: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is absent on the last page. */
         Page_RecordView: {
             data: {
                 created_at: string;
@@ -1788,6 +1944,18 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list: `next_cursor` is absent on the last page. */
+        Page_WorkspaceLlmProvider: {
+            data: {
+                base_url: string;
+                discovered_models: string[];
+                id: string;
+                models: string[];
+                name: string;
+                updated_at: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is absent on the last page. */
         Page_WorkspaceView: {
             data: {
                 created_at: string;
@@ -1858,6 +2026,29 @@ export interface components {
             team_id?: string | null;
             text: string;
             thread?: string | null;
+        };
+        PutLlmProvider: {
+            /**
+             * @description Sent as `Authorization: Bearer …`; stored encrypted, never returned. Left out, the
+             *     stored key stays; `null` removes it.
+             */
+            api_key?: string | null;
+            /**
+             * @description The OpenAI-compatible API root, such as `https://llm.example.com/v1`; `https` unless
+             *     private networks are allowed.
+             */
+            base_url: string;
+            enabled?: boolean;
+            /**
+             * @description Sent with every call. Values are treated as secrets: stored encrypted, never returned.
+             *     Left out, the stored headers stay; `{}` removes them.
+             */
+            extra_headers?: {
+                [key: string]: string;
+            } | null;
+            /** @description Model ids offered to workspaces (the test adds what the provider lists). */
+            models?: string[];
+            name: string;
         };
         PutOAuthApp: {
             client_id: string;
@@ -2136,6 +2327,15 @@ export interface components {
             title?: string | null;
             workspace_id: string;
         };
+        /** @description An enabled provider as workspaces see it: no key, no headers. */
+        WorkspaceLlmProvider: {
+            base_url: string;
+            discovered_models: string[];
+            id: string;
+            models: string[];
+            name: string;
+            updated_at: string;
+        };
         WorkspaceView: {
             created_at: string;
             id: string;
@@ -2413,6 +2613,328 @@ export interface operations {
             };
             /** @description a key of a kind this route does not take */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_admin_list": {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_LlmProviderView"];
+                };
+            };
+            /** @description a query parameter is malformed or out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_admin_show": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmProviderView"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_put": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the provider id, such as `in-house-llm` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutLlmProvider"];
+            };
+        };
+        responses: {
+            /** @description replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmProviderView"];
+                };
+            };
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmProviderView"];
+                };
+            };
+            /** @description malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found, or not visible to this key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description field errors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmProviderTest"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the provider is rate limiting */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the provider refused the key, failed or could not be reached */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6061,6 +6583,106 @@ export interface operations {
             };
             /** @description well-formed JSON of the wrong shape, or field errors */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_list": {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WorkspaceLlmProvider"];
+                };
+            };
+            /** @description a query parameter is malformed or out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "llm-providers_show": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceLlmProvider"];
+                };
+            };
+            /** @description no key, or a key that is not known */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,7 +7,8 @@
 //! [`gmail`] and [`gcal`] serve Google's Gmail API v1 and Calendar API v3, sharing Google's
 //! token check, quota faults and error shape; [`telegram`] serves the Telegram Bot API and
 //! pushes updates to a bot's webhook; [`slack`] serves Slack's Web API, OAuth v2 and signed
-//! Events API deliveries.
+//! Events API deliveries; [`openai_compat`] is an OpenAI-compatible LLM API (models and chat
+//! completions).
 
 mod faults;
 pub mod gcal;
@@ -15,6 +16,7 @@ pub mod github;
 pub mod gmail;
 mod google;
 pub mod oauth2;
+pub mod openai_compat;
 mod paging;
 pub mod printing_partner;
 pub mod records;
@@ -37,6 +39,7 @@ pub use gcal::{GcalConfig, GcalEmulator};
 pub use github::{GithubConfig, GithubEmulator};
 pub use gmail::{GmailConfig, GmailEmulator};
 pub use oauth2::{OAuthConfig, OAuthEmulator};
+pub use openai_compat::{OpenAiConfig, OpenAiEmulator};
 pub use printing_partner::{PrintingConfig, PrintingEmulator};
 pub use records::{RecordsConfig, RecordsEmulator};
 pub use slack::{SlackConfig, SlackEmulator};

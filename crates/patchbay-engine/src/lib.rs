@@ -2,8 +2,8 @@
 //! a service with its own state (connections, oauth, sync, webhooks, events, actions, proxy,
 //! live, bindings, activity), built on the shared [`Context`]; [`Engine`] is the thin front that builds
 //! them and hands them out. Also here: the vault service (keyring loaded from the database,
-//! seal/open, online rotation), key authentication, workspaces, the repository registry and
-//! dashboard widgets.
+//! seal/open, online rotation), key authentication, workspaces, the repository registry, custom LLM
+//! providers and dashboard widgets.
 
 pub mod actions;
 pub mod activity;
@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 pub mod idle;
 pub mod live;
+pub mod llm_providers;
 pub mod oauth;
 pub mod proxy;
 pub mod rate;
@@ -187,6 +188,11 @@ impl Engine {
 
     pub fn activity(&self) -> activity::ActivityLog {
         activity::ActivityLog::new(self.ctx.clone())
+    }
+
+    /// Custom OpenAI-compatible LLM providers.
+    pub fn llm_providers(&self) -> llm_providers::LlmProviders {
+        llm_providers::LlmProviders::new(self.ctx.clone())
     }
 
     pub fn repositories(&self) -> repos::Repositories {

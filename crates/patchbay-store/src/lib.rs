@@ -1,6 +1,6 @@
 //! Storage for patchbay: one `Store` with a file of methods per area (workspaces, connections,
 //! activity and events, OAuth, jobs, sync and records, webhooks, subscriptions, action runs,
-//! repositories, vault keys, push watches, dashboard widgets, channel bindings), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
+//! repositories, LLM providers, vault keys, push watches, dashboard widgets, channel bindings), each compiled for SQLite and PostgreSQL. Both backends share the SQL text where it is the same
 //! (`$N` parameters work on both); each has its own migrations. The backend is picked from the
 //! database URL's scheme.
 
@@ -11,6 +11,7 @@ mod bindings;
 mod connections;
 mod context;
 mod jobs;
+mod llm_providers;
 mod migrate;
 mod oauth;
 mod repositories;
@@ -31,6 +32,7 @@ pub use bindings::{BindingRow, RouteWrite, Routed, RoutingDefaultRow};
 pub use connections::{ConnectionFilter, ConnectionWrite, HealthChange, RefreshGuard};
 pub use context::record_hash;
 pub use jobs::Enqueued;
+pub use llm_providers::{LlmProviderRow, LlmProviderWrite, LLM_PROVIDER_OWNER};
 pub use oauth::StateClaim;
 pub use repositories::RepositoryRow;
 pub use rows::*;

@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_user_scopes.sql"),
     },
     Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_llm_providers.sql"),
+        postgres: include_str!("../migrations/postgres/0013_llm_providers.sql"),
+    },
+    Migration {
         version: 14,
         sqlite: include_str!("../migrations/sqlite/0014_bindings.sql"),
         postgres: include_str!("../migrations/postgres/0014_bindings.sql"),

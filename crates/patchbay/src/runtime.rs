@@ -256,6 +256,8 @@ struct DemoPartners {
     telegram: patchbay_emulators::TelegramEmulator,
     /// A Slack workspace with its OAuth v2 app; events are posted with its dev route.
     slack: patchbay_emulators::SlackEmulator,
+    /// An OpenAI-compatible LLM API, to register as a custom LLM provider.
+    openai: patchbay_emulators::OpenAiEmulator,
 }
 
 impl DemoPartners {
@@ -293,6 +295,11 @@ impl DemoPartners {
             secret = patchbay_emulators::slack::CLIENT_SECRET,
             signing = patchbay_emulators::slack::SIGNING_SECRET,
             base = self.slack.base_url,
+        ) + &format!(
+            "\x20     LLM provider      an OpenAI-compatible API: base_url {url}  api_key {key}\n\
+             \x20                       register: PUT /v1/admin/llm-providers/local-echo (admin key)\n",
+            url = self.openai.api_url(),
+            key = self.openai.config().api_key,
         )
     }
 
@@ -341,6 +348,7 @@ const DEMO_GMAIL_PORT: u16 = 8184;
 const DEMO_CALENDAR_PORT: u16 = 8185;
 const DEMO_TELEGRAM_PORT: u16 = 8186;
 const DEMO_SLACK_PORT: u16 = 8187;
+const DEMO_OPENAI_PORT: u16 = 8188;
 
 async fn start_demo_partners() -> AnyResult<DemoPartners> {
     use patchbay_emulators::oauth2::{self, ClientAuth};
@@ -419,8 +427,18 @@ async fn start_demo_partners() -> AnyResult<DemoPartners> {
         Ok(s) => s,
         Err(_) => patchbay_emulators::slack::spawn(slack_config(at(0))).await?,
     };
+    let openai_config = |bind| patchbay_emulators::OpenAiConfig {
+        bind,
+        ..Default::default()
+    };
+    let openai =
+        match patchbay_emulators::openai_compat::spawn(openai_config(at(DEMO_OPENAI_PORT))).await {
+            Ok(o) => o,
+            Err(_) => patchbay_emulators::openai_compat::spawn(openai_config(at(0))).await?,
+        };
     Ok(DemoPartners {
         slack,
+        openai,
         telegram,
         calendar,
         printing,

@@ -5,6 +5,7 @@ mod github;
 mod gmail;
 mod google;
 mod oauth2;
+mod openai_compat;
 mod records;
 mod slack;
 mod todoist;

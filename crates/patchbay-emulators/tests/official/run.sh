@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks the emulators against the providers' official Python clients: builds and starts
 # each emulator with its demo data, runs gmail_client.py and gcal_client.py (Google's
-# client), telegram_client.py (python-telegram-bot) and slack_client.py (slack_sdk) against them, stops them, and exits
-# non-zero if any check failed. Needs the packages pinned in .ci/requirements.txt.
+# client), telegram_client.py (python-telegram-bot), slack_client.py (slack_sdk) and
+# openai_client.py (the official openai client) against them, stops them, and exits non-zero if
+# any check failed. Needs the packages pinned in .ci/requirements.txt.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,10 +16,12 @@ telegram_port="${TELEGRAM_PORT:-18087}"
 telegram_token="${TELEGRAM_TOKEN:-7000000002:AAH-official-client-check}"
 slack_port="${SLACK_PORT:-18088}"
 slack_token="${SLACK_TOKEN:-xoxb-official-client-check}"
+openai_port="${OPENAI_PORT:-18089}"
+openai_key="${OPENAI_KEY:-sk-official-client-check}"
 
 cd "$root"
 cargo build -p patchbay-emulators --example gmail_serve --example gcal_serve --example telegram_serve \
-    --example slack_serve
+    --example slack_serve --example openai_serve
 
 servers=()
 stop_servers() {
@@ -52,8 +55,11 @@ servers+=($!)
 
 PORT="$slack_port" SLACK_TOKEN="$slack_token" target/debug/examples/slack_serve &
 servers+=($!)
+PORT="$openai_port" OPENAI_KEY="$openai_key" target/debug/examples/openai_serve &
+servers+=($!)
 
 wait_up "http://127.0.0.1:$port/gmail/v1/users/me/profile"
+wait_up "http://127.0.0.1:$openai_port/v1/models"
 wait_up "http://127.0.0.1:$telegram_port/bot$telegram_token/getMe"
 wait_up "http://127.0.0.1:$gcal_port/calendar/v3/users/me/calendarList"
 wait_up "http://127.0.0.1:$slack_port/api/api.test"
@@ -67,4 +73,6 @@ TELEGRAM_ROOT="http://127.0.0.1:$telegram_port" TELEGRAM_TOKEN="$telegram_token"
     python3 "$here/telegram_client.py" || status=$?
 SLACK_ROOT="http://127.0.0.1:$slack_port" SLACK_TOKEN="$slack_token" \
     python3 "$here/slack_client.py" || status=$?
+OPENAI_BASE_URL="http://127.0.0.1:$openai_port/v1" OPENAI_KEY="$openai_key" \
+    python3 "$here/openai_client.py" || status=$?
 exit "$status"

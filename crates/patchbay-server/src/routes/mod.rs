@@ -8,6 +8,7 @@ pub mod connections;
 pub mod connectors;
 pub mod docs;
 pub mod live;
+pub mod llm_providers;
 pub mod oauth;
 pub mod ops;
 pub mod proxy;
@@ -27,6 +28,7 @@ pub fn all() -> Routes {
         .merge(ops::router())
         .merge(admin::router())
         .merge(repos::router())
+        .merge(llm_providers::router())
         .merge(connectors::router())
         .merge(connections::router())
         .merge(proxy::router())

@@ -11,6 +11,7 @@ mod github;
 mod gmail;
 mod lifecycle;
 mod live;
+mod llm_providers;
 mod oauth;
 mod outbound;
 mod principals;
