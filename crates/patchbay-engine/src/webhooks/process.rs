@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Claims of one event that may end in a storage error before it is marked failed.
+const MAX_STORAGE_ATTEMPTS: i64 = 5;
+
 impl Webhooks {
     /// Processes up to `limit` stored events; returns how many it handled.
     pub async fn process_webhooks_once(&self, limit: i64) -> Result<usize> {
@@ -24,6 +27,14 @@ impl Webhooks {
         let n = events.len();
         for event in events {
             let outcome = self.process_event(&event).await;
+            // A storage hiccup (a busy database) is not the event's fault: it stays claimed and
+            // is taken up again when its lease runs out, a few times before it counts as failed.
+            if let Err(EngineError::Store(e)) = &outcome {
+                if event.attempts < MAX_STORAGE_ATTEMPTS {
+                    tracing::warn!(event = %event.id, error = %e, "webhook processing will be retried");
+                    continue;
+                }
+            }
             let (status, error) = match &outcome {
                 Ok(()) => ("processed", None),
                 Err(e) => ("failed", Some(e.to_string())),
