@@ -154,6 +154,14 @@ impl Store {
         Ok(rows)
     }
 
+    /// Lets a claimed event be claimed again from `at` (a retry after a transient failure).
+    pub async fn defer_webhook_event(&self, id: &str, at: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE webhook_events SET lease_expires_at = $2 WHERE id = $1 AND status = 'processing'")
+            .bind(id).bind(at).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
     /// Records how processing ended, with an activity entry (`callback.received` or
     /// `callback.failed`) in the same transaction.
     pub async fn finish_webhook_event(

@@ -27,11 +27,18 @@ impl Webhooks {
         let n = events.len();
         for event in events {
             let outcome = self.process_event(&event).await;
-            // A storage hiccup (a busy database) is not the event's fault: it stays claimed and
-            // is taken up again when its lease runs out, a few times before it counts as failed.
+            // A storage hiccup (a busy database) is not the event's fault: it is taken up again
+            // a second later, a few times before it counts as failed.
             if let Err(EngineError::Store(e)) = &outcome {
                 if event.attempts < MAX_STORAGE_ATTEMPTS {
                     tracing::warn!(event = %event.id, error = %e, "webhook processing will be retried");
+                    let retry_at = now_ms() + 1_000;
+                    // Should this fail too, the lease running out brings the event back.
+                    let _ = self
+                        .ctx
+                        .store()
+                        .defer_webhook_event(&event.id, retry_at)
+                        .await;
                     continue;
                 }
             }
