@@ -17,6 +17,7 @@ both_backends!(
     concurrent_refusals_tell_the_owner_once,
     oauth_connect_through_githubs_own_flow,
     signals_data_and_proxy_through_the_api,
+    comments_route_to_bindings_and_replies_are_comments,
 );
 
 const TOKEN: &str = "ghp_patchbay_test_token_0001";
@@ -673,4 +674,73 @@ async fn signals_data_and_proxy_through_the_api(backend: TestBackend) {
         .await;
     assert_eq!((s, me["login"].as_str()), (200, Some("octo")), "{me}");
     assert!(!me.to_string().contains(TOKEN));
+}
+
+/// A comment on a bound issue reaches the binding's target; the reply is a comment there.
+async fn comments_route_to_bindings_and_replies_are_comments(backend: TestBackend) {
+    let (emu, app, key, id) = setup(backend).await;
+    emu.set_webhook(
+        &format!("{}/v1/webhooks/github/{id}", app.base),
+        HOOK_SECRET,
+    );
+    let created = action(
+        &app,
+        &key,
+        &id,
+        "create_issue",
+        json!({"repository": "octo/app", "title": "Bound issue"}),
+    )
+    .await;
+    let n = created["number"].as_u64().unwrap();
+    let (s, binding) = app
+        .post(
+            "/v1/bindings",
+            &key,
+            json!({"channel_type": "github", "connection_id": id,
+            "channel_id": "octo/app", "thread": n.to_string(), "target": "sess_issue"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{binding}");
+    let before = emu.issue("octo/app", n).unwrap()["comments"]
+        .as_u64()
+        .unwrap();
+    let d = emu
+        .emit_issue_comment("octo/app", n, "mona", "Can you look at this?")
+        .await
+        .unwrap();
+    assert_eq!(d.status, Some(202));
+    while app
+        .engine
+        .webhooks()
+        .process_webhooks_once(50)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let (_, outbox) = app.get("/v1/events?limit=500", &key).await;
+    let routed: Vec<&Value> = outbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "message.routed")
+        .collect();
+    assert_eq!(routed.len(), 1, "{outbox}");
+    let data = &routed[0]["data"];
+    assert_eq!(data["target"], "sess_issue");
+    assert_eq!(data["messages"][0]["text"], "Can you look at this?");
+    assert_eq!(data["messages"][0]["author"]["login"], "mona");
+    let bid = binding["id"].as_str().unwrap();
+    let (s, reply) = app
+        .post(
+            &format!("/v1/bindings/{bid}/reply"),
+            &key,
+            json!({"text": "On it."}),
+        )
+        .await;
+    assert_eq!(s, 200, "{reply}");
+    assert_eq!(reply["action"], "comment_on_issue");
+    let after = emu.issue("octo/app", n).unwrap()["comments"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(after, before + 2, "the comment and the reply");
 }
