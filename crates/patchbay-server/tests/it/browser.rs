@@ -204,13 +204,19 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no element {css}"))
-            .text()
-            .await
-            .unwrap()
+        // An element that refreshes itself can be replaced between finding and reading it.
+        for _ in 0..40 {
+            let element = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|_| panic!("no element {css}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+        panic!("{css} was replaced every time it was read");
     }
 
     pub async fn has(&self, css: &str) -> bool {
