@@ -200,21 +200,19 @@ impl Bindings {
     pub async fn create(&self, caller: &Caller, req: CreateBinding) -> Result<BindingView> {
         let ws = workspace_of(caller)?.to_string();
         let mut errors = Vec::new();
-        let mut channel = Channel {
-            channel_type: req.channel_type.clone(),
-            channel_id: req.channel_id.clone(),
-            thread: req.thread.clone(),
-            connection_id: req.connection_id.clone(),
-            team_id: req.team_id.clone(),
-            owner_id: req.owner_id.clone(),
-        };
-        // A named connection must be the workspace's; Slack's team comes from it.
-        if let Some(id) = &req.connection_id {
-            let row = self.ctx.load_connection(caller, id).await?;
-            if req.channel_type == "slack" && channel.team_id.is_none() {
-                channel.team_id = Some(row.account_id.clone());
-            }
-        }
+        let channel = self
+            .channel_of(
+                caller,
+                Channel {
+                    channel_type: req.channel_type.clone(),
+                    channel_id: req.channel_id.clone(),
+                    thread: req.thread.clone(),
+                    connection_id: req.connection_id.clone(),
+                    team_id: req.team_id.clone(),
+                    owner_id: req.owner_id.clone(),
+                },
+            )
+            .await?;
         let scope_key = match &req.scope_key {
             Some(k) => {
                 scope::check_text("scope_key", k, &mut errors);
@@ -293,6 +291,18 @@ impl Bindings {
         )
         .await?;
         Ok(row.into())
+    }
+
+    /// Checks that a named connection is the caller's (404 otherwise); a Slack channel without
+    /// a team takes the connection's account, which is its team.
+    async fn channel_of(&self, caller: &Caller, mut channel: Channel) -> Result<Channel> {
+        if let Some(id) = &channel.connection_id {
+            let row = self.ctx.load_connection(caller, id).await?;
+            if channel.channel_type == "slack" && channel.team_id.is_none() {
+                channel.team_id = Some(row.account_id);
+            }
+        }
+        Ok(channel)
     }
 
     pub async fn list(

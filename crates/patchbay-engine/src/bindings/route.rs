@@ -103,20 +103,19 @@ impl Bindings {
         if let Some(id) = &req.message_id {
             scope::check_text("message_id", id, &mut errors);
         }
-        let mut channel = Channel {
-            channel_type: req.channel_type.clone(),
-            channel_id: req.channel_id.clone(),
-            thread: req.thread.clone(),
-            connection_id: req.connection_id.clone(),
-            team_id: req.team_id.clone(),
-            owner_id: req.owner_id.clone(),
-        };
-        if let Some(id) = &req.connection_id {
-            let row = self.ctx.load_connection(caller, id).await?;
-            if channel.channel_type == "slack" && channel.team_id.is_none() {
-                channel.team_id = Some(row.account_id);
-            }
-        }
+        let channel = self
+            .channel_of(
+                caller,
+                Channel {
+                    channel_type: req.channel_type.clone(),
+                    channel_id: req.channel_id.clone(),
+                    thread: req.thread.clone(),
+                    connection_id: req.connection_id.clone(),
+                    team_id: req.team_id.clone(),
+                    owner_id: req.owner_id.clone(),
+                },
+            )
+            .await?;
         let keys = match &req.scope_key {
             Some(k) => {
                 scope::check_text("scope_key", k, &mut errors);
